@@ -1,0 +1,84 @@
+"""From a validated grid to trials: model trainings (in dependency layers) and evaluation jobs.
+
+Every model is a `ModelSpec`; specs shared by several experiments or methods (an `ae` that is also
+an ensemble member or the base of a post-hoc Laplace) collapse to one training. Evaluation jobs come
+from each task's `jobs(...)`; their `trial_id` names the result file, so finished ones are skipped.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from methods import get as get_method
+from methods.base import ModelSpec
+from tasks import get as get_task
+
+from .config import Grid
+
+
+@dataclass
+class EvalJob:
+    trial_id: str
+    experiment: str
+    task: str
+    label: str
+    seed: int
+    point: dict
+    spec: ModelSpec | None
+    resources: dict
+    config_hash: str
+
+    def to_config(self) -> dict:
+        return {"trial_id": self.trial_id, "experiment": self.experiment, "task": self.task, "label": self.label,
+                "seed": self.seed, "point": self.point, "spec": self.spec.to_dict() if self.spec else None,
+                "config_hash": self.config_hash}
+
+
+@dataclass
+class Plan:
+    train_layers: list[list[ModelSpec]] = field(default_factory=list)
+    resources: dict[str, dict] = field(default_factory=dict)  # spec key -> resources
+    evals: list[EvalJob] = field(default_factory=list)
+
+    @property
+    def models(self) -> list[ModelSpec]:
+        return [s for layer in self.train_layers for s in layer]
+
+
+def config_hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def make_plan(grid: Grid) -> Plan:
+    plan = Plan()
+    depth: dict[str, int] = {}
+    specs: dict[str, ModelSpec] = {}
+
+    def visit(spec: ModelSpec, resources: dict) -> int:
+        if spec.key in depth:
+            return depth[spec.key]
+        deps = get_method(spec.method).dependencies(spec)
+        d = 1 + max((visit(dep, resources) for dep in deps.values()), default=-1)
+        depth[spec.key], specs[spec.key] = d, spec
+        plan.resources.setdefault(spec.key, resources)
+        return d
+
+    for exp in grid.experiments:
+        task = get_task(exp.task)(exp.task_params)
+        chash = config_hash({"experiment": exp.__dict__ | {"methods": [m.__dict__ for m in exp.methods]},
+                             "task": exp.task})
+        entries = {m.label: m for m in exp.methods}
+        for job in task.jobs(list(entries), exp.seeds):
+            spec = None
+            if task.needs_model:
+                spec = exp.spec(entries[job.label], job.seed)
+                visit(spec, exp.resources)
+            point_tag = "".join(f"/{k}={v}" for k, v in job.point)
+            plan.evals.append(EvalJob(
+                trial_id=f"{exp.name}/{job.label}/seed{job.seed}{point_tag}", experiment=exp.name, task=exp.task,
+                label=job.label, seed=job.seed, point=job.point_dict, spec=spec, resources=exp.resources,
+                config_hash=chash))
+    n_layers = 1 + max(depth.values(), default=-1)
+    plan.train_layers = [[specs[k] for k in sorted(specs) if depth[k] == i] for i in range(n_layers)]
+    return plan

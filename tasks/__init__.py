@@ -1,0 +1,9 @@
+"""Evaluations that consume `Method.sample` (see `tasks.base`).
+
+`from tasks import Task, register, get, names`. Importing this package imports every task module.
+"""
+from .base import EvalContext, Job, Task
+from .registry import TASKS, get, names, register
+from . import reconstruction  # noqa: F401
+
+__all__ = ["EvalContext", "Job", "Task", "TASKS", "get", "names", "register"]

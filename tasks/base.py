@@ -1,0 +1,83 @@
+"""The task interface: an evaluation that consumes only what `Method.sample` returns.
+
+A `Task` is built from its validated parameters (`default_params` lists them). `jobs(methods, seeds)`
+enumerates its trials (default: one per method label and seed; a task that benchmarks code rather
+than a trained model sets `needs_model = False` and enumerates its own points). `evaluate(ctx)` runs
+one trial and returns metric rows `{"metric": str, "value": float}`; `direction(metric)` says
+whether higher ("max") or lower ("min") is better, for the leaderboard's best-value marks.
+Artifacts (plots, per-input CSVs) go to `ctx.artifact_dir`.
+"""
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+
+@dataclass(frozen=True)
+class Job:
+    """One evaluation trial of a task: a method label (or a benchmark point's name), a seed, a point."""
+
+    label: str
+    seed: int
+    point: tuple = ()  # sorted (key, value) pairs, hashable
+
+    @property
+    def point_dict(self) -> dict:
+        return dict(self.point)
+
+
+@dataclass
+class EvalContext:
+    """What a task's `evaluate` gets for one trial."""
+
+    experiment: str
+    method_label: str
+    method: Any  # a fitted methods.Method, or None when the task needs no model
+    data: Any  # harness.data.Dataset of the experiment's `data.train` (use its test split)
+    extra_data: dict[str, Any]  # the experiment's other data roles, e.g. {"ood": Dataset}
+    point: dict
+    seed: int
+    device: torch.device
+    artifact_dir: Path
+    aux_model: Callable[..., Any] = None  # harness.cache.ModelCache.get_or_train for task-owned models
+    model_config: dict = field(default_factory=dict)
+    train_config: dict = field(default_factory=dict)
+
+
+class Task:
+    """Base class of evaluations. Subclass, set `default_params`, implement `evaluate`."""
+
+    key: str = ""
+    description: str = ""
+    needs_model: bool = True
+    default_params: dict[str, Any] = {}
+    data_roles: tuple[str, ...] = ()  # extra datasets the experiment must name under `data:`
+    directions: dict[str, str] = {}  # metric glob -> "max" | "min"
+
+    def __init__(self, params: dict | None = None):
+        self.params = self.validate_params(params or {})
+
+    @classmethod
+    def validate_params(cls, params: dict) -> dict:
+        unknown = set(params) - set(cls.default_params)
+        if unknown:
+            allowed = ", ".join(sorted(cls.default_params)) or "none"
+            raise ValueError(f"Unknown parameter(s) {sorted(unknown)} for task '{cls.key}'. Allowed: {allowed}.")
+        return {**cls.default_params, **params}
+
+    def jobs(self, method_labels: list[str], seeds: list[int]) -> list[Job]:
+        return [Job(label, seed) for label in method_labels for seed in seeds]
+
+    def evaluate(self, ctx: EvalContext) -> list[dict]:
+        raise NotImplementedError
+
+    @classmethod
+    def direction(cls, metric: str) -> str | None:
+        for pattern, direction in cls.directions.items():
+            if fnmatch.fnmatch(metric, pattern):
+                return direction
+        return None
