@@ -8,6 +8,8 @@ so their methods and tasks validate like built-in ones. See `configs/demo.yaml` 
 from __future__ import annotations
 
 import copy
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,6 +77,10 @@ def load_grid(path: str | Path) -> Grid:
         at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}: malformed YAML{at}: {problem}. Fix the syntax.") from None
+    # Plugins may sit next to the grid file or in the working directory.
+    for folder in (str(path.resolve().parent), os.getcwd()):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
     return parse_grid(raw, source=str(path))
 
 

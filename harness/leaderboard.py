@@ -19,7 +19,7 @@ from scipy import stats
 
 RAW_COLUMNS = ["experiment", "task", "dataset", "arch", "method", "method_key", "seed", "point", "metric", "value",
                "status", "error", "config_hash", "model_key", "git_commit", "versions", "device", "host",
-               "wall_time_s", "trial_id"]
+               "node", "wall_time_s", "trial_id"]
 BOARD_COLUMNS = ["experiment", "task", "dataset", "arch", "method", "metric", "mean", "std", "ci95_low", "ci95_high",
                  "n_seeds", "paper", "paper_std", "direction"]
 
@@ -45,7 +45,7 @@ def collect_raw(run_dir: Path) -> pd.DataFrame:
                 "status": rec["status"], "error": rec.get("error", ""), "config_hash": rec.get("config_hash", ""),
                 "model_key": rec.get("model_key") or "", "git_commit": rec.get("git_commit", ""),
                 "versions": rec.get("versions", ""), "device": rec.get("device", ""), "host": rec.get("host", ""),
-                "wall_time_s": rec.get("wall_time_s"), "trial_id": rec["trial_id"]}
+                "node": rec.get("node", ""), "wall_time_s": rec.get("wall_time_s"), "trial_id": rec["trial_id"]}
         if rec["status"] != "ok" or not rec["metrics"]:
             rows.append({**base, "metric": "", "value": np.nan})
         for m in rec["metrics"]:

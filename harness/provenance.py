@@ -45,4 +45,13 @@ def device_name(device: torch.device) -> str:
 
 def provenance(device: torch.device) -> dict:
     return {"git_commit": git_commit(), "versions": package_versions(), "device": device_name(device),
-            "host": socket.gethostname()}
+            "host": socket.gethostname(), "node": ray_node_id()}
+
+
+def ray_node_id() -> str:
+    try:
+        import ray
+
+        return ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
+    except Exception:
+        return ""

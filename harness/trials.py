@@ -70,8 +70,12 @@ def train_model(spec: ModelSpec, common: dict, device: torch.device | None = Non
     started = time.perf_counter()
     method = cls(spec, data.image_shape).fit(data, dependencies=deps, device=device,
                                              reporter=report or _reporter(), checkpoint_path=partial)
-    cache.save(method, history=getattr(method, "history_", []),
-               extra={"train_time_s": time.perf_counter() - started, "provenance": provenance(device)})
+    history = getattr(method, "history_", [])
+    elapsed = time.perf_counter() - started
+    cache.save(method, history=history, extra={"train_time_s": elapsed, "provenance": provenance(device)})
+    best = min((h["val_loss"] for h in history), default=float("nan"))
+    print(f"[train] {spec.key}: {len(history)} epoch(s), best val loss {best:.5g}, {elapsed:.1f}s on {device}",
+          flush=True)
 
 
 def train_trial(config: dict) -> None:

@@ -105,12 +105,12 @@ def fit_loop(*, params: Iterable[torch.nn.Parameter], train_step_loss: Callable[
                   "lr": optimizer.param_groups[0]["lr"], "epoch_time_s": time.perf_counter() - started,
                   **(epoch_metrics() if epoch_metrics else {})}
         state["history"].append(record)
-        reporter(record)
-        if checkpoint_path:
+        if checkpoint_path:  # saved before reporting, so an interrupt during the report loses nothing
             tmp = Path(str(checkpoint_path) + ".tmp")
             torch.save({"model": get_state(), "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(), "generator": generator.get_state(), "loop": state}, tmp)
             os.replace(tmp, checkpoint_path)
+        reporter(record)
 
     if state["best_state"] is not None:
         set_state(state["best_state"])

@@ -1,0 +1,39 @@
+"""Shared fixtures: one Ray instance per test session (cold starts cost seconds), data-root discovery."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def shared_data_root() -> Path | None:
+    root = Path(os.environ.get("LAEBENCH_DATA", SHARED_DATA))
+    return root if (root / "MNIST").exists() else None
+
+
+@pytest.fixture(scope="session")
+def ray_address():
+    """Address of a Ray instance shared by every test that runs a grid (started once)."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+                                           "RAY_AUTH_MODE": "disabled", "OMP_NUM_THREADS": "1"}})
+    yield ray.get_runtime_context().gcs_address
+
+
+def run_cli(*args, cwd=None, timeout=600, env=None) -> subprocess.CompletedProcess:
+    """`python -m harness ...` in a subprocess, as a user types it."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "harness", *map(str, args)], cwd=cwd or ROOT, capture_output=True,
+                          text=True, timeout=timeout, env=full_env)

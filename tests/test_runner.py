@@ -1,0 +1,175 @@
+"""The runner end to end: demo grid, second run trains nothing, resume after a kill, failing trials."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import ROOT, run_cli
+
+PLUGIN = textwrap.dedent('''
+    """Methods that break on purpose, to check a failing trial never takes the others down."""
+    import torch
+    import methods
+
+    Base = methods.get("ae")
+
+    @methods.register("broken_ae")
+    class BrokenAE(Base):
+        description = "raises during fit"
+        def _fit(self, data, dependencies, reporter, checkpoint_path):
+            raise RuntimeError("this method is broken on purpose")
+
+    @methods.register("nan_ae")
+    class NanAE(Base):
+        description = "NaN training loss"
+        def training_loss(self, x):
+            return super().training_loss(x) * float("nan")
+
+    @methods.register("my_ae")
+    class MyAE(Base):
+        description = "a user's AE subclass, registered from a plugin"
+''')
+
+
+def small_grid(tmp_path: Path, name: str, methods: str, epochs: int = 2, seeds="[0]", plugins="[]") -> Path:
+    grid = tmp_path / f"{name}.yaml"
+    grid.write_text(textwrap.dedent(f"""
+        name: {name}
+        seeds: {seeds}
+        plugins: {plugins}
+        train: {{max_epochs: {epochs}, batch_size: 32}}
+        experiments:
+          - name: recon
+            task: reconstruction
+            data: {{train: synthetic}}
+            model: {{arch: mlp, latent_dim: 2, hidden: [16, 8]}}
+            methods: {methods}
+    """))
+    return grid
+
+
+def test_failing_and_nan_trials_do_not_take_others_down(tmp_path, ray_address):
+    (tmp_path / "breakers.py").write_text(PLUGIN)
+    grid = small_grid(tmp_path, "breakers", "{ae: {}, my_ae: {}, broken_ae: {}, nan_ae: {}}", plugins="[breakers]")
+    proc = run_cli("run", "--grid", grid, "--results", tmp_path / "res", "--address", ray_address, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "this method is broken on purpose" in out and "NaN" in out
+    run_dir = tmp_path / "res" / "breakers"
+    board = pd.read_csv(run_dir / "leaderboard.csv")
+    assert set(board.method) == {"ae", "my_ae"}  # the plugin subclass appears in the leaderboard
+    raw = pd.read_csv(run_dir / "raw.csv")
+    failed = raw[raw.status == "failed"].drop_duplicates("trial_id")
+    assert set(failed.method) == {"broken_ae", "nan_ae"}
+    assert failed.error.str.contains("broken on purpose").any() and failed.error.str.contains("NaN").any()
+    md = (run_dir / "leaderboard.md").read_text()
+    assert "## Failed trials" in md and "my_ae" in md
+
+
+def test_rerun_trains_nothing_and_report_rebuilds(tmp_path, ray_address):
+    grid = small_grid(tmp_path, "again", "{ae: {}}", seeds="[0, 1]")
+    first = run_cli("run", "--grid", grid, "--results", tmp_path / "res", "--address", ray_address)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "2 to train" in first.stdout
+    models = sorted((tmp_path / "res" / "models").glob("*/model.pt"))
+    mtimes = [p.stat().st_mtime for p in models]
+    second = run_cli("run", "--grid", grid, "--results", tmp_path / "res", "--address", ray_address)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "2 cached, 0 to train" in second.stdout and "0 to run" in second.stdout
+    assert [p.stat().st_mtime for p in models] == mtimes
+    run_dir = tmp_path / "res" / "again"
+    raw = pd.read_csv(run_dir / "raw.csv")
+    assert {"config_hash", "git_commit", "versions", "device", "model_key"} <= set(raw.columns)
+    assert raw.model_key.notna().all() and (raw.status == "ok").all()
+    (run_dir / "leaderboard.csv").unlink()
+    rep = run_cli("report", run_dir)
+    assert rep.returncode == 0 and (run_dir / "leaderboard.csv").exists()
+    board = pd.read_csv(run_dir / "leaderboard.csv")
+    row = board[board.metric == "mse"].iloc[0]
+    assert row.n_seeds == 2 and row.ci95_low <= row["mean"] <= row.ci95_high
+    # the leaderboard's mean is the mean of the raw per-seed values
+    assert abs(row["mean"] - raw[raw.metric == "mse"].value.mean()) < 1e-9
+
+
+def test_resume_after_kill(tmp_path, ray_address):
+    """Kill a run after its first model is stored; --resume finishes without retraining that model."""
+    grid = small_grid(tmp_path, "killed", "{ae: {}}", epochs=60, seeds="[0, 1, 2, 3]")
+    results = tmp_path / "res"
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "--grid", str(grid), "--results", str(results),
+                             "--address", ray_address], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not list((results / "models").glob("*/model.pt")):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = {p: p.stat().st_mtime for p in (results / "models").glob("*/model.pt")}
+    assert done, "no model finished before the kill"
+    resumed = run_cli("run", "--grid", grid, "--results", results, "--address", ray_address, "--resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"{len(done)} cached" in resumed.stdout
+    assert all(p.stat().st_mtime == m for p, m in done.items())
+    raw = pd.read_csv(results / "killed" / "raw.csv")
+    assert sorted(raw.seed.unique()) == [0, 1, 2, 3] and (raw.status == "ok").all()
+
+
+def test_partial_training_resumes_from_its_last_epoch(tmp_path):
+    """The training loop's per-epoch checkpoint: a resumed fit continues at the saved epoch."""
+    from harness.cache import ModelCache
+    from harness.trials import train_model
+    from methods.base import ModelSpec
+
+    spec = ModelSpec("ae", {}, {"name": "synthetic", "classes": None, "limit": None},
+                     {"arch": "mlp", "latent_dim": 2, "hidden": [8]},
+                     {"lr": 1e-3, "batch_size": 64, "max_epochs": 3, "early_stopping": 8,
+                      "plateau": {"factor": 0.5, "patience": 5}, "weight_decay": 0.0}, 0)
+    common = {"models_dir": str(tmp_path / "models"), "data_root": None, "resume": True}
+    epochs = []
+    train_model(spec, common, report=lambda m: epochs.append(m["epoch"]))
+    cache = ModelCache(tmp_path / "models")
+    # pretend the run died after epoch 3 of a 5-epoch training: keep the partial state, drop the model
+    longer = spec.replace(train={**spec.train, "max_epochs": 5})
+    import torch
+
+    first = cache.folder(spec)
+    state = torch.load(first / "model.pt", weights_only=False)
+    assert epochs == [1, 2, 3] and len(state["history"]) == 3
+    epochs.clear()
+    # run the 5-epoch training but interrupt after epoch 2 by raising from the reporter
+    class Stop(Exception):
+        pass
+
+    def stop_at_2(m):
+        epochs.append(m["epoch"])
+        if m["epoch"] == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train_model(longer, common, report=stop_at_2)
+    assert cache.partial_path(longer).exists()
+    epochs.clear()
+    train_model(longer, common, report=lambda m: epochs.append(m["epoch"]))
+    assert epochs == [3, 4, 5]
+    assert not (cache.folder(longer) / "partial.pt").exists() and cache.has(longer)
+
+
+def test_dry_run_lists_trials(tmp_path):
+    grid = small_grid(tmp_path, "dry", "{ae: {}}", seeds="[0, 1]")
+    proc = run_cli("run", "--grid", grid, "--results", tmp_path / "res", "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("to train") == 2 and "recon/ae/seed1" in proc.stdout
+    assert not (tmp_path / "res" / "dry").exists()
+
+
+def test_list_command():
+    proc = run_cli("list")
+    assert proc.returncode == 0 and "ae " in proc.stdout and "reconstruction" in proc.stdout
