@@ -5,5 +5,8 @@
 from .base import EvalContext, Job, Task
 from .registry import TASKS, get, names, register
 from . import reconstruction  # noqa: F401
+from . import imputation  # noqa: F401
+from . import knn  # noqa: F401
+from . import ood  # noqa: F401
 
 __all__ = ["EvalContext", "Job", "Task", "TASKS", "get", "names", "register"]

@@ -1,0 +1,174 @@
+"""`knn`: semi-supervised KNN on embeddings with few labels (section 5, Fig. 12, Table 4, appendix A.4).
+
+All embeddings come from the validation split: each point gets `n_embed` latent samples from
+`Method.sample` (one when the samples are identical, i.e. a deterministic method). Per repetition r and
+label count n, `labelled_split` draws exactly n labelled points per class (seeded by trial seed and r; the
+draws are nested in n); a KNeighborsClassifier is fitted on every latent sample of the labelled points, with
+k chosen by 2-fold cross-validation over `k_grid` (folds keep all samples of a point together and alternate
+over the class-ordered points, so they are stratified; k never exceeds a training fold's size); accuracy
+is measured on the REMAINING validation points, each embedded by its mean latent (at most `max_eval` of them).
+Metrics: `accuracy/n=<n>` (mean over repetitions). Multi-label data (`y [N, A]`, e.g. CelebA):
+`labels_multilabel` (10, the paper's "10 labelled datapoints") points in total, drawn at random; metrics
+`accuracy/<attribute>` and `accuracy/overall` (mean over attributes). Label counts that would leave a
+class without an unlabelled point are skipped (with a warning).
+Artifacts: `accuracies.csv` (per repetition), `accuracy_vs_labels.png`.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.metrics import make_scorer
+from sklearn.model_selection import GridSearchCV, PredefinedSplit
+from sklearn.neighbors import KNeighborsClassifier
+
+from .base import EvalContext, Task
+from .registry import register
+
+
+def labelled_split(y: np.ndarray, n_per_class: int, seed: int, repetition: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of exactly `n_per_class` labelled points per class (class-ordered) and of all the others.
+
+    Raises ValueError when a class has fewer than `n_per_class` points. Nested: for a given seed and
+    repetition, the labelled set for n is contained in the one for any larger n.
+    """
+    y = np.asarray(y)
+    rng = np.random.default_rng([seed, repetition])
+    labelled = []
+    for c in np.unique(y):
+        members = np.flatnonzero(y == c)
+        if len(members) < n_per_class:
+            raise ValueError(f"Class {c} has {len(members)} points, fewer than the {n_per_class} labels asked for.")
+        labelled.append(rng.permutation(members)[:n_per_class])
+    labelled = np.concatenate(labelled)
+    return labelled, np.setdiff1d(np.arange(len(y)), labelled)
+
+
+def multilabel_split(n_points: int, n_labelled: int, seed: int, repetition: int) -> tuple[np.ndarray, np.ndarray]:
+    """`n_labelled` random points (labelled) and the others, for multi-label data."""
+    if n_labelled >= n_points:
+        raise ValueError(f"Cannot label {n_labelled} of {n_points} points and keep any for evaluation.")
+    perm = np.random.default_rng([seed, repetition]).permutation(n_points)
+    return perm[:n_labelled], np.sort(perm[n_labelled:])
+
+
+def _mean_accuracy(y_true, y_pred) -> float:
+    """Accuracy, averaged over attributes for multi-label targets (subset accuracy is ~0 with 40 of them)."""
+    return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
+
+
+def fit_knn(z: np.ndarray, y: np.ndarray, k_grid: list[int], cv_folds: int = 2) -> KNeighborsClassifier:
+    """KNN on the labelled embeddings z `[P, S, K]` (S samples of P points), labels y `[P]` or `[P, A]`.
+
+    Fold of point j is j % cv_folds (points class-ordered, so folds are stratified); all S samples of a
+    point share its fold. k is chosen by cross-validated mean accuracy over the feasible part of `k_grid`.
+    """
+    n_points, n_samples = z.shape[:2]
+    rows_z = z.reshape(n_points * n_samples, -1)
+    rows_y = np.repeat(y, n_samples, axis=0)
+    folds = min(cv_folds, n_points)
+    if folds < 2:
+        return KNeighborsClassifier(n_neighbors=1).fit(rows_z, rows_y)
+    fold = np.repeat(np.arange(n_points) % folds, n_samples)
+    smallest_train = min(int((fold != f).sum()) for f in range(folds))
+    grid = sorted({k for k in k_grid if k <= smallest_train}) or [1]
+    search = GridSearchCV(KNeighborsClassifier(), {"n_neighbors": grid}, cv=PredefinedSplit(fold),
+                          scoring=make_scorer(_mean_accuracy))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # folds may miss classes when n is 1
+        search.fit(rows_z, rows_y)
+    return search.best_estimator_
+
+
+@register("knn")
+class KNN(Task):
+    description = "Semi-supervised KNN accuracy on latent embeddings with few labels per class"
+    default_params = {"labels_per_class": [1, 2, 4, 6, 8, 10, 15, 25, 50, 100], "repetitions": 5, "n_embed": 100,
+                      "max_eval": None, "cv_folds": 2, "k_grid": [1, 3, 5, 7, 9, 15], "labels_multilabel": 10,
+                      "batch_size": 100}  # inputs per sample() call, each returning n_embed reconstructions
+    directions = {"accuracy/*": "max"}
+
+    @classmethod
+    def validate_params(cls, params: dict) -> dict:
+        p = super().validate_params(params)
+        for key in ("labels_per_class", "k_grid"):
+            v = p[key]
+            if not (isinstance(v, list) and v and all(isinstance(i, int) and i > 0 for i in v)):
+                raise ValueError(f"knn.{key} must be a non-empty list of positive integers. Got {v!r}.")
+        for key in ("repetitions", "n_embed", "cv_folds", "labels_multilabel", "batch_size", "max_eval"):
+            v = p[key]
+            if not (isinstance(v, int) and v > 0) and not (key == "max_eval" and v is None):
+                raise ValueError(f"knn.{key} must be a positive integer{' or null' * (key == 'max_eval')}. Got {v!r}.")
+        if p["cv_folds"] < 2:
+            raise ValueError(f"knn.cv_folds must be at least 2. Got {p['cv_folds']}.")
+        return p
+
+    @torch.no_grad()
+    def embed(self, ctx: EvalContext, x_all: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Latent samples `[N, S, K]` (S = 1 for a deterministic method) and mean latents `[N, K]`."""
+        samples = []
+        for start in range(0, len(x_all), self.params["batch_size"]):
+            x = x_all[start:start + self.params["batch_size"]].to(ctx.device)
+            samples.append(ctx.method.sample(x, self.params["n_embed"], seed=ctx.seed).latents.cpu())
+        z = torch.cat(samples, 1).transpose(0, 1).contiguous()  # [N, S, K]
+        if bool((z == z[:, :1]).all()):
+            z = z[:, :1]
+        return z.numpy(), z.mean(1).numpy()
+
+    def evaluate(self, ctx: EvalContext) -> list[dict]:
+        p = self.params
+        x, y = ctx.data.val_x, ctx.data.val_y.numpy()
+        z, z_mean = self.embed(ctx, x)
+        records = []
+        multilabel = y.ndim == 2
+        counts = [p["labels_multilabel"]] if multilabel else list(p["labels_per_class"])
+        # a label count must leave every class (multi-label: the split) an unlabelled point
+        smallest = len(y) if multilabel else int(min((y == c).sum() for c in np.unique(y)))
+        for rep in range(p["repetitions"]):
+            order = np.random.default_rng([ctx.seed, rep, 1]).permutation(len(y))
+            for n in counts:
+                if n >= smallest:
+                    continue
+                labelled, rest = (multilabel_split(len(y), n, ctx.seed, rep) if multilabel
+                                  else labelled_split(y, n, ctx.seed, rep))
+                eval_idx = order[np.isin(order, rest)][: p["max_eval"] or None]
+                knn = fit_knn(z[labelled], y[labelled], p["k_grid"], p["cv_folds"])
+                correct = knn.predict(z_mean[eval_idx]) == y[eval_idx]
+                if multilabel:
+                    names = ctx.data.label_names or [f"attr{i}" for i in range(y.shape[1])]
+                    records += [{"repetition": rep, "n": n, "attribute": a, "accuracy": float(c), "k": knn.n_neighbors,
+                                 "n_eval": len(eval_idx)} for a, c in zip(names, correct.mean(0))]
+                else:
+                    records.append({"repetition": rep, "n": n, "attribute": "", "accuracy": float(correct.mean()),
+                                    "k": knn.n_neighbors, "n_eval": len(eval_idx)})
+        skipped = [n for n in counts if n >= smallest]
+        if skipped:
+            warnings.warn(f"knn: skipped label counts {skipped}: the smallest class has only {smallest} points.")
+        table = pd.DataFrame(records, columns=["repetition", "n", "attribute", "accuracy", "k", "n_eval"])
+        ctx.artifact_dir.mkdir(parents=True, exist_ok=True)
+        table.to_csv(ctx.artifact_dir / "accuracies.csv", index=False)
+        if table.empty:
+            return []
+        if multilabel:
+            per_attr = table.groupby("attribute", sort=False).accuracy.mean()
+            return ([{"metric": f"accuracy/{a}", "value": float(v)} for a, v in per_attr.items()]
+                    + [{"metric": "accuracy/overall", "value": float(per_attr.mean())}])
+        _plot(table, ctx)
+        return [{"metric": f"accuracy/n={n}", "value": float(v)} for n, v in table.groupby("n").accuracy.mean().items()]
+
+
+def _plot(table: pd.DataFrame, ctx: EvalContext) -> None:
+    from matplotlib.figure import Figure
+
+    stats = table.groupby("n").accuracy.agg(["mean", "std", "min", "max"]).fillna(0.0)
+    fig = Figure(figsize=(4.5, 3.2), layout="constrained")
+    ax = fig.subplots()
+    ax.fill_between(stats.index, stats["min"], stats["max"], alpha=0.2, label="min-max over repetitions")
+    ax.errorbar(stats.index, stats["mean"], yerr=stats["std"], marker="o", ms=3, capsize=2, label="mean ± std")
+    ax.set(xscale="log", xlabel="labels per class", ylabel="accuracy",
+           title=f"{ctx.experiment} / {ctx.method_label} (seed {ctx.seed})")
+    ax.title.set_fontsize(9)
+    ax.legend(fontsize=7)
+    fig.savefig(ctx.artifact_dir / "accuracy_vs_labels.png", dpi=100)
