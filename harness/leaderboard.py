@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from tasks.base import Task
+
 RAW_COLUMNS = ["experiment", "task", "dataset", "arch", "method", "method_key", "seed", "point", "metric", "value",
                "status", "error", "config_hash", "model_key", "git_commit", "versions", "device", "host",
                "node", "wall_time_s", "trial_id"]
@@ -54,7 +56,7 @@ def collect_raw(run_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=RAW_COLUMNS)
 
 
-def aggregate(raw: pd.DataFrame) -> pd.DataFrame:
+def aggregate(raw: pd.DataFrame, run_dir: Path | None = None) -> pd.DataFrame:
     from tasks import get as get_task
 
     ok = raw[(raw.status == "ok") & (raw.metric != "")]
@@ -72,6 +74,7 @@ def aggregate(raw: pd.DataFrame) -> pd.DataFrame:
             direction = None
         rows.append(dict(zip(keys, key), mean=mean, std=std, ci95_low=mean - half, ci95_high=mean + half,
                          n_seeds=n, direction=direction))
+    rows += _summaries(raw, keys, run_dir)
     board = pd.DataFrame(rows, columns=[c for c in BOARD_COLUMNS if c not in ("paper", "paper_std")])
     ref = paper_reference().rename(columns={"value": "paper", "std": "paper_std"})
     cols = ["task", "dataset", "method", "metric", "paper", "paper_std"]
@@ -81,6 +84,28 @@ def aggregate(raw: pd.DataFrame) -> pd.DataFrame:
                          how="left")
     board = exact.fillna({"paper": anyone["paper"], "paper_std": anyone["paper_std"]})
     return board[BOARD_COLUMNS]
+
+
+def _summaries(raw: pd.DataFrame, keys: list[str], run_dir: Path | None = None) -> list[dict]:
+    """Cross-trial rows from each experiment's task (`Task.summarize`), e.g. log-log scaling slopes."""
+    from tasks import get as get_task
+
+    rows = []
+    ok = raw[(raw.status == "ok") & (raw.metric != "")]
+    for (experiment, task_key), group in ok.groupby(["experiment", "task"], sort=False):
+        try:
+            task_cls = get_task(task_key)
+        except ValueError:
+            continue
+        if task_cls.summarize is Task.summarize:
+            continue
+        first = group.iloc[0]
+        artifact_dir = (run_dir or Path(".")) / "artifacts" / experiment
+        for r in task_cls().summarize(group, artifact_dir):
+            rows.append({**dict(zip(keys, [experiment, task_key, first.dataset, first.arch, r["method"], r["metric"]])),
+                         "mean": r["value"], "std": np.nan, "ci95_low": np.nan, "ci95_high": np.nan,
+                         "n_seeds": r.get("n", 1), "direction": task_cls.direction(r["metric"])})
+    return rows
 
 
 def _fmt(x: float) -> str:
@@ -140,7 +165,7 @@ def write_leaderboards(run_dir: str | Path) -> pd.DataFrame:
                                 f"results, e.g. results/demo.")
     raw = collect_raw(run_dir)
     raw.to_csv(run_dir / "raw.csv", index=False)
-    board = aggregate(raw)
+    board = aggregate(raw, run_dir)
     board.to_csv(run_dir / "leaderboard.csv", index=False)
     (run_dir / "leaderboard.md").write_text(to_markdown(board, raw))
     return board

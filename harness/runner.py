@@ -170,7 +170,7 @@ def _tune(fn, configs: list[dict], run_dir: Path, phase: str) -> None:
     tuner = tune.Tuner(
         trainable,
         param_space={"trial": tune.grid_search(configs)},
-        tune_config=tune.TuneConfig(reuse_actors=False, trial_dirname_creator=lambda trial: trial.trial_id),
+        tune_config=tune.TuneConfig(reuse_actors=True, trial_dirname_creator=lambda trial: trial.trial_id),
         run_config=tune.RunConfig(name=f"{phase}-{time.strftime('%Y%m%d-%H%M%S')}",
                                   storage_path=str(run_dir / ".tune"), verbose=0,
                                   failure_config=tune.FailureConfig(max_failures=0)),

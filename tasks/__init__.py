@@ -8,5 +8,7 @@ from . import reconstruction  # noqa: F401
 from . import imputation  # noqa: F401
 from . import knn  # noqa: F401
 from . import ood  # noqa: F401
+from . import hessian_quality  # noqa: F401
+from . import hessian_scaling  # noqa: F401
 
 __all__ = ["EvalContext", "Job", "Task", "TASKS", "get", "names", "register"]

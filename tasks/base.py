@@ -75,6 +75,14 @@ class Task:
     def evaluate(self, ctx: EvalContext) -> list[dict]:
         raise NotImplementedError
 
+    def summarize(self, raw, artifact_dir: Path) -> list[dict]:
+        """Rows computed across an experiment's trials (e.g. scaling slopes), for the leaderboard.
+
+        `raw` is the experiment's part of `raw.csv` (a DataFrame); return `{"method", "metric", "value"}`
+        dicts. Default: none.
+        """
+        return []
+
     @classmethod
     def direction(cls, metric: str) -> str | None:
         for pattern, direction in cls.directions.items():

@@ -1,0 +1,86 @@
+"""`hessian_scaling`: time and peak memory of Hessian approximations against resolution (Fig. 7).
+
+Runs the code of `benchmarks/hessian_scaling.py` as grid trials: every (mode, side) point is its own
+trial and runs in its own fresh process, so its peak memory is that point's alone. Needs no trained
+model. Metrics per trial: `time_s@side=<s>`, `peak_mem_mb@side=<s>` (NaN and `over_budget@side=<s>` = 1
+when the point exceeds its time or memory budget). `summarize` adds the log-log slopes per mode
+(`slope_time`, `slope_memory` against pixel count, sides >= `fit_min_side`) and writes the Fig. 7 plot.
+Modes: exact, approx, mix (methods.curvature), backpack_diag_exact, backpack_kfac, fwd_bwd (baseline).
+"""
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from .base import EvalContext, Job, Task
+from .registry import register
+
+MODES = ("exact", "approx", "mix", "backpack_diag_exact", "backpack_kfac", "fwd_bwd")
+
+
+@register("hessian_scaling")
+class HessianScaling(Task):
+    description = "Time and memory of diagonal-GGN / KFAC backends against image size (Fig. 7)"
+    needs_model = False
+    default_params = {"modes": list(MODES), "sides": [8, 16, 32, 64, 128, 256], "batch_size": 1, "channels": 3,
+                      "repeats": 3, "threshold": 4096, "time_budget": 120.0, "memory_budget_gb": 4.0,
+                      "fit_min_side": 32}
+    directions = {"time_s@*": "min", "peak_mem_mb@*": "min", "slope_*": "min", "over_budget@*": "min"}
+
+    @classmethod
+    def validate_params(cls, params: dict) -> dict:
+        p = super().validate_params(params)
+        bad = [m for m in p["modes"] if m not in MODES]
+        if bad:
+            raise ValueError(f"Unknown Hessian mode(s) {bad}. Available: {', '.join(MODES)}.")
+        if not p["sides"] or any(not isinstance(s, int) or s < 4 for s in p["sides"]):
+            raise ValueError(f"sides must be a list of integers >= 4. Got {p['sides']!r}.")
+        return p
+
+    def jobs(self, method_labels: list[str], seeds: list[int]) -> list[Job]:
+        return [Job(mode, seed, (("side", side),)) for mode in self.params["modes"] for side in self.params["sides"]
+                for seed in seeds]
+
+    def evaluate(self, ctx: EvalContext) -> list[dict]:
+        from benchmarks.hessian_scaling import run_point_in_subprocess
+
+        p, side = self.params, ctx.point["side"]
+        row = run_point_in_subprocess(ctx.method_label, side, batch_size=p["batch_size"], channels=p["channels"],
+                                      device=str(ctx.device), repeats=p["repeats"], threshold=p["threshold"],
+                                      time_budget=p["time_budget"], memory_budget_gb=p["memory_budget_gb"])
+        if row["status"] == "error":
+            raise RuntimeError(f"{ctx.method_label} at {side}x{side}: {row['note']}")
+        ok = row["status"] == "ok"
+        return [{"metric": f"time_s@side={side}", "value": row["time_s"] if ok else math.nan},
+                {"metric": f"peak_mem_mb@side={side}", "value": row["peak_mem_mb"] if ok else math.nan},
+                {"metric": f"over_budget@side={side}", "value": 0.0 if ok else 1.0}]
+
+    def summarize(self, raw: pd.DataFrame, artifact_dir: Path) -> list[dict]:
+        from benchmarks.hessian_scaling import fit_slopes, plot
+
+        parsed = raw.metric.str.extract(r"^(time_s|peak_mem_mb)@side=(\d+)$")
+        table = raw.assign(kind=parsed[0], side=pd.to_numeric(parsed[1])).dropna(subset=["kind"])
+        if table.empty:
+            return []
+        wide = (table.pivot_table(index=["method", "side"], columns="kind", values="value", aggfunc="median")
+                .reset_index())
+        wide["pixels"] = wide.side ** 2
+        wide["channels"], wide["threshold"] = self.params["channels"], self.params["threshold"]
+        wide["status"] = ["ok" if math.isfinite(t) else "out_of_budget" for t in wide.time_s]
+        slopes = fit_slopes(wide, min_side=self.params["fit_min_side"])
+        artifact_dir.mkdir(parents=True, exist_ok=True)
+        wide.to_csv(artifact_dir / "scaling.csv", index=False)
+        try:
+            plot(wide, artifact_dir / "scaling.png")
+        except Exception as exc:  # a plot is an extra; the numbers are in scaling.csv
+            print(f"[hessian_scaling] plot skipped: {exc}")
+        rows = []
+        for r in slopes.to_dict("records"):
+            n_points = len(str(r["sides"]).split(","))
+            for key, metric in (("time_slope", "slope_time"), ("memory_slope", "slope_memory")):
+                if math.isfinite(r[key]):
+                    rows.append({"method": r["method"], "metric": metric, "value": r[key], "n": n_points})
+        return rows
