@@ -73,7 +73,7 @@ def train_model(spec: ModelSpec, common: dict, device: torch.device | None = Non
     history = getattr(method, "history_", [])
     elapsed = time.perf_counter() - started
     cache.save(method, history=history, extra={"train_time_s": elapsed, "provenance": provenance(device)})
-    best = min((h["val_loss"] for h in history), default=float("nan"))
+    best = min((h["val_loss"] for h in history if "val_loss" in h), default=float("nan"))
     print(f"[train] {spec.key}: {len(history)} epoch(s), best val loss {best:.5g}, {elapsed:.1f}s on {device}",
           flush=True)
 

@@ -1,0 +1,78 @@
+"""`ensemble`: deep ensemble of plain autoencoders (appendix A: 5 members, different random seeds).
+
+`Ensemble` (registry key `ensemble`) trains nothing itself: `dependencies(spec)` names `size` ordinary
+`ae` specs (seed `spec.seed * size + i`), which the harness trains as separate parallel trials and shares
+with `ae` rows; `fit` copies their weights, so the checkpoint holds every member and loading needs no
+cache. `sample(x, n)`: sample i comes from member `i % size`; latents `[n, B, K]`, recon `[n, B, C, H, W]`.
+"""
+from __future__ import annotations
+
+import torch
+
+from .architectures import build_decoder, build_encoder
+from .base import Method, ModelSpec, Samples
+from .registry import register
+
+MEMBER_METHOD = "ae"  # plain AEs have no dependencies, so the dependency graph stops one level down
+
+
+@register("ensemble")
+class Ensemble(Method):
+    """`size` independently trained AEs; each sample is one member's deterministic output."""
+
+    description = "Deep ensemble of autoencoders"
+    stochastic = True
+    default_params = {"size": 5}
+
+    @classmethod
+    def validate_params(cls, params: dict) -> dict:
+        params = super().validate_params(params)
+        size = params["size"]
+        if isinstance(size, bool) or not isinstance(size, int) or size < 2:
+            raise ValueError(f"ensemble.size must be an integer >= 2. Got {size!r}.")
+        return params
+
+    @classmethod
+    def dependencies(cls, spec: ModelSpec) -> dict[str, ModelSpec]:
+        """`member{i}`: the `ae` spec with the same data, model and training, seed `spec.seed * size + i`."""
+        size = cls.validate_params(spec.params)["size"]
+        return {f"member{i}": spec.replace(method=MEMBER_METHOD, params={}, seed=spec.seed * size + i)
+                for i in range(size)}
+
+    @property
+    def size(self) -> int:
+        return self.params["size"]
+
+    def build(self) -> None:
+        self.nets = {}
+        for i in range(self.size):
+            self.nets[f"member{i}_encoder"] = build_encoder(self.spec.model, self.image_shape).to(self.device)
+            self.nets[f"member{i}_decoder"] = build_decoder(self.spec.model, self.image_shape).to(self.device)
+        for net in self.nets.values():
+            net.eval()
+
+    def _fit(self, data, dependencies, reporter, checkpoint_path) -> None:
+        expected = self.dependencies(self.spec)
+        missing = sorted(set(expected) - set(dependencies))
+        if missing:
+            raise ValueError(f"ensemble needs its trained members {missing} (plain `ae` models) passed as "
+                             f"fit(dependencies=...); the harness trains and loads them from the model cache.")
+        self.build()
+        for i in range(self.size):
+            member = dependencies[f"member{i}"]
+            if not (hasattr(member, "encoder") and hasattr(member, "decoder")):
+                raise TypeError(f"ensemble member{i} must be a fitted `ae` with encoder and decoder. "
+                                f"Got {type(member).__name__}.")
+            self.nets[f"member{i}_encoder"].load_state_dict(member.encoder.state_dict())
+            self.nets[f"member{i}_decoder"].load_state_dict(member.decoder.state_dict())
+        self.history_ = []
+        reporter({"members": self.size})
+
+    def _sample(self, x: torch.Tensor, n: int) -> Samples:
+        outputs = []
+        for i in range(min(n, self.size)):
+            z = self.nets[f"member{i}_encoder"](x)
+            outputs.append((z, self.nets[f"member{i}_decoder"](z)))
+        latents = torch.stack([outputs[i % self.size][0] for i in range(n)])
+        recon = torch.stack([outputs[i % self.size][1] for i in range(n)])
+        return Samples(latents=latents, recon=recon)

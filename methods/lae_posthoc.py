@@ -1,0 +1,200 @@
+"""`lae_posthoc`: post-hoc Laplace approximation of a trained `ae` (paper sec. 2, appendix A "LAE (posthoc)").
+
+`LAEPosthoc` (registry key `lae_posthoc`) takes the cached `ae` named by `dependencies(spec)`, fits a
+diagonal GGN over the training set (`methods.curvature.diag_ggn`, hessian "exact" / "approx" / "mix";
+or laplace-torch's `DiagLaplace` with backend "laplace", as the paper did for MLPs), and picks the prior
+precision by the Laplace marginal likelihood unless `prior_precision` is given. Hessian "kfac" always uses
+laplace-torch's `KronLaplace` (MLPs only). `sample` draws n weight vectors theta ~ N(theta*, (H + prior)^-1):
+latents `[n, B, K]`, recon `[n, B, C, H, W]`.
+"""
+from __future__ import annotations
+
+import copy
+import time
+import warnings
+from numbers import Real
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from .ae import AE
+from .base import ModelSpec, Samples
+from .laplace_common import (SampledAutoencoder, flatten, gaussian_log_likelihood, log_marginal_likelihood,
+                             optimise_prior_precision, sample_diagonal_gaussian, sample_weights, unflatten)
+from .registry import register
+from .training import batches
+
+HESSIANS = ("exact", "approx", "mix", "kfac")
+BACKENDS = ("laebench", "laplace")
+LAPLACE_ARCHS = ("mlp",)
+
+
+def _uses_laplace_torch(params: dict) -> bool:
+    return params["backend"] == "laplace" or params["hessian"] == "kfac"
+
+
+@register("lae_posthoc")
+class LAEPosthoc(AE):
+    """Diagonal (or KFAC) Laplace approximation around the weights theta* of a trained `ae`.
+
+    The mean theta* is the encoder/decoder weights (the checkpoint's modules); the extra state holds the
+    posterior precision diagonal H + prior (or laplace-torch's KFAC state) and the prior precision.
+    """
+
+    description = "Post-hoc Laplace approximation of a trained autoencoder"
+    stochastic = True
+    default_params = {"hessian": "mix", "threshold": 4096, "prior_precision": None, "backend": "laebench",
+                      "batch_size": 256}
+
+    @classmethod
+    def validate_params(cls, params: dict) -> dict:
+        p = super().validate_params(params)
+        if p["hessian"] not in HESSIANS:
+            raise ValueError(f"lae_posthoc.hessian must be one of {', '.join(HESSIANS)}. Got {p['hessian']!r}.")
+        if p["backend"] not in BACKENDS:
+            raise ValueError(f"lae_posthoc.backend must be one of {', '.join(BACKENDS)}. Got {p['backend']!r}.")
+        if p["backend"] == "laplace" and p["hessian"] not in ("exact", "kfac"):
+            raise ValueError(f"lae_posthoc with backend 'laplace' supports hessian 'exact' (DiagLaplace) or "
+                             f"'kfac' (KronLaplace). Got {p['hessian']!r}; use backend 'laebench' for it.")
+        prior = p["prior_precision"]
+        if prior is not None and (isinstance(prior, bool) or not isinstance(prior, Real) or not prior > 0):
+            raise ValueError(f"lae_posthoc.prior_precision must be a positive number or null (optimise it). "
+                             f"Got {prior!r}.")
+        for key in ("threshold", "batch_size"):
+            if isinstance(p[key], bool) or not isinstance(p[key], Real) or p[key] <= 0:
+                raise ValueError(f"lae_posthoc.{key} must be a positive number. Got {p[key]!r}.")
+        return p
+
+    @classmethod
+    def dependencies(cls, spec: ModelSpec) -> dict[str, ModelSpec]:
+        """`ae`: the plain autoencoder with the same data, model, training and seed."""
+        cls._check_arch(cls.validate_params(spec.params), spec.model)
+        return {"ae": spec.replace(method="ae", params={})}
+
+    @staticmethod
+    def _check_arch(params: dict, model: dict) -> None:
+        if _uses_laplace_torch(params) and model.get("arch") not in LAPLACE_ARCHS:
+            raise ValueError(f"lae_posthoc with hessian {params['hessian']!r} / backend {params['backend']!r} "
+                             f"uses laplace-torch, which laebench supports for arch 'mlp' only. Got arch "
+                             f"{model.get('arch')!r}; use backend 'laebench' with hessian exact/approx/mix.")
+
+    # --- fitting ---------------------------------------------------------------------------------------
+    def _fit(self, data, dependencies, reporter, checkpoint_path) -> None:
+        self._check_arch(self.params, self.spec.model)
+        base = dependencies.get("ae")
+        if base is None or not hasattr(base, "encoder"):
+            raise ValueError("lae_posthoc needs the trained `ae` passed as fit(dependencies={'ae': ...}); "
+                             "the harness trains it first and loads it from the model cache.")
+        self.build()
+        self.encoder.load_state_dict(base.encoder.state_dict())
+        self.decoder.load_state_dict(base.decoder.state_dict())
+        self._set_mode(False)
+        train_x = data.train_x.to(self.device)
+        started = time.perf_counter()
+        if _uses_laplace_torch(self.params):
+            self._fit_laplace_torch(train_x)
+        else:
+            self._fit_laebench(train_x)
+        record = {"prior_precision": self.prior_precision_, "log_marglik": self.log_marglik_,
+                  "hessian_time_s": time.perf_counter() - started, "val_loss": self._mean_val_loss(data)}
+        if self.precision_ is not None:
+            record.update(precision_min=float(self.precision_.min()), precision_max=float(self.precision_.max()))
+        self.history_ = [record]
+        reporter(record)
+
+    @torch.no_grad()
+    def _mean_val_loss(self, data) -> float:
+        """MSE of the mean network theta* on the validation split (the `ae`'s, reported for comparison)."""
+        val_x = data.val_x.to(self.device)
+        total = sum(float(self.validation_loss(xb)) * len(xb) for xb in batches(val_x, 1024, shuffle=False))
+        return total / max(len(val_x), 1)
+
+    def _fit_laebench(self, train_x: torch.Tensor) -> None:
+        from .curvature import diag_ggn  # imported here: the curvature package is only needed to fit
+
+        network = self.network
+        ggn = [torch.zeros_like(p) for p in network.parameters()]
+        sq_error = 0.0
+        for xb in batches(train_x, int(self.params["batch_size"]), shuffle=False):
+            for acc, g in zip(ggn, diag_ggn(network, xb, self.params["hessian"], threshold=self.params["threshold"])):
+                acc += g
+            with torch.no_grad():
+                sq_error += float(((network(xb) - xb) ** 2).sum())
+        h = flatten(ggn)
+        mean = flatten([p.detach() for p in network.parameters()])
+        sq_norm = float(mean.double().square().sum())
+        prior = self.params["prior_precision"] or optimise_prior_precision(sq_norm, h)
+        self.prior_precision_ = float(prior)
+        self.log_marglik_ = log_marginal_likelihood(gaussian_log_likelihood(sq_error, train_x[0].numel() * len(train_x)),
+                                                    sq_norm, h, self.prior_precision_)
+        self.precision_ = h + self.prior_precision_
+        self.laplace_state_ = None
+
+    def _laplace(self):
+        """A laplace-torch object (BackPACK GGN) on a copy of the network with flat outputs `[B, D]`.
+
+        The copy keeps BackPACK's hooks off our modules; the final `Unflatten` is dropped because
+        laplace-torch's regression needs flat outputs and BackPACK has no rule for it.
+        """
+        from laplace import Laplace
+        from laplace.curvature import BackPackGGN
+
+        layers = [*copy.deepcopy(self.encoder), *copy.deepcopy(self.decoder)]
+        layers = layers[:-1] if isinstance(layers[-1], nn.Unflatten) else [*layers, nn.Flatten()]
+        structure = "kron" if self.params["hessian"] == "kfac" else "diag"
+        return Laplace(nn.Sequential(*layers), "regression", subset_of_weights="all",
+                       hessian_structure=structure, backend=BackPackGGN)
+
+    def _fit_laplace_torch(self, train_x: torch.Tensor) -> None:
+        la = self._laplace()
+        loader = DataLoader(TensorDataset(train_x, train_x.flatten(1)), batch_size=int(self.params["batch_size"]))
+        with warnings.catch_warnings():  # BackPACK's hooks warn that inputs need no gradient: expected here
+            warnings.simplefilter("ignore", UserWarning)
+            la.fit(loader)
+        if self.params["prior_precision"] is None:
+            la.optimize_prior_precision(method="marglik")
+        else:
+            la.prior_precision = float(self.params["prior_precision"])
+        self.prior_precision_ = float(la.prior_precision.mean())
+        self.log_marglik_ = float(la.log_marginal_likelihood())
+        if self.params["hessian"] == "kfac":
+            self.precision_, self.laplace_state_, self._la = None, la.state_dict(), la
+        else:
+            self.precision_, self.laplace_state_ = la.posterior_precision.detach().clone(), None
+
+    # --- checkpoint ------------------------------------------------------------------------------------
+    def extra_state(self) -> dict:
+        return {"precision": self.precision_, "prior_precision": self.prior_precision_,
+                "log_marglik": self.log_marglik_, "laplace_state": self.laplace_state_}
+
+    def load_extra_state(self, state: dict) -> None:
+        self.precision_ = state["precision"]
+        self.prior_precision_ = state["prior_precision"]
+        self.log_marglik_ = state.get("log_marglik")
+        self.laplace_state_ = state.get("laplace_state")
+        if self.laplace_state_ is not None:
+            self._la = self._laplace()
+            self._la.load_state_dict(_to_device(self.laplace_state_, self.device))
+
+    # --- sampling --------------------------------------------------------------------------------------
+    def _sample(self, x: torch.Tensor, n: int) -> Samples:
+        self._set_mode(False)
+        mean = [p.detach() for p in self.network.parameters()]
+        if self.precision_ is not None:
+            std = unflatten(self.precision_.rsqrt(), mean)
+            draw = lambda: sample_diagonal_gaussian(mean, std)
+        else:
+            draw = lambda: unflatten(self._la.sample(1)[0], mean)
+        return sample_weights(SampledAutoencoder(self.encoder, self.decoder), draw, x, n)
+
+
+def _to_device(obj, device):
+    """Tensors inside nested lists/dicts (laplace-torch's KFAC state) moved to `device`."""
+    if torch.is_tensor(obj):
+        return obj.to(device)
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_device(v, device) for v in obj)
+    if isinstance(obj, dict):
+        return {k: _to_device(v, device) for k, v in obj.items()}
+    return obj

@@ -1,0 +1,102 @@
+"""Helpers shared by the Laplace methods (`lae_posthoc`, `lae_online`): parameter lists, Gaussian weight
+sampling and the Laplace marginal likelihood of a diagonal posterior (paper sec. 2, appendix B).
+
+Parameters are handled as lists of tensors in `encoder.parameters()` then `decoder.parameters()` order
+(the order of `nn.Sequential(encoder, decoder).parameters()` and of `methods.curvature.diag_ggn`);
+`flatten` / `unflatten` convert to the flat vectors stored in checkpoints.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from .base import Samples
+
+
+def flatten(tensors: list[Tensor]) -> Tensor:
+    return torch.cat([t.reshape(-1) for t in tensors])
+
+
+def unflatten(flat: Tensor, like: list[Tensor]) -> list[Tensor]:
+    if flat.numel() != sum(t.numel() for t in like):
+        raise ValueError(f"Flat vector has {flat.numel()} entries; the parameters have "
+                         f"{sum(t.numel() for t in like)}. The checkpoint does not match the architecture.")
+    return [chunk.view_as(t) for chunk, t in zip(flat.split([t.numel() for t in like]), like)]
+
+
+class SampledAutoencoder:
+    """Runs an encoder/decoder pair with parameters given as a list (sampled weights), keeping autograd.
+
+    `forward(theta, x) -> (z, recon)`; `theta` follows `[*encoder.parameters(), *decoder.parameters()]`.
+    """
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module):
+        self.encoder, self.decoder = encoder, decoder
+        self.enc_names = [name for name, _ in encoder.named_parameters()]
+        self.dec_names = [name for name, _ in decoder.named_parameters()]
+
+    def forward(self, theta: list[Tensor], x: Tensor) -> tuple[Tensor, Tensor]:
+        k = len(self.enc_names)
+        z = functional_call(self.encoder, dict(zip(self.enc_names, theta[:k])), (x,))
+        recon = functional_call(self.decoder, dict(zip(self.dec_names, theta[k:])), (z,))
+        return z, recon
+
+
+def sample_diagonal_gaussian(mean: list[Tensor], std: list[Tensor]) -> list[Tensor]:
+    """theta = mean + eps * std with eps ~ N(0, I), one tensor per parameter (uses the global RNG)."""
+    return [m + torch.randn_like(m) * s for m, s in zip(mean, std)]
+
+
+@torch.no_grad()
+def sample_weights(net: SampledAutoencoder, draw: Callable[[], list[Tensor]], x: Tensor, n: int) -> Samples:
+    """n forward passes, each with fresh weights from `draw()`; latents `[n, B, K]`, recon `[n, B, C, H, W]`."""
+    latents, recon = [], []
+    for _ in range(n):  # one network at a time: memory stays at one copy of the weights
+        z, r = net.forward(draw(), x)
+        latents.append(z)
+        recon.append(r)
+    return Samples(latents=torch.stack(latents), recon=torch.stack(recon))
+
+
+def log_marginal_likelihood(log_lik: float, sq_norm: float, ggn: Tensor, prior: float) -> float:
+    """Laplace log evidence with a diagonal posterior and an isotropic prior N(0, prior^-1 I):
+
+    log p(D|theta*) - prior/2 ||theta*||^2 + P/2 log(prior) - 1/2 sum log(H + prior)
+    (the 2pi terms of prior and posterior cancel). `ggn` is the flat GGN diagonal H.
+    """
+    ggn = ggn.double()
+    return (log_lik - 0.5 * prior * sq_norm + 0.5 * ggn.numel() * math.log(prior)
+            - 0.5 * float(torch.log(ggn + prior).sum()))
+
+
+def optimise_prior_precision(sq_norm: float, ggn: Tensor, log10_range: tuple[float, float] = (-6.0, 6.0),
+                             iterations: int = 80) -> float:
+    """The prior precision maximising `log_marginal_likelihood`: golden-section search over log10(prior).
+
+    The evidence is unimodal in the prior (its derivative sum_i h_i / (prior (h_i + prior)) - ||theta||^2
+    decreases monotonically), so the search finds the maximum inside the range, or the nearest end.
+    """
+    objective = lambda log10_prior: log_marginal_likelihood(0.0, sq_norm, ggn, 10.0 ** log10_prior)
+    lo, hi = log10_range
+    ratio = (math.sqrt(5) - 1) / 2
+    a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+    fa, fb = objective(a), objective(b)
+    for _ in range(iterations):
+        if fa < fb:
+            lo, a, fa = a, b, fb
+            b = lo + ratio * (hi - lo)
+            fb = objective(b)
+        else:
+            hi, b, fb = b, a, fa
+            a = hi - ratio * (hi - lo)
+            fa = objective(a)
+    return 10.0 ** ((lo + hi) / 2)
+
+
+def gaussian_log_likelihood(sq_error: float, n_values: int) -> float:
+    """Unit-variance Gaussian log-likelihood of `n_values` pixels with summed squared error `sq_error`."""
+    return -0.5 * sq_error - 0.5 * n_values * math.log(2 * math.pi)

@@ -1,0 +1,51 @@
+"""`mc_ae`: Monte-Carlo dropout autoencoder (appendix A: dropout p = 0.2 between all trainable layers).
+
+`MCAE` (registry key `mc_ae`) is the `ae` with `nn.Dropout(p)` after every activation; dropout stays
+on at test time, so `sample` runs n stochastic forward passes: latents `[n, B, K]`, recon `[n, B, C, H, W]`.
+Validation (early stopping) uses the network with dropout off.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .ae import AE
+from .base import Samples
+from .registry import register
+
+
+@register("mc_ae")
+class MCAE(AE):
+    """AE with dropout kept on at test time."""
+
+    description = "Monte-Carlo dropout autoencoder"
+    stochastic = True
+    default_params = {"p": 0.2}
+
+    @classmethod
+    def validate_params(cls, params: dict) -> dict:
+        params = super().validate_params(params)
+        p = params["p"]
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p < 1:
+            raise ValueError(f"mc_ae.p (dropout probability) must be in (0, 1). Got {p!r}.")
+        return params
+
+    @property
+    def dropout(self) -> float:  # read by AE.build
+        return float(self.params["p"])
+
+    def _sample(self, x: torch.Tensor, n: int) -> Samples:
+        self._set_mode(False)
+        for net in self.nets.values():
+            for module in net.modules():
+                if isinstance(module, nn.Dropout):
+                    module.train()
+        try:
+            latents, recon = [], []
+            for _ in range(n):  # one pass per sample keeps memory at one batch, whatever n is
+                z = self.encoder(x)
+                latents.append(z)
+                recon.append(self.decoder(z))
+        finally:
+            self._set_mode(False)
+        return Samples(latents=torch.stack(latents), recon=torch.stack(recon))

@@ -1,0 +1,212 @@
+"""Tests for the autoencoder methods: sample shapes and spread, checkpoints, dependency reuse, LAE precision.
+
+Every method is trained for two epochs on the 1x8x8 `synthetic` set with a tiny MLP and a tiny conv net;
+fitted models are memoised per (method, params, arch) so the module runs in seconds.
+"""
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+
+import methods
+from harness.cache import ModelCache
+from harness.data import load_dataset
+from harness.trials import train_model
+from methods import ModelSpec, get
+from methods.ae import AE
+
+ARCHS = {
+    "mlp": {"arch": "mlp", "latent_dim": 2, "hidden": [16, 8]},
+    "conv": {"arch": "conv", "latent_dim": 2, "channels": [4, 4], "hidden": [16]},
+}
+TRAIN = {"max_epochs": 2, "batch_size": 64}
+ALL = ["ae", "ae_likelihood", "vae", "mc_ae", "ensemble", "lae_posthoc", "lae_online"]
+STOCHASTIC = ["vae", "mc_ae", "ensemble", "lae_posthoc", "lae_online"]
+CASES = [(name, {}, arch) for name in ALL for arch in ARCHS] + [
+    ("lae_posthoc", {"hessian": "exact", "backend": "laplace"}, "mlp"),
+    ("lae_posthoc", {"hessian": "kfac"}, "mlp"),
+    ("lae_posthoc", {"hessian": "approx"}, "conv"),
+    ("lae_online", {"hessian": "approx"}, "conv"),
+]
+_FITTED: dict[str, methods.Method] = {}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_dataset("synthetic")
+
+
+def make_spec(name: str, params: dict | None = None, arch: str = "mlp", seed: int = 0, **train) -> ModelSpec:
+    return ModelSpec(method=name, params=params or {}, data={"name": "synthetic"}, model=ARCHS[arch],
+                     train={**TRAIN, **train}, seed=seed)
+
+
+def fit(spec: ModelSpec, data) -> methods.Method:
+    """Fit `spec` and (recursively) its dependencies in-process, memoised by spec key."""
+    if spec.key not in _FITTED:
+        cls = get(spec.method)
+        deps = {name: fit(dep, data) for name, dep in cls.dependencies(spec).items()}
+        _FITTED[spec.key] = cls(spec, data.image_shape).fit(data, dependencies=deps, reporter=lambda m: None)
+    return _FITTED[spec.key]
+
+
+def _id(case):
+    name, params, arch = case
+    return "-".join([name, arch, *(f"{k}={v}" for k, v in params.items())])
+
+
+def test_all_methods_registered():
+    assert set(ALL) <= set(methods.names())
+
+
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_sample_shapes_spread_and_checkpoint(case, data):
+    name, params, arch = case
+    spec = make_spec(name, params, arch)
+    method = fit(spec, data)
+    x = data.test_x[:6]
+    n = 7
+    s = method.sample(x, n, seed=3)
+    assert s.latents.shape == (n, 6, 2)
+    assert s.recon.shape == (n, *x.shape)
+    assert s.variance is None or s.variance.shape == s.recon.shape
+    assert torch.isfinite(s.recon).all() and torch.isfinite(s.latents).all()
+
+    spread = s.recon.var(0).mean()
+    if name in STOCHASTIC:
+        assert spread > 0 and s.latents.var(0).mean() > 0
+    else:
+        assert spread == 0 and s.latents.var(0).max() == 0
+    if name in ("ae_likelihood", "vae"):
+        assert (s.variance > 0).all()
+
+    # reproducible per seed, and a checkpoint (through torch.save) gives identical samples
+    again = method.sample(x, n, seed=3)
+    assert torch.equal(again.recon, s.recon) and torch.equal(again.latents, s.latents)
+    buffer = io.BytesIO()
+    torch.save(method.state_dict(), buffer)
+    buffer.seek(0)
+    loaded = get(name)(spec, data.image_shape).load_state_dict(torch.load(buffer, weights_only=False))
+    s2 = loaded.sample(x, n, seed=3)
+    assert torch.equal(s2.recon, s.recon) and torch.equal(s2.latents, s.latents)
+    if s.variance is not None:
+        assert torch.equal(s2.variance, s.variance)
+    if name in STOCHASTIC and name != "ensemble":
+        assert not torch.equal(method.sample(x, n, seed=4).recon, s.recon)
+
+
+def test_unfitted_method_raises(data):
+    with pytest.raises(methods.NotFittedError):
+        get("lae_online")(make_spec("lae_online"), data.image_shape).sample(data.test_x[:2], 2)
+
+
+# --- dependencies: ensemble members and the post-hoc base are cached `ae` models ------------------------------
+
+def test_ensemble_dependencies_are_plain_aes():
+    spec = make_spec("ensemble", {"size": 3}, seed=2)
+    deps = get("ensemble").dependencies(spec)
+    assert list(deps) == ["member0", "member1", "member2"]
+    assert [d.seed for d in deps.values()] == [6, 7, 8]
+    assert all(d.method == "ae" and d.params == {} and d.model == spec.model for d in deps.values())
+    assert all(get(d.method).dependencies(d) == {} for d in deps.values())  # the graph stops here
+    assert get("ensemble").dependencies(make_spec("ensemble", {"size": 3}, seed=3))["member0"].seed == 9
+
+
+@pytest.mark.parametrize("name,params", [("ensemble", {"size": 3}), ("lae_posthoc", {"hessian": "exact"})])
+def test_dependent_reuses_cached_ae(name, params, tmp_path, monkeypatch):
+    common = {"models_dir": str(tmp_path / "models"), "data_root": None}
+    spec = make_spec(name, params)
+    deps = get(name).dependencies(spec)
+    for dep in deps.values():  # as the harness does: dependencies first, as their own trials
+        train_model(dep, common, torch.device("cpu"), report=lambda m: None)
+    cache = ModelCache(common["models_dir"])
+    before = sorted(p.name for p in cache.root.iterdir())
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("an `ae` was trained while fitting a dependent method")
+
+    monkeypatch.setattr(AE, "_fit", no_training)
+    train_model(spec, common, torch.device("cpu"), report=lambda m: None)
+    after = sorted(p.name for p in cache.root.iterdir())
+    assert after == sorted(before + [spec.key])
+
+    dependent = cache.load(spec)
+    for dep_name, dep_spec in deps.items():
+        member = cache.load(dep_spec)
+        prefix = f"{dep_name}_" if name == "ensemble" else ""
+        for part in ("encoder", "decoder"):
+            ours = dependent.nets[f"{prefix}{part}"].state_dict()
+            for key, value in getattr(member, part).state_dict().items():
+                assert torch.equal(ours[key], value)
+
+
+def test_dependent_without_dependencies_raises(data):
+    for name in ("ensemble", "lae_posthoc"):
+        with pytest.raises(ValueError, match="dependencies"):
+            get(name)(make_spec(name), data.image_shape).fit(data, reporter=lambda m: None)
+
+
+# --- lae_posthoc ---------------------------------------------------------------------------------------------
+
+def test_posthoc_curvature_matches_laplace_torch(data):
+    ours = fit(make_spec("lae_posthoc", {"hessian": "exact", "prior_precision": 2.0}), data)
+    theirs = fit(make_spec("lae_posthoc", {"hessian": "exact", "backend": "laplace", "prior_precision": 2.0}), data)
+    torch.testing.assert_close(ours.precision_, theirs.precision_, rtol=1e-4, atol=1e-4)
+    assert ours.prior_precision_ == theirs.prior_precision_ == 2.0
+
+
+def test_posthoc_optimised_prior_is_a_maximum(data):
+    from methods.laplace_common import flatten, log_marginal_likelihood
+
+    method = fit(make_spec("lae_posthoc", {"hessian": "exact"}), data)
+    prior = method.prior_precision_
+    ggn = method.precision_ - prior
+    sq = float(flatten([p.detach() for p in method.network.parameters()]).double().square().sum())
+    best = log_marginal_likelihood(0.0, sq, ggn, prior)
+    assert best >= log_marginal_likelihood(0.0, sq, ggn, prior * 1.1)
+    assert best >= log_marginal_likelihood(0.0, sq, ggn, prior / 1.1)
+
+
+def test_posthoc_rejects_bad_settings():
+    with pytest.raises(ValueError, match="arch 'mlp' only"):
+        get("lae_posthoc").dependencies(make_spec("lae_posthoc", {"hessian": "kfac"}, "conv"))
+    with pytest.raises(ValueError, match="hessian must be one of"):
+        get("lae_posthoc").validate_params({"hessian": "full"})
+    with pytest.raises(ValueError, match="backend 'laplace'"):
+        get("lae_posthoc").validate_params({"backend": "laplace", "hessian": "mix"})
+
+
+# --- lae_online ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("arch", list(ARCHS))
+def test_online_precision_positive_and_updated(arch, data):
+    method = fit(make_spec("lae_online", {}, arch), data)
+    h = torch.cat([p.flatten() for p in method.precision_])
+    assert torch.isfinite(h).all() and (h > 0).all()
+    initial = method.n_train_ * method.params["prior_precision"]
+    assert method.n_train_ == len(data.train_x)
+    assert h.max() > initial  # the GGN was added
+    history = method.history_
+    assert all({"precision_min", "precision_max", "precision_mean"} <= set(r) for r in history)
+    assert history[0]["precision_mean"] != history[-1]["precision_mean"]
+    assert all(0 < r["precision_min"] <= r["precision_mean"] <= r["precision_max"] for r in history)
+
+
+@pytest.mark.parametrize("value", [-1e6, float("nan"), float("inf")])
+def test_online_bad_precision_stops_training(value, data, monkeypatch):
+    import methods.curvature as curvature
+
+    monkeypatch.setattr(curvature, "diag_ggn",
+                        lambda model, x, mode, **kw: [torch.full_like(p, value) for p in model.parameters()])
+    method = get("lae_online")(make_spec("lae_online", {"hessian": "exact"}), data.image_shape)
+    with pytest.raises(FloatingPointError, match="precision became non-finite or non-positive after training step 1"):
+        method.fit(data, reporter=lambda m: None)
+
+
+def test_online_rejects_bad_params():
+    with pytest.raises(ValueError, match="alpha"):
+        get("lae_online").validate_params({"alpha": 1.5})
+    with pytest.raises(ValueError, match="Unknown parameter"):
+        get("lae_online").validate_params({"samples": 3})
