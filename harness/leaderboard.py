@@ -33,9 +33,12 @@ def paper_reference() -> pd.DataFrame:
 def collect_raw(run_dir: Path) -> pd.DataFrame:
     grid = json.loads((run_dir / "grid.json").read_text()) if (run_dir / "grid.json").exists() else {}
     exps = {e.get("name"): e for e in grid.get("experiments", []) if isinstance(e, dict)}
+    current = json.loads((run_dir / "plan.json").read_text()) if (run_dir / "plan.json").exists() else None
     rows = []
     for path in sorted((run_dir / "trials").glob("*.json")):
         rec = json.loads(path.read_text())
+        if current is not None and current.get(rec["trial_id"]) != rec.get("config_hash"):
+            continue  # a trial of an earlier version of the grid
         exp = exps.get(rec["experiment"], {})
         train = (exp.get("data") or {}).get("train")
         dataset = train if isinstance(train, str) else (train or {}).get("name", "")

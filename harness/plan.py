@@ -66,10 +66,13 @@ def make_plan(grid: Grid) -> Plan:
 
     for exp in grid.experiments:
         task = get_task(exp.task)(exp.task_params)
-        chash = config_hash({"experiment": exp.__dict__ | {"methods": [m.__dict__ for m in exp.methods]},
-                             "task": exp.task})
         entries = {m.label: m for m in exp.methods}
         for job in task.jobs(list(entries), exp.seeds):
+            # What determines this trial's result: a changed setting re-runs it, another method's does not.
+            entry = entries.get(job.label)
+            chash = config_hash({"task": exp.task, "task_params": exp.task_params, "data": exp.data,
+                                 "model": exp.model, "train": exp.train, "seed": job.seed, "point": job.point,
+                                 "method": entry.__dict__ if entry else job.label})
             spec = None
             if task.needs_model:
                 spec = exp.spec(entries[job.label], job.seed)

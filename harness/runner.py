@@ -46,7 +46,7 @@ def describe(plan: Plan, grid: Grid, results: Path) -> str:
             lines.append(f"  train[{i}] {spec.key:<28} {spec.data.get('name', ''):<13} seed={spec.seed}  {state}")
     run_dir = results / grid.name
     for job in plan.evals:
-        state = "done" if _finished(run_dir, job.trial_id) else "to run"
+        state = "done" if _finished(run_dir, job) else "to run"
         lines.append(f"  eval     {job.trial_id:<60} {state}")
     return "\n".join(lines)
 
@@ -70,6 +70,21 @@ def init_ray(address: str | None, extra_paths: list[str]) -> None:
         ray.init(num_cpus=num_cpus, **kwargs)
 
 
+def check_resources(grid: Grid) -> None:
+    """A trial asking for more than the cluster has would wait forever: fail now, saying what to change."""
+    import ray
+
+    have = ray.cluster_resources()
+    for exp in grid.experiments:
+        for kind, name in (("cpu", "CPU"), ("gpu", "GPU")):
+            need = exp.resources[kind]
+            if need > have.get(name, 0):
+                raise ValueError(
+                    f"Experiment '{exp.name}' asks for {kind}: {need} per trial but the Ray cluster has "
+                    f"{have.get(name, 0):g} {name}(s). Lower resources.{kind} in the grid (configs/paper-cpu.yaml "
+                    f"runs without GPUs) or join a cluster that has them with --address.")
+
+
 def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = None, address: str | None = None,
              resume: bool = False, log=print) -> RunSummary:
     results = Path(results).resolve()
@@ -77,11 +92,14 @@ def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = 
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "grid.json").write_text(json.dumps(grid.raw, indent=1, default=str))
     plan = make_plan(grid)
+    # The leaderboard shows only this grid's current trials, not records left by an edited earlier version.
+    (run_dir / "plan.json").write_text(json.dumps({j.trial_id: j.config_hash for j in plan.evals}, indent=1))
     cache = ModelCache(results / "models")
     common = {"models_dir": str(results / "models"), "run_dir": str(run_dir), "data_root": data_root,
               "plugins": grid.plugins, "resume": resume}
     grid_dir = str(Path(grid.source).resolve().parent) if grid.source and Path(grid.source).exists() else ""
     init_ray(address, [os.getcwd(), grid_dir])
+    check_resources(grid)
     started = time.perf_counter()
 
     to_train = [[s for s in layer if not cache.has(s)] for layer in plan.train_layers]
@@ -108,7 +126,7 @@ def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = 
                 if cache.failure(spec) is None:
                     cache.record_failure(spec, "trial crashed without writing a model (see Ray logs)")
 
-    todo = [job for job in plan.evals if not _finished(run_dir, job.trial_id)]
+    todo = [job for job in plan.evals if not _finished(run_dir, job)]
     log(f"[laebench] evaluations: {len(plan.evals)} planned, {len(plan.evals) - len(todo)} done, {len(todo)} to run")
     experiments = {e.name: dataclasses.asdict(e) for e in grid.experiments}
     if todo:
@@ -137,14 +155,16 @@ def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = 
                       len(todo) - failed_evals, len(plan.evals) - len(todo), failed_evals)
 
 
-def _finished(run_dir: Path, trial_id: str) -> bool:
-    path = record_path(run_dir, trial_id)
+def _finished(run_dir: Path, job) -> bool:
+    """A trial is done when its record is ok and was made with the same settings (config hash)."""
+    path = record_path(run_dir, job.trial_id)
     if not path.exists():
         return False
     try:
-        return json.loads(path.read_text()).get("status") == "ok"
+        record = json.loads(path.read_text())
     except json.JSONDecodeError:
         return False
+    return record.get("status") == "ok" and record.get("config_hash") == job.config_hash
 
 
 def _dependency_failures(spec, cache: ModelCache) -> str:

@@ -173,3 +173,26 @@ def test_dry_run_lists_trials(tmp_path):
 def test_list_command():
     proc = run_cli("list")
     assert proc.returncode == 0 and "ae " in proc.stdout and "reconstruction" in proc.stdout
+
+
+def test_gpu_request_without_gpus_fails_fast_with_exit_2(tmp_path, ray_address):
+    grid = small_grid(tmp_path, "gpu", "{ae: {}}")
+    text = grid.read_text().replace("seeds: [0]", "seeds: [0]\nresources: {cpu: 1, gpu: 1}")
+    grid.write_text(text)
+    proc = run_cli("run", "--grid", grid, "--results", tmp_path / "res", "--address", ray_address)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "asks for gpu: 1 per trial but the Ray cluster has 0 GPU(s)" in proc.stderr
+
+
+def test_changed_settings_rerun_only_that_trial_and_old_records_leave_the_board(tmp_path, ray_address):
+    grid = small_grid(tmp_path, "edit", "{ae: {}}")
+    assert run_cli("run", "--grid", grid, "--results", tmp_path / "res", "--address", ray_address).returncode == 0
+    text = grid.read_text()
+    grid.write_text(text.replace("task: reconstruction", "task: reconstruction\n    task_params: {n_samples: 3}"))
+    proc = run_cli("run", "--grid", grid, "--results", tmp_path / "res", "--address", ray_address)
+    assert proc.returncode == 0 and "1 cached, 0 to train" in proc.stdout and "0 done, 1 to run" in proc.stdout
+    grid.write_text(text.replace("name: recon", "name: renamed"))
+    proc = run_cli("run", "--grid", grid, "--results", tmp_path / "res", "--address", ray_address)
+    assert proc.returncode == 0
+    raw = pd.read_csv(tmp_path / "res" / "edit" / "raw.csv")
+    assert set(raw.experiment) == {"renamed"}

@@ -1,0 +1,33 @@
+"""The README's first command: the embedded demo grid, run twice in a subprocess (the second trains nothing)."""
+import re
+
+import pandas as pd
+
+import methods
+import tasks
+from tests.conftest import run_cli
+
+
+def test_demo_grid_end_to_end_and_rerun_trains_nothing(tmp_path, ray_address):
+    results = tmp_path / "results"
+    first = run_cli("run", "--results", results, "--address", ray_address, timeout=900)
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
+    run_dir = results / "demo"
+    board = pd.read_csv(run_dir / "leaderboard.csv")
+    assert (run_dir / "leaderboard.md").exists() and (run_dir / "raw.csv").exists()
+    # every registered method and task appears
+    assert set(tasks.names()) <= set(board.task)
+    assert set(methods.names()) <= set(board.method)
+    raw = pd.read_csv(run_dir / "raw.csv")
+    assert (raw.status == "ok").all(), raw[raw.status != "ok"][["trial_id", "error"]]
+    ood = board[(board.task == "ood") & (board.metric == "auroc/log_px")]
+    assert ood["mean"].between(0, 1).all() and len(ood) == 7
+    # the plain AE has no variance: its cells are empty, not zero
+    assert board[(board.task == "ood") & (board.method == "ae") & board.metric.str.contains("sigma2")].empty
+    assert {"slope_time", "slope_memory"} <= set(board[board.task == "hessian_scaling"].metric)
+
+    second = run_cli("run", "--results", results, "--address", ray_address, timeout=600)
+    assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-4000:]
+    m = re.search(r"models: (\d+) needed, (\d+) cached, 0 to train", second.stdout)
+    assert m and m.group(1) == m.group(2), second.stdout
+    assert re.search(r"evaluations: (\d+) planned, \1 done, 0 to run", second.stdout), second.stdout
