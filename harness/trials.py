@@ -46,15 +46,30 @@ def dataset_for(spec_data: dict, data_root):
                         train_limit=spec_data.get("limit"))
 
 
-def _reporter():
+def _in_tune_session() -> bool:
     try:
+        import warnings
+
         from ray import tune
 
-        tune.get_context()  # raises outside a Tune session
-        return lambda metrics: tune.report(metrics)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # outside a session Ray warns and returns None
+            return tune.get_context().get_trial_id() is not None
     except Exception:
-        return lambda m: print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                        for k, v in m.items()), flush=True)
+        return False
+
+
+def _print_epoch(metrics: dict) -> None:
+    print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()), flush=True)
+
+
+def _reporter():
+    """Per-epoch metrics to Ray Tune inside a trial, as a printed line outside."""
+    if _in_tune_session():
+        from ray import tune
+
+        return tune.report
+    return _print_epoch
 
 
 def train_model(spec: ModelSpec, common: dict, device: torch.device | None = None, report=None) -> None:
@@ -151,9 +166,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _tune_report(metrics: dict) -> None:
-    try:
+    if _in_tune_session():
         from ray import tune
 
         tune.report(metrics)
-    except Exception:
-        pass
