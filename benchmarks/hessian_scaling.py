@@ -24,9 +24,10 @@ QUICK_SIDES = (8, 16, 32)
 FIT_MIN_SIDE = 32
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "benchmarks" / "results"
-# Peak bytes per [B, D, D] float32 matrix, calibrated on CPU at side 32 (exact keeps M, M A and the result;
-# BackPACK's DiagGGNExact keeps its [D, B, ...] square-root factors of every layer).
-QUADRATIC = {"exact": 4, "backpack_diag_exact": 12}
+# Peak bytes per [B, D, D] float32 matrix, calibrated on CPU at sides 32 and 64 (exact keeps a factor L of M
+# at a layer's input and output, ~2.1x at side 64 plus fixed chunk buffers, 4.5x at side 32; BackPACK's
+# DiagGGNExact keeps its [D, B, ...] square-root factors of every layer, 11x at side 64).
+QUADRATIC = {"exact": 3, "backpack_diag_exact": 12}
 
 
 def build_net(channels: int = 3, depth: int = 5):

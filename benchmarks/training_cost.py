@@ -4,7 +4,8 @@
 [--methods ae vae lae_online:hessian=approx ...]` trains each method (after a warm-up fit on two batches)
 with the shared loop and reports the mean `epoch_time_s` of its history. Methods without their own loop:
 `ensemble` costs `size` x `ae` (its members are `ae` trials); `lae_posthoc` reports its one post-hoc pass
-(GGN over the training set + prior optimisation) on top of the `ae`. Writes benchmarks/results/training_cost.csv.
+(GGN over the training set + prior optimisation) on top of the `ae`. Writes benchmarks/results/training_cost.csv
+(`training_cost_<arch>.csv` for another `--arch`, e.g. `--arch mlp`).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import torch
 
 from harness.data import DataNotFoundError, Dataset, load_dataset
 from methods import ModelSpec, get
+from methods.architectures import ARCHITECTURES
 
 DEFAULT_METHODS = ["ae", "ae_likelihood", "vae", "mc_ae", "ensemble", "lae_posthoc", "lae_online",
                    "lae_posthoc:hessian=approx", "lae_online:hessian=approx"]
@@ -83,15 +85,18 @@ def epoch_time(spec: ModelSpec, data: Dataset, ae, batch_size: int) -> tuple[flo
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="mnist")
-    parser.add_argument("--arch", default="conv", help="architecture with the paper's default sizes")
+    parser.add_argument("--arch", default="conv", choices=sorted(ARCHITECTURES),
+                        help="architecture with the paper's default sizes")
     parser.add_argument("--train-limit", type=int, default=5000)
     parser.add_argument("--val-limit", type=int, default=500, help="validation images per epoch (kept small)")
     parser.add_argument("--epochs", type=int, default=1, help="timed epochs per method")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--methods", nargs="+", default=DEFAULT_METHODS, help="name or name:key=value,...")
-    parser.add_argument("--out", type=Path, default=RESULTS / "training_cost.csv")
+    parser.add_argument("--out", type=Path, default=None, help="CSV path (default: benchmarks/results/...)")
     args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = RESULTS / ("training_cost.csv" if args.arch == "conv" else f"training_cost_{args.arch}.csv")
     torch.set_num_threads(args.threads)
 
     data = load_data(args.dataset, args.train_limit, args.val_limit)

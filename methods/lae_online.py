@@ -3,8 +3,15 @@
 `LAEOnline` (registry key `lae_online`) keeps a diagonal Gaussian q(theta) = N(mu, H^-1) over the
 encoder/decoder weights. Each step samples theta = mu + eps / sqrt(H) (H held constant), takes the mean-MSE
 reconstruction loss of the network with theta (Adam on mu, shared loop), then in `after_step` updates
-H <- (1 - alpha) H + (N / B) diag_ggn(theta, batch) with the same theta (Eq. 65). `sample` draws n weight
-vectors from q: latents `[n, B, K]`, recon `[n, B, C, H, W]`. Curvature rules live in `methods.curvature`.
+H <- (1 - alpha) H + (N / B) diag_ggn(theta, batch) with the same theta (Eq. 65). The GGN reuses the
+layer outputs of the loss's own forward pass (`methods.curvature.record_activations`: same weights, same
+batch, so the same numbers as a separate forward), so a step costs one forward, one backward and one
+Hessian backward. `sample` draws n weight vectors from q: latents `[n, B, K]`, recon `[n, B, C, H, W]`.
+
+Default Hessian: "mix" with threshold 1024 (`methods.curvature.DEFAULT_THRESHOLD`, see its docstring): on
+the paper's conv AE exact on the 1024-2-1024 bottleneck block, approximate in the conv / 2048-wide layers, at
+about the cost of "approx", so it runs on a CPU with the default batch of 64; on the MLP AE (all features
+<= 1024) it is the exact diagonal, as the paper used for linear layers (appendix A).
 """
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ import torch
 
 from .ae import AE
 from .base import Samples
+from .curvature import DEFAULT_THRESHOLD, record_activations
 from .laplace_common import SampledAutoencoder, flatten, sample_diagonal_gaussian, sample_weights, unflatten
 from .registry import register
 
@@ -38,7 +46,7 @@ class LAEOnline(AE):
 
     description = "Laplacian autoencoder, online training (the paper's method)"
     stochastic = True
-    default_params = {"hessian": "mix", "threshold": 4096, "alpha": 1.0e-4, "prior_precision": 1.0,
+    default_params = {"hessian": "mix", "threshold": DEFAULT_THRESHOLD, "alpha": 1.0e-4, "prior_precision": 1.0,
                       "train_samples": 1}
 
     @classmethod
@@ -68,6 +76,7 @@ class LAEOnline(AE):
         self._update_std()
         self._ggn_net = None  # a copy of the network that holds the sampled weights for diag_ggn
         self._thetas: list[list[torch.Tensor]] = []
+        self._records = []  # the layer outputs of each sampled network's forward, for diag_ggn
         self.step_ = 0
 
     def _fit(self, data, dependencies, reporter, checkpoint_path) -> None:
@@ -76,34 +85,43 @@ class LAEOnline(AE):
 
     # --- one training step --------------------------------------------------------------------------------
     def training_loss(self, x: torch.Tensor) -> torch.Tensor:
-        losses, self._thetas = [], []
+        losses, self._thetas, self._records = [], [], []
         for _ in range(self.params["train_samples"]):
             for eps in self._eps:
                 eps.normal_()
             # theta = mu + eps / sqrt(H): differentiable in mu (gradient passes through), H is a constant
             theta = [torch.addcmul(m, e, s) for m, e, s in zip(self._mean, self._eps, self._std)]
-            _, recon = self._sampler.forward(theta, x)
+            with record_activations(self.network) as record:  # hooks on our modules, which run with theta
+                _, recon = self._sampler.forward(theta, x)
             losses.append(((recon - x) ** 2).mean())
             self._thetas.append([t.detach() for t in theta])
+            self._records.append(record)
         return losses[0] if len(losses) == 1 else torch.stack(losses).mean()
 
     def validation_loss(self, x: torch.Tensor) -> torch.Tensor:
         return ((self.decoder(self.encoder(x)) - x) ** 2).mean()
 
     def after_step(self, xb: torch.Tensor) -> None:
-        from .curvature import diag_ggn  # imported here: the curvature package is only needed to fit
+        from .curvature import diag_ggn  # looked up at call time (tests replace methods.curvature.diag_ggn)
 
         if self._ggn_net is None:
             self._ggn_net = copy.deepcopy(self.network).requires_grad_(False)
             self._ggn_params = list(self._ggn_net.parameters())
         ggn = None
-        for theta in self._thetas:  # the same weights as the loss of this step
+        for theta, record in zip(self._thetas, self._records):  # the same weights and forward as the loss
             for p, t in zip(self._ggn_params, theta):
                 p.data = t  # swap storage instead of copying: the GGN only reads the weights
-            g = diag_ggn(self._ggn_net, xb, self.params["hessian"], threshold=self.params["threshold"])
-            ggn = g if ggn is None else torch._foreach_add(ggn, g)
+            g = diag_ggn(self._ggn_net, xb, self.params["hessian"], threshold=self.params["threshold"],
+                         activations=record)
+            if ggn is None:
+                ggn = g
+            else:
+                torch._foreach_add_(ggn, g)
+        self._thetas, self._records = [], []  # release the weights and activations before the update
+        # H <- (1 - alpha) H + c ggn, in place (c = N / (B * samples)).
         torch._foreach_mul_(self.precision_, 1.0 - self.params["alpha"])
-        torch._foreach_add_(self.precision_, ggn, alpha=self.n_train_ / (len(xb) * len(self._thetas)))
+        torch._foreach_add_(self.precision_, ggn, alpha=self.n_train_ / (len(xb) * self.params["train_samples"]))
+        del ggn
         self.step_ += 1
         self._check_precision(f"after training step {self.step_}")
         self._update_std()

@@ -4,7 +4,10 @@
 diagonal GGN over the training set (`methods.curvature.diag_ggn`, hessian "exact" / "approx" / "mix";
 or laplace-torch's `DiagLaplace` with backend "laplace", as the paper did for MLPs), and picks the prior
 precision by the Laplace marginal likelihood unless `prior_precision` is given. Hessian "kfac" always uses
-laplace-torch's `KronLaplace` (MLPs only). `sample` draws n weight vectors theta ~ N(theta*, (H + prior)^-1):
+laplace-torch's `KronLaplace` (MLPs only). Default hessian "mix" with threshold 1024
+(`methods.curvature.DEFAULT_THRESHOLD`): exact on the MLP AE, exact on the conv AE's 1024-2-1024 bottleneck
+block and approximate in its conv / 2048-wide layers, at about the cost of "approx" (see the curvature
+engine's docstring). `sample` draws n weight vectors theta ~ N(theta*, (H + prior)^-1):
 latents `[n, B, K]`, recon `[n, B, C, H, W]`.
 """
 from __future__ import annotations
@@ -20,6 +23,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from .ae import AE
 from .base import ModelSpec, Samples
+from .curvature import DEFAULT_THRESHOLD
 from .laplace_common import (SampledAutoencoder, flatten, gaussian_log_likelihood, log_marginal_likelihood,
                              optimise_prior_precision, sample_diagonal_gaussian, sample_weights, unflatten)
 from .registry import register
@@ -44,7 +48,7 @@ class LAEPosthoc(AE):
 
     description = "Post-hoc Laplace approximation of a trained autoencoder"
     stochastic = True
-    default_params = {"hessian": "mix", "threshold": 4096, "prior_precision": None, "backend": "laebench",
+    default_params = {"hessian": "mix", "threshold": DEFAULT_THRESHOLD, "prior_precision": None, "backend": "laebench",
                       "batch_size": 256}
 
     @classmethod
@@ -111,16 +115,16 @@ class LAEPosthoc(AE):
         return total / max(len(val_x), 1)
 
     def _fit_laebench(self, train_x: torch.Tensor) -> None:
-        from .curvature import diag_ggn  # imported here: the curvature package is only needed to fit
+        from .curvature import diag_ggn, record_activations
 
         network = self.network
         ggn = [torch.zeros_like(p) for p in network.parameters()]
         sq_error = 0.0
         for xb in batches(train_x, int(self.params["batch_size"]), shuffle=False):
-            for acc, g in zip(ggn, diag_ggn(network, xb, self.params["hessian"], threshold=self.params["threshold"])):
-                acc += g
-            with torch.no_grad():
+            with torch.no_grad(), record_activations(network) as record:  # one forward for both
                 sq_error += float(((network(xb) - xb) ** 2).sum())
+            g = diag_ggn(network, xb, self.params["hessian"], threshold=self.params["threshold"], activations=record)
+            torch._foreach_add_(ggn, g)
         h = flatten(ggn)
         mean = flatten([p.detach() for p in network.parameters()])
         sq_norm = float(mean.double().square().sum())

@@ -74,27 +74,42 @@ def log_marginal_likelihood(log_lik: float, sq_norm: float, ggn: Tensor, prior: 
 
 
 def optimise_prior_precision(sq_norm: float, ggn: Tensor, log10_range: tuple[float, float] = (-6.0, 6.0),
-                             iterations: int = 80) -> float:
-    """The prior precision maximising `log_marginal_likelihood`: golden-section search over log10(prior).
+                             iterations: int = 100) -> float:
+    """The prior precision maximising `log_marginal_likelihood` within `10 ** log10_range`.
 
-    The evidence is unimodal in the prior (its derivative sum_i h_i / (prior (h_i + prior)) - ||theta||^2
-    decreases monotonically), so the search finds the maximum inside the range, or the nearest end.
+    With u = log(prior) and t_i = h_i / (h_i + prior), d evidence / du = 0.5 (sum_i t_i - prior ||theta||^2);
+    sum_i t_i decreases and prior ||theta||^2 increases in u, so the evidence is unimodal and its maximum is
+    where F(u) = log(sum_i t_i) - u - log ||theta||^2 crosses zero (or the nearer end of the range). F has
+    slope -1 - sum t (1 - t) / sum t in [-2, -1]: Newton steps, kept inside a bisection bracket, converge in
+    a handful of passes over the GGN (each pass: one temporary, two reductions).
     """
-    objective = lambda log10_prior: log_marginal_likelihood(0.0, sq_norm, ggn, 10.0 ** log10_prior)
-    lo, hi = log10_range
-    ratio = (math.sqrt(5) - 1) / 2
-    a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
-    fa, fb = objective(a), objective(b)
+    h = ggn.double()
+    lo, hi = (v * math.log(10.0) for v in log10_range)
+
+    def sums(u: float) -> tuple[float, float]:
+        t = torch.add(h, math.exp(u)).reciprocal_().mul_(h)  # h_i / (h_i + prior) in [0, 1)
+        return float(t.sum()), float(torch.dot(t, t))
+
+    if sums(lo)[0] <= math.exp(lo) * sq_norm:  # the evidence decreases over the whole range
+        return math.exp(lo)
+    if sums(hi)[0] >= math.exp(hi) * sq_norm:  # ... or increases (also when ||theta|| = 0)
+        return math.exp(hi)
+    log_sq = math.log(sq_norm)  # > 0 here, and sum t > 0
+    u = 0.5 * (lo + hi)
     for _ in range(iterations):
-        if fa < fb:
-            lo, a, fa = a, b, fb
-            b = lo + ratio * (hi - lo)
-            fb = objective(b)
+        total, squares = sums(u)
+        f = math.log(total) - u - log_sq
+        step = f / (1 + (total - squares) / total)
+        if abs(step) < 1e-13:
+            return math.exp(u + step)
+        if f > 0:
+            lo = u
         else:
-            hi, b, fb = b, a, fa
-            a = hi - ratio * (hi - lo)
-            fa = objective(a)
-    return 10.0 ** ((lo + hi) / 2)
+            hi = u
+        u = u + step if lo < u + step < hi else 0.5 * (lo + hi)
+        if hi - lo < 1e-13:
+            break
+    return math.exp(u)
 
 
 def gaussian_log_likelihood(sq_error: float, n_values: int) -> float:

@@ -116,7 +116,24 @@ def nested() -> tuple[nn.Module, tuple[int, ...]]:
         (1, 4, 4)
 
 
-NETS = {"conv_ae": conv_ae, "conv_transpose": conv_transpose_net, "mlp": mlp, "nested": nested}
+def small_output_conv_ae() -> tuple[nn.Module, tuple[int, ...]]:
+    """The paper conv AE's shape in miniature: conv features (4x6x6 = 144) larger than the output (36) and the
+    bottleneck; with threshold 40 a mix backward leaves an exact output region into a large conv input."""
+    encoder = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Tanh(), nn.MaxPool2d(2), nn.Flatten(),
+                            nn.Linear(36, 6), nn.Tanh(), nn.Linear(6, 2))
+    decoder = nn.Sequential(nn.Linear(2, 6), nn.Tanh(), nn.Linear(6, 36), nn.Tanh(), nn.Unflatten(1, (4, 3, 3)),
+                            nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(4, 1, 3, padding=1))
+    return nn.Sequential(encoder, decoder), (1, 6, 6)
+
+
+def linear_chain() -> tuple[nn.Module, tuple[int, ...]]:
+    """Linear layers back to back (no activation in between) and widths close to each other: exercises the
+    lazy diag(sqrt(m)) W factor without column scaling and its direct reduction to a diagonal."""
+    return nn.Sequential(nn.Linear(12, 5), nn.Linear(5, 6), nn.Tanh(), nn.Linear(6, 5), nn.Linear(5, 12)), (12,)
+
+
+NETS = {"conv_ae": conv_ae, "conv_transpose": conv_transpose_net, "mlp": mlp, "nested": nested,
+        "small_output_conv_ae": small_output_conv_ae, "linear_chain": linear_chain}
 
 
 def make(name: str, batch: int = 3, seed: int = 0):
@@ -147,7 +164,7 @@ def test_exact_matches_brute_force(name):
 def test_approx_and_mix_match_dense_reference(name):
     net, x = make(name, batch=2)
     assert rel_err(diag_ggn(net, x, "approx"), dense_algorithm1(net, x, "approx")) < 1e-6
-    for threshold in (8, 40):
+    for threshold in (5, 8, 40):
         assert rel_err(diag_ggn(net, x, "mix", threshold=threshold),
                        dense_algorithm1(net, x, "mix", threshold)) < 1e-6
 
@@ -289,3 +306,167 @@ def test_parameter_order_follows_model_parameters():
     got = diag_ggn(net, x, "approx")
     assert [g.shape for g in got] == [p.shape for p in net.parameters()]
     assert [path for path, _, _ in check_supported(net)][:3] == ["0.0.0", "0.0.1", "0.1"]
+
+
+# ----------------------------------------------------------------------------- mix: leaving the small region
+def test_mix_is_exact_from_the_output_down_to_the_first_large_input():
+    """Threshold 40 on an encoder whose conv features (144) are large and whose tail (36 -> 6 -> 6 -> 5) is small.
+
+    M is exact from the output through Linear(36, 6), whose input (36) is still small; MaxPool's input (144) is
+    large, so M leaves the region as the exact diagonal of J^T M J (never a [144, 144] matrix) and the conv
+    below sees the diagonal approximation. So the three Linear layers must equal "exact", the conv must not.
+    """
+    torch.manual_seed(3)
+    net = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.Tanh(), nn.MaxPool2d(2), nn.Flatten(),
+                        nn.Linear(36, 6), nn.Tanh(), nn.Linear(6, 6), nn.Tanh(), nn.Linear(6, 5)).double()
+    x = torch.randn(3, 2, 6, 6, dtype=torch.float64)
+    mix, exact = diag_ggn(net, x, "mix", threshold=40), brute_force(net, x)
+    assert rel_err(mix, dense_algorithm1(net, x, "mix", 40)) < 1e-10
+    assert rel_err(mix[2:], exact[2:]) < 1e-10  # the Linear layers' weights and biases
+    assert rel_err(mix[:1], exact[:1]) > 1e-3  # the conv weight: approximate, so the check above means something
+    assert rel_err(diag_ggn(net, x, "approx")[2:4], exact[2:4]) > 1e-3  # Linear(36, 6): "approx" is not exact
+
+
+_PAPER_CONV_SCRIPT = r"""
+import json, resource, sys, time
+import torch
+from torch import nn
+from methods.architectures import build_decoder, build_encoder
+from methods.curvature import diag_ggn
+
+torch.set_num_threads(1)
+vm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmSize")) * 1024
+# 3 GiB above what is mapped now; a quadratic [B, 50176, 50176] M would need 10 GB per sample.
+resource.setrlimit(resource.RLIMIT_AS, (vm + (3 << 30), resource.getrlimit(resource.RLIMIT_AS)[1]))
+torch.manual_seed(0)
+model = {"arch": "conv", "latent_dim": 2}
+net = nn.Sequential(build_encoder(model, (1, 28, 28)), build_decoder(model, (1, 28, 28)))
+out = {}
+for batch, threshold in ((8, None), (2, 4096)):
+    x = torch.rand(batch, 1, 28, 28)
+    kw = {} if threshold is None else {"threshold": threshold}
+    start = time.perf_counter()
+    got = diag_ggn(net, x, "mix", **kw)
+    out[str(threshold)] = {"seconds": time.perf_counter() - start,
+                           "ok": all(bool(torch.isfinite(g).all() and (g >= 0).all()) for g in got)}
+print(json.dumps(out))
+"""
+
+
+def test_mix_on_the_paper_conv_ae_has_no_quadratic_memory():
+    """Regression: the 1x28x28 output (784 <= threshold) of the paper's conv AE used to push a full M into
+    the last conv's 64x28x28 input, allocating [B, 50176, 50176] (90 GB at B = 9). Runs in a subprocess whose
+    address space is capped at 3 GiB above start-up, with the default threshold (batch 8) and 4096 (batch 2:
+    exact on the decoder's 3136-2048-1024 layers costs ~6.6 GFLOP per sample, inherently)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
+    proc = subprocess.run([sys.executable, "-c", _PAPER_CONV_SCRIPT], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"\n[paper conv AE, mix] {result}")
+    assert all(r["ok"] for r in result.values())
+
+
+def test_mix_default_threshold_costs_about_approx_on_the_paper_conv_ae():
+    """The default threshold (1024) keeps the bottleneck block exact without any large factor: the decoder's
+    2048 -> 1024 expansion stays lazy, so no step allocates more than a few [B, 2048, 2] factors."""
+    from methods.architectures import build_decoder, build_encoder
+    from methods.curvature import DEFAULT_THRESHOLD, engine
+
+    torch.manual_seed(0)
+    model = {"arch": "conv", "latent_dim": 2}
+    net = nn.Sequential(build_encoder(model, (1, 28, 28)), build_decoder(model, (1, 28, 28)))
+    layers = check_supported(net)
+    x = torch.rand(2, 1, 28, 28)
+    outputs, _ = engine._forward(layers, x)
+    peak = engine._plan_peak_elements(layers, [x, *outputs[:-1]], outputs, 0, DEFAULT_THRESHOLD)
+    assert DEFAULT_THRESHOLD == 1024 and peak <= 2048 * 2 + 2 * 2048  # per sample, vs 50176**2 before
+    assert engine._plan_peak_elements(layers, [x, *outputs[:-1]], outputs, 0, 4096) >= 3136 * 1024
+
+
+# ----------------------------------------------------------------------------- paths of the exact backward
+def test_exact_stops_at_the_first_parametric_layer(monkeypatch):
+    """No M is propagated to the input of the first layer with parameters (nor through the layers before it)."""
+    from methods.curvature import engine
+    from methods.curvature.base import Rule
+    from methods.curvature.linear import LinearRule
+    from methods.curvature.pooling import AvgPool2dRule
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.AvgPool2d(2), nn.Flatten(), nn.Linear(8, 5), nn.Tanh(), nn.Linear(5, 4)).double()
+    x = torch.randn(3, 2, 4, 4, dtype=torch.float64)
+    reference = brute_force(net, x)
+    propagated = []
+    methods = ("vjp", "diag_backprop", "factor_backprop", "factor_to_diag", "expand_diag")
+    for cls in (Rule, LinearRule, AvgPool2dRule):
+        for name in methods:
+            if name in vars(cls):
+                original = vars(cls)[name]
+                monkeypatch.setattr(cls, name, lambda self, module, *a, _o=original: (propagated.append(module),
+                                                                                       _o(self, module, *a))[1])
+    for name in ("times", "times_to_diag"):  # the lazy factor's products with the next Linear's weight
+        original = getattr(engine.Scaled, name)
+        monkeypatch.setattr(engine.Scaled, name, lambda self, w, *a, _o=original: (propagated.append(w),
+                                                                                 _o(self, w, *a))[1])
+    for mode in ("exact", "approx", "mix"):
+        got = diag_ggn(net, x, mode, threshold=6)
+        if mode != "approx":
+            assert rel_err(got, reference) < 1e-10
+    assert propagated and not any(m is net[0] or m is net[1] or m is net[2] or m is net[2].weight for m in propagated)
+
+
+def test_exact_paths_are_exercised_and_exact(monkeypatch):
+    """The factor paths (lazy Linear expansion with and without activations, QR compression, reduction to a
+    diagonal) all run on the test nets, and each result equals the brute-force reference."""
+    from methods.curvature import engine
+
+    used = set()
+    for cls, name in ((engine.Scaled, "times"), (engine.Scaled, "times_to_diag"), (engine.Scaled, "factor")):
+        original = getattr(cls, name)
+        monkeypatch.setattr(cls, name, lambda self, *a, _o=original, _n=name: (used.add(_n), _o(self, *a))[1])
+    original_compress = engine._compress
+    monkeypatch.setattr(engine, "_compress", lambda L: (used.add("compress"), original_compress(L))[1])
+    for name in NETS:
+        net, x = make(name, batch=2)
+        for threshold in (HUGE, 5, 8, 40):
+            assert rel_err(diag_ggn(net, x, "mix", threshold=threshold),
+                           dense_algorithm1(net, x, "mix", threshold) if threshold < HUGE else brute_force(net, x)) < 1e-6
+    assert used == {"times", "times_to_diag", "factor", "compress"}, used
+
+
+# ----------------------------------------------------------------------------- recorded activations
+@pytest.mark.parametrize("name", NETS)
+def test_recorded_activations_give_the_same_result(name):
+    from methods.curvature import record_activations
+
+    net, x = make(name, batch=3)
+    for grad in (True, False):  # with grad, max pooling's indices come from autograd's saved tensors
+        with torch.set_grad_enabled(grad), record_activations(net) as record:
+            out = net(x)
+        assert len(record.outputs) == len(check_supported(net)) and torch.equal(record.outputs[-1], out)
+        for mode in ("exact", "approx", "mix"):
+            ref = diag_ggn(net, x, mode, threshold=8)
+            got = diag_ggn(net, x, mode, threshold=8, activations=record)
+            assert rel_err(got, ref) < 1e-12
+        assert len(record.outputs) == len(check_supported(net))  # diag_ggn leaves the record intact
+    assert all(p.grad is None for p in net.parameters())
+
+
+def test_recorded_activations_are_checked():
+    from methods.curvature import record_activations
+
+    net, x = make("mlp")
+    with record_activations(net) as record:
+        net(x)
+        net(x)
+    with pytest.raises(ValueError, match="one output per layer"):
+        diag_ggn(net, x, "approx", activations=record)
+    with pytest.raises(NotImplementedError, match="in-place"):
+        record_activations(nn.Sequential(nn.Linear(2, 2), nn.ReLU(inplace=True)))

@@ -1,9 +1,11 @@
 """Diagonal GGN ("Hessian") of the Gaussian reconstruction loss by backpropagating M (paper sec. 3, app. E).
 
-Public names: `diag_ggn(model, x, mode)` with modes "exact", "approx" (E.4.1) and "mix";
+Public names: `diag_ggn(model, x, mode)` with modes "exact", "approx" (E.4.1) and "mix" (default threshold
+`DEFAULT_THRESHOLD`); `record_activations(model)` to reuse a forward pass (e.g. the training step's);
 `SUPPORTED_LAYERS` (type -> rule table); `check_supported(model)`. One file per layer family holds the
-rules (linear, conv, pooling, activations, reshape); engine.py holds the table and the backward loop.
+rules (linear, conv, pooling, activations, reshape); engine.py holds the table, the representations of M
+and the backward loop.
 """
-from .engine import MODES, SUPPORTED_LAYERS, check_supported, diag_ggn
+from .engine import DEFAULT_THRESHOLD, MODES, SUPPORTED_LAYERS, check_supported, diag_ggn, record_activations
 
-__all__ = ["MODES", "SUPPORTED_LAYERS", "check_supported", "diag_ggn"]
+__all__ = ["DEFAULT_THRESHOLD", "MODES", "SUPPORTED_LAYERS", "check_supported", "diag_ggn", "record_activations"]

@@ -1,77 +1,126 @@
-"""The rule interface of the curvature table and the shared A^T M A propagation (appendix E.4).
+"""The rule interface of the curvature table (appendix E.4) and the helpers shared by the layer families.
 
-`Rule` is what every layer family implements: `vjp` (A^T v for a batch of vectors), `diag_backprop`
-(diag(A^T diag(m) A), E.4.1) and `param_diag` (the parameters' GGN diagonal read off M). Shapes: a full
-M is `[B, D, D]` in flattened feature coordinates, a diagonal M is `[B, *feature_shape]`; `vjp` takes
-`[B, K, *out_shape]` and returns `[B, K, *in_shape]`. The table and the backward loop live in engine.py.
+Every layer family implements a `Rule`. The engine (engine.py) holds M, the GGN of the loss w.r.t. a layer's
+output, in one of two forms: a diagonal `m: [B, *feature_shape]` or a factor `L: [B, R, D]` (flattened
+features, D = feature size) with M_n = L_n^T L_n exactly. A rule supplies, for its Jacobian A (input) and
+its parameter Jacobians:
+
+- `vjp`: A^T v for a batch of row vectors, `[B, K, *out_shape] -> [B, K, *in_shape]` (propagates a factor:
+  the rows of L A are the vjps of the rows of L);
+- `diag_step`: from a diagonal m, the parameter diagonal sum_n diag(J_theta^T diag(m_n) J_theta) and
+  diag(A^T diag(m) A) (E.4.1), fused where that saves passes over memory;
+- `param_diag_factor`: the parameter diagonal from a factor, sum_{n,r} (J_theta^T L_{n,r})^2.
+
+`forward` returns the layer output and an optional context (e.g. max-pool indices) that the backward
+rules receive as `ctx`; when the activations were recorded elsewhere `ctx` is None and rules recompute it.
 """
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-VJP_CHUNK_ELEMENTS = 1 << 22  # entries of one batched vjp input in full_backprop
+VJP_CHUNK_ELEMENTS = 1 << 22  # entries of one batched vjp input / output when propagating a factor
 
 
 class Rule:
     """GGN rule for one layer type; the defaults describe a layer without parameters."""
 
     has_params = False
+    # Every row of the input Jacobian has at most one nonzero (elementwise maps, max pooling, nearest
+    # upsampling, reshapes): A^T diag(m) A is then diagonal, so a diagonal M stays exact.
+    diag_preserving = False
 
     def check(self, module: nn.Module, path: str) -> None:
         """Raise (before any computation) if this instance's configuration is unsupported."""
 
-    def forward(self, module: nn.Module, x: Tensor) -> Tensor:
-        return module(x)
+    def forward(self, module: nn.Module, x: Tensor) -> tuple[Tensor, Any]:
+        return module(x), None
 
-    def vjp(self, module: nn.Module, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
+    def recorded_ctx(self, module: nn.Module, output: Tensor) -> Any:
+        """The context `forward` would return, if it can be read off an output recorded elsewhere; else None."""
+        return None
+
+    def row_cost(self, module: nn.Module, x: Tensor, y: Tensor) -> int:
+        """Rough multiply-adds of one vjp row per sample (chooses when to compress a factor)."""
+        return x[0].numel() + y[0].numel()
+
+    def vjp(self, module: nn.Module, x: Tensor, y: Tensor, ctx: Any, v: Tensor) -> Tensor:
         """A_n^T v for `v: [B, K, *out_shape]` -> `[B, K, *in_shape]`, A_n the Jacobian of sample n."""
         raise NotImplementedError
 
-    def diag_backprop(self, module: nn.Module, x: Tensor, y: Tensor, m: Tensor) -> Tensor:
+    def diag_backprop(self, module: nn.Module, x: Tensor, y: Tensor, ctx: Any, m: Tensor) -> Tensor:
         """diag(A_n^T diag(m_n) A_n) for `m: [B, *out_shape]` -> `[B, *in_shape]`."""
         raise NotImplementedError
 
-    def full_backprop(self, module: nn.Module, x: Tensor, y: Tensor, M: Tensor) -> Tensor:
-        """A_n^T M_n A_n for `M: [B, Dout, Dout]` -> `[B, Din, Din]`, exact, by two batched vjps."""
-        b, d_out = M.shape[0], M.shape[1]
-        d_in = x[0].numel()
-        step = max(1, VJP_CHUNK_ELEMENTS // (b * max(d_in, d_out)))
-        # M is symmetric, so the vjps of its rows are the rows of M A; the vjps of the rows of (M A)^T are
-        # the rows of A^T M A. Row chunks bound the layers' temporary buffers; peak is M + M A + result.
-        ma = M.new_empty(b, d_out, d_in)
-        for s in range(0, d_out, step):
-            rows = M[:, s:s + step].reshape(b, -1, *y.shape[1:])
-            ma[:, s:s + step] = self.vjp(module, x, y, rows).reshape(b, -1, d_in)
-        out = M.new_empty(b, d_in, d_in)
-        for s in range(0, d_in, step):
-            rows = ma[:, :, s:s + step].transpose(1, 2).reshape(b, -1, *y.shape[1:])
-            out[:, s:s + step] = self.vjp(module, x, y, rows).reshape(b, -1, d_in)
+    def param_diag(self, module: nn.Module, x: Tensor, y: Tensor, ctx: Any, m: Tensor) -> dict[str, Tensor]:
+        """Batch-summed parameter GGN diagonal for a diagonal M, keyed by parameter name."""
+        return {}
+
+    def diag_step(self, module: nn.Module, x: Tensor, y: Tensor, ctx: Any, m: Tensor,
+                  need_input: bool) -> tuple[dict[str, Tensor], Tensor | None]:
+        """`param_diag` and (if `need_input`) `diag_backprop` in one call; rules fuse them where useful.
+
+        The engine owns `m` and never reads it again, so rules may overwrite it.
+        """
+        params = self.param_diag(module, x, y, ctx, m) if self.has_params else {}
+        return params, self.diag_backprop(module, x, y, ctx, m) if need_input else None
+
+    def param_diag_factor(self, module: nn.Module, x: Tensor, y: Tensor, ctx: Any, L: Tensor) -> dict[str, Tensor]:
+        """Batch-summed parameter GGN diagonal for M_n = L_n^T L_n, `L: [B, R, Dout]`."""
+        return {}
+
+    # --- factor propagation, built on `vjp` (rules override where a single op does it) --------------------
+    def factor_backprop(self, module: nn.Module, x: Tensor, y: Tensor, ctx: Any, L: Tensor) -> Tensor:
+        """The factor of A^T M A: L A, `[B, R, Dout] -> [B, R, Din]` (row chunks bound the temporaries)."""
+        b, r, d_in = L.shape[0], L.shape[1], x[0].numel()
+        out = L.new_empty(b, r, d_in)
+        for rows in row_chunks(b, r, max(d_in, L.shape[2])):
+            v = L[:, rows].reshape(b, -1, *y.shape[1:])
+            out[:, rows] = self.vjp(module, x, y, ctx, v).reshape(b, -1, d_in)
         return out
 
-    def full_from_diag(self, module: nn.Module, x: Tensor, y: Tensor, m: Tensor) -> Tensor | None:
-        """A^T diag(m) A as a full `[B, Din, Din]` where cheap (used by mode 'mix'); None otherwise."""
-        return None
+    def factor_to_diag(self, module: nn.Module, x: Tensor, y: Tensor, ctx: Any, L: Tensor) -> Tensor:
+        """diag(A^T L^T L A) = column sums of (L A)^2, `[B, R, Dout] -> [B, *in_shape]`, exact, by row chunks."""
+        b, r, d_in = L.shape[0], L.shape[1], x[0].numel()
+        out = L.new_zeros(b, d_in)
+        for rows in row_chunks(b, r, max(d_in, L.shape[2])):
+            v = L[:, rows].reshape(b, -1, *y.shape[1:])
+            out += self.vjp(module, x, y, ctx, v).reshape(b, -1, d_in).square().sum(1)
+        return out.view(x.shape)
 
-    def param_diag(self, module: nn.Module, x: Tensor, y: Tensor, M: Tensor, full: bool) -> dict[str, Tensor]:
-        """Batch-summed GGN diagonal of the module's own parameters, keyed by parameter name."""
-        return {}
+    def expand_diag(self, module: nn.Module, x: Tensor, y: Tensor, ctx: Any, m: Tensor) -> Tensor:
+        """A factor of A^T diag(m) A: the rows sqrt(m_o) A[o, :], `[B, *out_shape] -> [B, Dout, Din]`."""
+        b, d_out, d_in = len(m), m[0].numel(), x[0].numel()
+        s = m.reshape(b, d_out).sqrt()
+        out = m.new_empty(b, d_out, d_in)
+        for rows in row_chunks(b, d_out, max(d_in, d_out)):
+            eye = m.new_zeros(b, rows.stop - rows.start, d_out)
+            eye.diagonal(rows.start, 1, 2).copy_(s[:, rows])
+            out[:, rows] = self.vjp(module, x, y, ctx, eye.view(b, -1, *y.shape[1:])).reshape(b, -1, d_in)
+        return out
 
 
 class IdentityRule(Rule):
     """Layers whose Jacobian is the identity (Identity, eval-mode Dropout): M passes unchanged."""
 
-    def forward(self, module, x):
-        return x
+    diag_preserving = True
 
-    def vjp(self, module, x, y, v):
+    def forward(self, module, x):
+        return x, None
+
+    def row_cost(self, module, x, y):
+        return 0
+
+    def vjp(self, module, x, y, ctx, v):
         return v
 
-    def diag_backprop(self, module, x, y, m):
+    def diag_backprop(self, module, x, y, ctx, m):
         return m
 
-    def full_backprop(self, module, x, y, M):
-        return M
+    def factor_backprop(self, module, x, y, ctx, L):
+        return L
 
 
 def pair(value) -> tuple[int, int]:
@@ -85,3 +134,9 @@ def linear_vjp(fn, in_shape: tuple[int, ...], v: Tensor) -> Tensor:
     zeros = flat.new_zeros((b * k, *in_shape))
     _, pullback = torch.func.vjp(fn, zeros)
     return pullback(flat)[0].reshape(b, k, *in_shape)
+
+
+def row_chunks(b: int, rows: int, width: int):
+    """Slices of `rows` so that one chunk of a `[b, rows, width]` tensor has about VJP_CHUNK_ELEMENTS entries."""
+    step = max(1, VJP_CHUNK_ELEMENTS // max(1, b * width))
+    return [slice(s, min(rows, s + step)) for s in range(0, rows, step)]

@@ -1,6 +1,6 @@
 """GGN rules for layers that do not change values: `nn.Flatten`, `nn.Unflatten`, `nn.Identity`, `nn.Dropout`.
 
-A full M lives in flattened per-sample coordinates, so reshapes leave it untouched; a diagonal M is
+A factor of M lives in flattened per-sample coordinates, so reshapes leave it untouched; a diagonal M is
 reshaped to the input's feature shape. Dropout is the identity in eval mode (or with p=0); in training
 mode its mask is random, so `check` refuses it.
 """
@@ -12,19 +12,24 @@ from .base import IdentityRule, Rule
 
 
 class ReshapeRule(Rule):
+    diag_preserving = True
+
     def check(self, module, path: str) -> None:
         if getattr(module, "start_dim", None) == 0 or getattr(module, "dim", None) == 0:
             raise NotImplementedError(f"No Hessian rule for module '{path}' ({type(module).__name__}) acting on "
                                       "dim 0: the batch dimension must stay. Use dim 1 or later.")
 
-    def vjp(self, module, x, y, v):
+    def row_cost(self, module, x, y):
+        return 0
+
+    def vjp(self, module, x, y, ctx, v):
         return v.reshape(*v.shape[:2], *x.shape[1:])
 
-    def diag_backprop(self, module, x, y, m):
+    def diag_backprop(self, module, x, y, ctx, m):
         return m.reshape(x.shape)
 
-    def full_backprop(self, module, x, y, M):
-        return M
+    def factor_backprop(self, module, x, y, ctx, L):
+        return L
 
 
 class DropoutRule(IdentityRule):
