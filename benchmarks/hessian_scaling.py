@@ -229,8 +229,10 @@ def plot(df, path: Path) -> None:
     for ax, col, label in ((axes[0], "time_s", "time [s]"), (axes[1], "peak_mem_mb", "peak memory [MB]")):
         sns.lineplot(data=ok[ok[col] > 0], x="pixels", y=col, hue="method", marker="o", ax=ax)
         ax.set(xscale="log", yscale="log", xlabel="pixels (side^2)", ylabel=label)
-    axes[1].get_legend().remove()
-    sns.move_legend(axes[0], "upper left", fontsize=8, title=None)
+    if axes[1].get_legend() is not None:  # no legend when no memory point is above the measurement floor
+        axes[1].get_legend().remove()
+    if axes[0].get_legend() is not None:
+        sns.move_legend(axes[0], "upper left", fontsize=8, title=None)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -30,9 +30,15 @@ def paper_reference() -> pd.DataFrame:
     return pd.read_csv(files("harness") / "paper" / "reference.csv")
 
 
+def _grid_experiments(run_dir: Path | None) -> dict[str, dict]:
+    """The grid's experiments as written (`grid.json`), by name."""
+    path = (run_dir or Path(".")) / "grid.json"
+    grid = json.loads(path.read_text()) if path.exists() else {}
+    return {e.get("name"): e for e in grid.get("experiments", []) if isinstance(e, dict)}
+
+
 def collect_raw(run_dir: Path) -> pd.DataFrame:
-    grid = json.loads((run_dir / "grid.json").read_text()) if (run_dir / "grid.json").exists() else {}
-    exps = {e.get("name"): e for e in grid.get("experiments", []) if isinstance(e, dict)}
+    exps = _grid_experiments(run_dir)
     current = json.loads((run_dir / "plan.json").read_text()) if (run_dir / "plan.json").exists() else None
     rows = []
     for path in sorted((run_dir / "trials").glob("*.json")):
@@ -104,7 +110,8 @@ def _summaries(raw: pd.DataFrame, keys: list[str], run_dir: Path | None = None) 
             continue
         first = group.iloc[0]
         artifact_dir = (run_dir or Path(".")) / "artifacts" / experiment
-        for r in task_cls().summarize(group, artifact_dir):
+        params = _grid_experiments(run_dir).get(experiment, {}).get("task_params") or {}
+        for r in task_cls(params).summarize(group, artifact_dir):
             rows.append({**dict(zip(keys, [experiment, task_key, first.dataset, first.arch, r["method"], r["metric"]])),
                          "mean": r["value"], "std": np.nan, "ci95_low": np.nan, "ci95_high": np.nan,
                          "n_seeds": r.get("n", 1), "direction": task_cls.direction(r["metric"])})
