@@ -66,10 +66,6 @@ class ModelCache:
         method.history_ = blob.get("history", [])
         return method
 
-    def history(self, spec: ModelSpec) -> list[dict]:
-        blob = torch.load(self.folder(spec) / "model.pt", map_location="cpu", weights_only=False)
-        return blob.get("history", [])
-
     def get_or_train(self, name: str, identity: dict, build: Callable[[], torch.nn.Module],
                      train: Callable[[torch.nn.Module], None], device: str | torch.device = "cpu") -> torch.nn.Module:
         """A task-owned model (any nn.Module) identified by `identity`; trained once across trials."""

@@ -100,6 +100,7 @@ def _summaries(raw: pd.DataFrame, keys: list[str], run_dir: Path | None = None) 
     from tasks import get as get_task
 
     rows = []
+    experiments = _grid_experiments(run_dir)
     ok = raw[(raw.status == "ok") & (raw.metric != "")]
     for (experiment, task_key), group in ok.groupby(["experiment", "task"], sort=False):
         try:
@@ -110,7 +111,7 @@ def _summaries(raw: pd.DataFrame, keys: list[str], run_dir: Path | None = None) 
             continue
         first = group.iloc[0]
         artifact_dir = (run_dir or Path(".")) / "artifacts" / experiment
-        params = _grid_experiments(run_dir).get(experiment, {}).get("task_params") or {}
+        params = experiments.get(experiment, {}).get("task_params") or {}
         for r in task_cls(params).summarize(group, artifact_dir):
             rows.append({**dict(zip(keys, [experiment, task_key, first.dataset, first.arch, r["method"], r["metric"]])),
                          "mean": r["value"], "std": np.nan, "ci95_low": np.nan, "ci95_high": np.nan,
