@@ -1,77 +1,62 @@
-"""One registry class for methods and tasks.
+"""Plugin loading for grids, and `Registry` (defined in `laebench.registry`, re-exported here for compatibility).
 
-`Registry.register(key)` is a class decorator that refuses duplicate keys and names the holder;
-`Registry.get(key)` raises a `ValueError` listing every known key. Entry points (group
-`laebench.methods` / `laebench.tasks`) are loaded lazily on first lookup so installed plugins
-register themselves without being imported by hand.
+`import_plugins` imports a grid's `plugins:` (code from the grid's folder: it runs with the user's rights) and
+turns any failure into one line.
 """
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import entry_points
+import sys
+import traceback
+from contextlib import contextmanager
+
+from laebench.registry import Registry  # noqa: F401  (re-exported: `harness.registry.Registry`)
 
 
-class Registry:
-    """A named mapping from registry keys to classes."""
-
-    def __init__(self, kind: str, entry_point_group: str):
-        self.kind = kind
-        self.entry_point_group = entry_point_group
-        self._items: dict[str, type] = {}
-        self._entry_points_loaded = False
-
-    def register(self, key: str):
-        """Class decorator: `@register("ae") class AE(Method): ...`."""
-        if not isinstance(key, str) or not key.isidentifier():
-            raise ValueError(f"{self.kind} key must be an identifier-like string. Got {key!r}.")
-
-        def decorator(cls: type) -> type:
-            holder = self._items.get(key)
-            if holder is not None and holder is not cls and _qualname(holder) != _qualname(cls):
+def import_plugins(modules: list[str], paths: list[str] | tuple = ()) -> None:
+    """Import user modules that register methods or tasks (the grid's `plugins:` list), looking in `paths`
+    (the grid's folder, the working directory) first. `paths` are on `sys.path` only while importing:
+    a plugin that imports a sibling module later, at call time, must have it on PYTHONPATH.
+    Any failure raises a one-line ValueError that names the plugin and its error's last line."""
+    with _search_paths(paths):
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name != name.split(".")[0] and exc.name != name:
+                    raise ValueError(_failed(name, exc)) from None
                 raise ValueError(
-                    f"{self.kind.capitalize()} '{key}' is already registered by {_qualname(holder)}; "
-                    f"cannot register {_qualname(cls)}. Choose another key."
-                )
-            cls.key = key
-            self._items[key] = cls
-            return cls
-
-        return decorator
-
-    def get(self, key: str) -> type:
-        self._load_entry_points()
-        try:
-            return self._items[key]
-        except KeyError:
-            raise ValueError(
-                f"Unknown {self.kind} '{key}'. Available: {', '.join(self.names())}."
-            ) from None
-
-    def names(self) -> list[str]:
-        self._load_entry_points()
-        return sorted(self._items)
-
-    def items(self) -> list[tuple[str, type]]:
-        return [(name, self._items[name]) for name in self.names()]
-
-    def _load_entry_points(self) -> None:
-        if self._entry_points_loaded:
-            return
-        self._entry_points_loaded = True
-        for ep in entry_points(group=self.entry_point_group):
-            ep.load()
+                    f"Cannot import plugin module '{name}': no module named '{exc.name}'. Put {name}.py next to "
+                    f"the grid file, or the package on PYTHONPATH."
+                ) from None
+            except (Exception, SystemExit) as exc:  # the plugin's own code raised: name it, not its traceback
+                raise ValueError(_failed(name, exc)) from None
 
 
-def import_plugins(modules: list[str]) -> None:
-    """Import user modules that register methods or tasks (the grid's `plugins:` list)."""
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except ImportError as exc:
-            raise ValueError(
-                f"Cannot import plugin module '{name}': {exc}. Put it on PYTHONPATH or next to the grid file."
-            ) from exc
+def _failed(name: str, exc: BaseException) -> str:
+    """'Plugin module 'x' failed to import: ZeroDivisionError: division by zero (at /path/x.py, line 3).'"""
+    last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    where = ""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = f" (at {exc.filename}, line {exc.lineno})"
+    else:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                  if "importlib" not in f.filename and f.filename != __file__]
+        if frames:  # the deepest line in the plugin's own file (the first frame after importlib's)
+            own = [f for f in frames if f.filename == frames[0].filename][-1]
+            where = f" (at {own.filename}, line {own.lineno})"
+    return f"Plugin module '{name}' failed to import: {' '.join(last.split())}{where}"
 
 
-def _qualname(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
+@contextmanager
+def _search_paths(paths):
+    added = [p for p in dict.fromkeys(str(p) for p in paths if p) if p not in sys.path]
+    sys.path[:0] = added
+    importlib.invalidate_caches()
+    try:
+        yield
+    finally:
+        for p in added:
+            if p in sys.path:
+                sys.path.remove(p)
+

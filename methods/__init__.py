@@ -4,7 +4,7 @@
 module, so registration never depends on import order. Curvature code lives in `methods.curvature`.
 """
 from .base import Method, ModelSpec, NotFittedError, Samples
-from .registry import METHODS, get, names, register
+from .registry import METHODS, get, names, register, registered
 from . import ae  # noqa: F401  (registers "ae")
 from . import ae_likelihood  # noqa: F401  (registers "ae_likelihood")
 from . import vae  # noqa: F401  (registers "vae")
@@ -13,4 +13,4 @@ from . import ensemble  # noqa: F401  (registers "ensemble")
 from . import lae_posthoc  # noqa: F401  (registers "lae_posthoc")
 from . import lae_online  # noqa: F401  (registers "lae_online")
 
-__all__ = ["Method", "ModelSpec", "NotFittedError", "Samples", "METHODS", "get", "names", "register"]
+__all__ = ["Method", "ModelSpec", "NotFittedError", "Samples", "METHODS", "get", "names", "register", "registered"]

@@ -1,11 +1,12 @@
 """`hessian_scaling`: time and peak memory of Hessian approximations against resolution (Fig. 7).
 
-Runs the code of `benchmarks/hessian_scaling.py` as grid trials: every (mode, side) point is its own
-trial and runs in its own fresh process, so its peak memory is that point's alone. Needs no trained
-model. Metrics per trial: `time_s@side=<s>`, `peak_mem_mb@side=<s>` (NaN and `over_budget@side=<s>` = 1
+Runs `methods.curvature.scaling` (also behind `python -m benchmarks.hessian_scaling`) as grid trials: every
+(mode, side) point is its own trial and runs in its own fresh process, so its peak memory is that point's
+alone. Needs no trained model. Metrics per trial: `time_s@side=<s>`, `peak_mem_mb@side=<s>` (NaN and `over_budget@side=<s>` = 1
 when the point exceeds its time or memory budget). `summarize` adds the log-log slopes per mode
 (`slope_time`, `slope_memory` against pixel count, sides >= `fit_min_side`) and writes the Fig. 7 plot.
-Modes: exact, approx, mix (methods.curvature), backpack_diag_exact, backpack_kfac, fwd_bwd (baseline).
+Modes: `methods.curvature.scaling.POINTS`: exact, approx, mix (methods.curvature), backpack_diag_exact,
+backpack_kfac, fwd_bwd (baseline).
 """
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from methods.curvature.scaling import POINTS as MODES
+
 from .base import EvalContext, Job, Task
 from .registry import register
-
-MODES = ("exact", "approx", "mix", "backpack_diag_exact", "backpack_kfac", "fwd_bwd")
 
 
 @register("hessian_scaling")
@@ -45,7 +46,7 @@ class HessianScaling(Task):
                 for seed in seeds]
 
     def evaluate(self, ctx: EvalContext) -> list[dict]:
-        from benchmarks.hessian_scaling import run_point_in_subprocess
+        from methods.curvature.scaling import run_point_in_subprocess
 
         p, side = self.params, ctx.point["side"]
         row = run_point_in_subprocess(ctx.method_label, side, batch_size=p["batch_size"], channels=p["channels"],
@@ -59,7 +60,7 @@ class HessianScaling(Task):
                 {"metric": f"over_budget@side={side}", "value": 0.0 if ok else 1.0}]
 
     def summarize(self, raw: pd.DataFrame, artifact_dir: Path) -> list[dict]:
-        from benchmarks.hessian_scaling import fit_slopes, plot
+        from methods.curvature.scaling import fit_slopes, plot
 
         parsed = raw.metric.str.extract(r"^(time_s|peak_mem_mb)@side=(\d+)$")
         table = raw.assign(kind=parsed[0], side=pd.to_numeric(parsed[1])).dropna(subset=["kind"])

@@ -1,7 +1,9 @@
-"""The task registry: `register("key")` decorates a `Task` subclass; `get`, `names` look it up."""
-from harness.registry import Registry
+"""The task registry: `register("key")` decorates a `Task` subclass; `get`, `names` look it up;
+`registered(...)` scopes registrations to a `with` block (see `laebench.registry.Registry.registered`)."""
+from laebench.registry import Registry
 
 TASKS = Registry("task", "laebench.tasks")
 register = TASKS.register
 get = TASKS.get
 names = TASKS.names
+registered = TASKS.registered

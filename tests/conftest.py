@@ -37,3 +37,17 @@ def run_cli(*args, cwd=None, timeout=600, env=None) -> subprocess.CompletedProce
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "harness", *map(str, args)], cwd=cwd or ROOT, capture_output=True,
                           text=True, timeout=timeout, env=full_env)
+
+
+@pytest.fixture
+def scoped_registries(tmp_path):
+    """Methods and tasks registered during the test (by plugins too) are unregistered after it, and modules
+    imported from its `tmp_path` are forgotten: no test sees another's registrations, whatever the order."""
+    import methods
+    import tasks
+
+    with methods.registered(), tasks.registered():
+        yield
+    for name, module in list(sys.modules.items()):
+        if str(getattr(module, "__file__", None) or "").startswith(str(tmp_path)):
+            del sys.modules[name]

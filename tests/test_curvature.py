@@ -470,3 +470,48 @@ def test_recorded_activations_are_checked():
         diag_ggn(net, x, "approx", activations=record)
     with pytest.raises(NotImplementedError, match="in-place"):
         record_activations(nn.Sequential(nn.Linear(2, 2), nn.ReLU(inplace=True)))
+
+
+# ----------------------------------------------------------------------------- the memory planner against the steps
+@pytest.mark.parametrize("name", NETS)
+def test_planner_follows_the_steps_and_covers_what_they_hold(name):
+    """The planner (batch chunking) runs the rules' own decisions on shapes: the steps taken are the steps
+    planned, and no step holds more factor entries per sample than planned (measured from the real tensors)."""
+    net, x = make(name, batch=3)
+    for mode, threshold in [("exact", 0), ("approx", 0), ("mix", 5), ("mix", 8), ("mix", 40)]:
+        stats = {}
+        diag_ggn(net, x, mode, threshold=threshold, stats=stats)
+        assert stats["taken"] == stats["planned"], (mode, threshold)
+        assert all(held <= step.elements for held, step in zip(stats["held"], stats["planned"])), (mode, threshold)
+        assert 0 <= stats["measured_peak_elements"] <= stats["planned_peak_elements"], (mode, threshold, stats)
+        if mode == "exact":
+            assert stats["measured_peak_elements"] > 0  # exact M is held as factors: something was measured
+        if mode == "approx":
+            assert stats["planned_peak_elements"] == stats["measured_peak_elements"] == 0
+
+
+def test_planner_notices_a_step_that_holds_more_than_planned(monkeypatch):
+    """A Linear rule that returns its factor with twice the rows (each scaled by 1/sqrt 2) is still exact, but
+    holds more memory than the planner was told about: the check above fails on it."""
+    from methods.curvature.linear import LinearRule
+
+    net, x = make("mlp", batch=2)
+    original = LinearRule.factor_backprop
+    monkeypatch.setattr(LinearRule, "factor_backprop",
+                        lambda self, *a: torch.cat([original(self, *a)] * 2, dim=1) / 2 ** 0.5)
+    stats = {}
+    assert rel_err(diag_ggn(net, x, "exact", stats=stats), brute_force(net, x)) < 1e-10
+    assert any(held > step.elements for held, step in zip(stats["held"], stats["planned"]))
+    assert stats["taken"] != stats["planned"]
+
+
+def test_planner_on_the_paper_conv_ae_matches_its_steps():
+    from methods.architectures import build_decoder, build_encoder
+
+    torch.manual_seed(0)
+    model = {"arch": "conv", "latent_dim": 2}
+    net = nn.Sequential(build_encoder(model, (1, 28, 28)), build_decoder(model, (1, 28, 28)))
+    stats = {}
+    diag_ggn(net, torch.rand(2, 1, 28, 28), "mix", stats=stats)
+    assert stats["taken"] == stats["planned"] and stats["chunk_size"] == 2
+    assert 0 < stats["measured_peak_elements"] <= stats["planned_peak_elements"] <= 2048 * 2 + 2 * 2048

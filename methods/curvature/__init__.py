@@ -1,11 +1,16 @@
 """Diagonal GGN ("Hessian") of the Gaussian reconstruction loss by backpropagating M (paper sec. 3, app. E).
 
-Public names: `diag_ggn(model, x, mode)` with modes "exact", "approx" (E.4.1) and "mix" (default threshold
-`DEFAULT_THRESHOLD`); `record_activations(model)` to reuse a forward pass (e.g. the training step's);
-`SUPPORTED_LAYERS` (type -> rule table); `check_supported(model)`. One file per layer family holds the
-rules (linear, conv, pooling, activations, reshape); engine.py holds the table, the representations of M
-and the backward loop.
+Public names: `diag_ggn(model, x, mode)` with modes `MODES` = "exact", "approx" (E.4.1) and "mix" (default
+threshold `DEFAULT_THRESHOLD`); `POSTHOC_MODES`, the Hessians a post-hoc Laplace can use (`MODES` and
+laplace-torch's "kfac"); `record_activations(model)` to reuse a forward pass (e.g. the training step's);
+`SUPPORTED_LAYERS` (type -> rule table); `check_supported(model)`. One file per layer family holds the rules
+(linear, conv, pooling, activations, reshape), each declaring what the engine needs (base.py: `Rule.decide`);
+table.py maps layer types to rules, factors.py holds the forms of M, engine.py the backward loop and its
+memory planner; scaling.py measures time and memory of the backends against image size (Fig. 7).
 """
 from .engine import DEFAULT_THRESHOLD, MODES, SUPPORTED_LAYERS, check_supported, diag_ggn, record_activations
 
-__all__ = ["DEFAULT_THRESHOLD", "MODES", "SUPPORTED_LAYERS", "check_supported", "diag_ggn", "record_activations"]
+POSTHOC_MODES = (*MODES, "kfac")
+
+__all__ = ["DEFAULT_THRESHOLD", "MODES", "POSTHOC_MODES", "SUPPORTED_LAYERS", "check_supported", "diag_ggn",
+           "record_activations"]

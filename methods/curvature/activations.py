@@ -16,6 +16,7 @@ from .base import Rule
 
 class Elementwise(Rule):
     diag_preserving = True
+    lazy = "scale"  # a lazy factor's columns are scaled by `derivative`
 
     def __init__(self, derivative, scale_by_square=None):
         self.derivative = derivative

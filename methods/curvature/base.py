@@ -13,15 +13,41 @@ its parameter Jacobians:
 
 `forward` returns the layer output and an optional context (e.g. max-pool indices) that the backward
 rules receive as `ctx`; when the activations were recorded elsewhere `ctx` is None and rules recompute it.
+
+What the engine needs to know is declared on the rule, and `Rule.decide` turns it into one `Step` per layer:
+which form of M the layer accepts and returns (`diag_preserving`, `lazy`: see `Rule`), how much factor memory
+it holds (`expand_elements`, `factor_elements`, `lazy_elements`). The engine's stepping (`engine._step`) and
+its memory planner (`engine._plan`) both call `decide`, so the planner follows what the step does.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 VJP_CHUNK_ELEMENTS = 1 << 22  # entries of one batched vjp input / output when propagating a factor
+
+
+@dataclass(frozen=True)
+class Step:
+    """What the engine does at one layer, given the form of M at its output (see `Rule.decide`).
+
+    `compress`: first QR the incoming factor down to `d_out` rows. `action`: "diag" (`diag_step`), "expand"
+    (a diagonal M becomes the factor `expand_diag`), "expand_lazy" (... the lazy factor diag(sqrt m) W, W =
+    `matrix(module)`), "keep" / "scale" (a lazy factor passes unchanged / gets its columns scaled by
+    `derivative`), "product" (a lazy factor times `matrix(module)`), "factor" (a factor propagates by
+    `factor_backprop` or leaves as `factor_to_diag`). `out`: the form of M at the layer input, "diag",
+    "factor", "lazy" or None (not needed); `rows`: its rows (factor, lazy). `elements`: per-sample entries of
+    the factors held during the step (the memory planner's measure).
+    """
+
+    compress: bool
+    action: str
+    out: str | None
+    rows: int
+    elements: int
 
 
 class Rule:
@@ -31,6 +57,60 @@ class Rule:
     # Every row of the input Jacobian has at most one nonzero (elementwise maps, max pooling, nearest
     # upsampling, reshapes): A^T diag(m) A is then diagonal, so a diagonal M stays exact.
     diag_preserving = False
+    # What the layer does with the lazy factor diag(s) W diag(d) of an exact M (engine.Scaled): "keep"
+    # (identity Jacobian), "scale" (diagonal Jacobian `derivative(module, x, y)`: multiplies d), "product"
+    # (Jacobian `matrix(module)`, a weight: the product is taken lazily, and a diagonal M entering the layer
+    # is expanded into the lazy factor diag(sqrt m) W, whatever the output size), "materialize" (form the
+    # factor, then propagate it as any factor).
+    lazy = "materialize"
+
+    # --- what the engine does here: one decision for stepping and planning -----------------------------
+    def expands(self, d_out: int, d_in: int, limit: float) -> bool:
+        """Whether a diagonal M entering this layer becomes an exact (factor) M at its input."""
+        if self.diag_preserving or d_in > limit:
+            return False
+        return self.lazy == "product" or d_out <= limit
+
+    def decide(self, kind: str, rows: int, module: nn.Module, x: Tensor, y: Tensor, need_input: bool,
+               limit: float) -> Step:
+        """The `Step` for M of form `kind` ("diag", "factor", "lazy") with `rows` rows at this layer's output
+        `y` (input `x`); `limit`: the largest feature size where M is kept exact (mode "mix")."""
+        d_out, d_in = y[0].numel(), x[0].numel()
+        if kind == "diag":
+            if not (need_input and self.expands(d_out, d_in, limit)):
+                return Step(False, "diag", "diag" if need_input else None, 0, 0)
+            if self.lazy == "product":
+                return Step(False, "expand_lazy", "lazy", d_out, self.expand_elements(d_out, d_in))
+            return Step(False, "expand", "factor", d_out, self.expand_elements(d_out, d_in))
+        held = 0
+        compress = should_compress(rows, d_out, self.row_cost(module, x, y) * (self.has_params + need_input))
+        if compress:
+            kind, rows, held = "factor", d_out, rows * d_out + d_out * d_out
+        to_factor = d_in <= limit
+        if kind == "lazy" and self.lazy in ("keep", "scale"):
+            return Step(compress, self.lazy, "lazy", rows, held)
+        if kind == "lazy" and self.lazy == "product":
+            action, held = "product", max(held, self.lazy_elements(rows, d_out, d_in, to_factor))
+        else:
+            action, held = "factor", max(held, self.factor_elements(rows, d_out, d_in, to_factor))
+        out = None if not need_input else ("factor" if to_factor else "diag")
+        return Step(compress, action, out, rows if out == "factor" else 0, held)
+
+    def expand_elements(self, d_out: int, d_in: int) -> int:
+        """Per-sample entries of the factor that `expand_diag` allocates (none for a lazy expansion)."""
+        return 0 if self.lazy == "product" else d_out * d_in
+
+    def factor_elements(self, rows: int, d_out: int, d_in: int, to_factor: bool) -> int:
+        """Per-sample entries held while a factor of `rows` rows crosses the layer: L and L A (if kept)."""
+        return rows * (d_out + (d_in if to_factor else 0))
+
+    def lazy_elements(self, rows: int, d_out: int, d_in: int, to_factor: bool) -> int:
+        """As `factor_elements`, for action "product": the [D, Din] temporary (d * W2) and the product."""
+        return d_out * d_in + (rows * d_in if to_factor else 0)
+
+    def matrix(self, module: nn.Module) -> Tensor:
+        """The input Jacobian as a [Dout, Din] matrix, for rules with `lazy = "product"`."""
+        raise NotImplementedError
 
     def check(self, module: nn.Module, path: str) -> None:
         """Raise (before any computation) if this instance's configuration is unsupported."""
@@ -106,6 +186,7 @@ class IdentityRule(Rule):
     """Layers whose Jacobian is the identity (Identity, eval-mode Dropout): M passes unchanged."""
 
     diag_preserving = True
+    lazy = "keep"
 
     def forward(self, module, x):
         return x, None
@@ -121,6 +202,11 @@ class IdentityRule(Rule):
 
     def factor_backprop(self, module, x, y, ctx, L):
         return L
+
+
+def should_compress(rows: int, d: int, cost_per_row: int) -> bool:
+    """QR (~2 R D^2) pays for itself if it saves more on this layer's work ((R - D) rows of `cost_per_row`)."""
+    return rows > d and 2 * rows * d * d < (rows - d) * cost_per_row
 
 
 def pair(value) -> tuple[int, int]:

@@ -2,8 +2,8 @@
 
 Jacobian w.r.t. the input is W; w.r.t. W[o, i] only output o moves, with slope x_i, so the parameter
 diagonal needs only diag(M): diag_W = sum_n diag(M_n) x_n^2 (as `m^T @ x^2`), diag_b = sum_n diag(M_n).
-Diagonal propagation (E.4.1): diag(W^T diag(m) W) = m @ W^2. A factor propagates as L W. The engine
-expands a diagonal M at a small input exactly as the lazy factor diag(sqrt(m)) W (see engine.py).
+Diagonal propagation (E.4.1): diag(W^T diag(m) W) = m @ W^2. A factor propagates as L W. `lazy = "product"`:
+the engine expands a diagonal M at a small input exactly as the lazy factor diag(sqrt(m)) W (factors.py).
 """
 from __future__ import annotations
 
@@ -15,6 +15,10 @@ from .base import Rule, row_chunks
 
 class LinearRule(Rule):
     has_params = True
+    lazy = "product"  # the Jacobian is W: a diagonal M expands lazily as diag(sqrt(m)) W (engine.Scaled)
+
+    def matrix(self, module: nn.Linear):
+        return module.weight
 
     def _check_input(self, x: Tensor) -> None:
         if x.dim() != 2:

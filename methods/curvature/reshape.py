@@ -13,6 +13,7 @@ from .base import IdentityRule, Rule
 
 class ReshapeRule(Rule):
     diag_preserving = True
+    lazy = "keep"
 
     def check(self, module, path: str) -> None:
         if getattr(module, "start_dim", None) == 0 or getattr(module, "dim", None) == 0:

@@ -1,0 +1,118 @@
+"""Contract checks for methods (scikit-learn's `check_estimator`, for `methods.Method`): `check_method(cls, data)`.
+
+Checks a registered method class on `data` (e.g. `harness.data.load_dataset("synthetic")`) with a tiny network
+trained for one epoch: registration and parameter validation; `sample` refuses an unfitted model; sample
+shapes (latents `[n, B, K]`, reconstructions and variances `[n, B, C, H, W]`, finite); a deterministic method
+(`stochastic = False`) returns n identical samples and a stochastic one does not; one seed gives the same
+samples (another seed need not give others: an ensemble's samples are its members); fitting the same spec
+twice gives the same model; the checkpoint (`state_dict` through `torch.save` / `torch.load`, as the model
+cache stores it) gives the same samples; and every built-in task that evaluates a model runs on it
+(`tasks.testing.evaluate_tiny`). Models the method depends on (`dependencies`) are trained first, as the
+harness does. Failures raise AssertionError naming the method and the broken rule.
+"""
+from __future__ import annotations
+
+import io
+
+import torch
+
+from laebench.contracts import check_registered_class, require
+
+from .base import Method, ModelSpec, NotFittedError, Samples
+from .registry import METHODS, get
+
+TINY_MODEL = {"arch": "mlp", "latent_dim": 2, "hidden": [16, 8]}
+TINY_TRAIN = {"max_epochs": 1, "batch_size": 64}
+
+
+def fit_tiny(spec: ModelSpec, data, fitted: dict | None = None) -> Method:
+    """Fit `spec` and (first, recursively) the models it depends on, in-process; `fitted` memoises by key."""
+    fitted = {} if fitted is None else fitted
+    if spec.key not in fitted:
+        cls = get(spec.method)
+        deps = {name: fit_tiny(dep, data, fitted) for name, dep in cls.dependencies(spec).items()}
+        method = cls(spec, data.image_shape)
+        out = method.fit(data, dependencies=deps, reporter=lambda metrics: None)
+        require(out is method, f"method '{spec.method}': fit must return self.")
+        fitted[spec.key] = method
+    return fitted[spec.key]
+
+
+def check_method(cls: type[Method], data, *, params: dict | None = None, model: dict | None = None,
+                 train: dict | None = None, tasks: list[str] | None = None, n: int = 3) -> None:
+    """Check a registered method class against the `Method` contract; raises AssertionError naming what fails.
+
+    Args:
+        cls: the method class (registered with `methods.register`).
+        data: a `harness.data.Dataset` to train and evaluate on (small: `load_dataset("synthetic")`).
+        params: the method's parameters (default: its defaults); `model`, `train`: the architecture and
+            training settings (default `TINY_MODEL`, `TINY_TRAIN`: a tiny MLP, one epoch).
+        tasks: task keys to run the fitted method through (default: every registered task that needs a model).
+        n: samples per `sample` call.
+    """
+    where = check_registered_class(cls, Method, METHODS)
+    spec = ModelSpec(cls.key, dict(params or {}), {"name": data.name}, dict(model or TINY_MODEL),
+                     dict(train or TINY_TRAIN), seed=0)
+    x = data.test_x[:5]
+    try:
+        cls(spec, data.image_shape).sample(x, n)
+    except NotFittedError:
+        pass
+    else:
+        raise AssertionError(f"{where}: sample before fit must raise methods.NotFittedError.")
+
+    fitted: dict = {}
+    method = fit_tiny(spec, data, fitted)
+    s = method.sample(x, n, seed=1)
+    _check_samples(where, s, x, n, spec.model.get("latent_dim"))
+    spread = max(float(s.recon.var(0).max()), float(s.latents.var(0).max())) if n > 1 else 0.0
+    if cls.stochastic:
+        require(spread > 0, f"{where}: stochastic = True, but its {n} samples are identical.")
+    else:
+        require(spread == 0, f"{where}: stochastic = False, but its {n} samples differ.")
+    require(_same(s, method.sample(x, n, seed=1)), f"{where}: two sample calls with one seed differ.")
+
+    refit = fit_tiny(spec, data, {k: v for k, v in fitted.items() if k != spec.key})
+    require(_same(s, refit.sample(x, n, seed=1)), f"{where}: fitting one spec (seed {spec.seed}) twice gives "
+            "different models: seed every random draw in fit from torch's global generator.")
+
+    buffer = io.BytesIO()
+    torch.save({"state": method.state_dict(), "image_shape": list(data.image_shape)}, buffer)
+    buffer.seek(0)
+    blob = torch.load(buffer, map_location="cpu", weights_only=False)
+    loaded = cls(spec, tuple(blob["image_shape"]))
+    require(loaded.load_state_dict(blob["state"]) is loaded, f"{where}: load_state_dict must return self.")
+    require(_same(s, loaded.sample(x, n, seed=1)), f"{where}: a checkpoint round trip (state_dict, torch.save, "
+            "load_state_dict) changes the samples: keep everything sample needs in modules() / extra_state().")
+
+    import tasks as task_registry
+    from tasks.testing import evaluate_tiny
+
+    keys = tasks if tasks is not None else [k for k in task_registry.names() if task_registry.get(k).needs_model]
+    for key in keys:
+        try:
+            evaluate_tiny(task_registry.get(key), method, data)
+        except AssertionError as err:
+            raise AssertionError(f"{where} in task '{key}': {err}") from err
+        except Exception as err:
+            raise AssertionError(f"{where} fails in task '{key}': {type(err).__name__}: {err}") from err
+
+
+def _check_samples(where: str, s, x: torch.Tensor, n: int, latent_dim) -> None:
+    require(isinstance(s, Samples), f"{where}: sample must return methods.Samples. Got {type(s).__name__}.")
+    require(tuple(s.recon.shape) == (n, *x.shape), f"{where}: recon must be [n, B, C, H, W] = "
+            f"{(n, *x.shape)}. Got {tuple(s.recon.shape)}.")
+    require(s.latents.shape[:2] == (n, len(x)) and (latent_dim is None or s.latents.shape[2] == latent_dim),
+            f"{where}: latents must be [n, B, latent_dim] = {(n, len(x), latent_dim)}. Got {tuple(s.latents.shape)}.")
+    require(s.variance is None or s.variance.shape == s.recon.shape, f"{where}: variance must be None or shaped "
+            f"like recon. Got {None if s.variance is None else tuple(s.variance.shape)}.")
+    require(s.variance is None or bool((s.variance >= 0).all()), f"{where}: negative predicted variance.")
+    for name in ("latents", "recon", "variance"):
+        t = getattr(s, name)
+        require(t is None or bool(torch.isfinite(t).all()), f"{where}: non-finite {name}.")
+
+
+def _same(a: Samples, b: Samples) -> bool:
+    return (torch.equal(a.latents, b.latents) and torch.equal(a.recon, b.recon)
+            and ((a.variance is None and b.variance is None)
+                 or (a.variance is not None and b.variance is not None and torch.equal(a.variance, b.variance))))
