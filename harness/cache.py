@@ -1,18 +1,28 @@
-"""The model store: every trained model once, under `<results>/models/<spec key>/`.
+"""The model store: every trained model once, under `<results>/models/<spec key>/`, verified on every use.
 
-`ModelCache.load(spec)` rebuilds a fitted `Method` from `model.pt` (spec, image shape, weights and
-extra state); `save` writes it atomically. A failed training leaves `failed.txt` with its message;
-`partial.pt` holds the per-epoch state that `--resume` continues from. `get_or_train` serves models
-that tasks own (e.g. the imputation classifier) with a file lock, so parallel trials train them once.
+A finished entry is `model.pt` (spec, image shape, weights, extra state) plus `entry.json`, its manifest:
+the spec it was trained from, the checkpoint's size and sha256, who wrote it. Both are written to a
+temporary name, fsynced and renamed, `model.pt` last: a process killed mid-write leaves a manifest without
+its checkpoint (or a torn temporary file), which `check` reports as bad, never an unvouched `model.pt`.
+`check(spec)` reports an entry as ok, missing, failed, interrupted or bad (with a one-line reason:
+truncated, checksum mismatch, no manifest, another spec); only ok counts as cached, and `load` hashes
+the very bytes it unpickles. `lock(spec)` is the per-model lease (`harness.locks`) under which a trainer
+re-checks the entry, so concurrent runs and nodes train each model once. `failed.txt` holds a failed
+training's message, `partial.pt` the per-epoch state `--resume` continues from, `trainings.jsonl` one
+line per completed training. `get_or_train` serves task-owned models (the imputation classifier) the
+same way. `verify_store(root)` checks a whole store (`python -m harness verify DIR`).
 On a multi-node cluster the results directory must be on storage every node sees at the same path.
 """
 from __future__ import annotations
 
-import fcntl
+import dataclasses
 import hashlib
+import io
 import json
 import os
-from contextlib import contextmanager
+import secrets
+import socket
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -21,81 +31,298 @@ import torch
 from methods import get as get_method
 from methods.base import Method, ModelSpec
 
+from .locks import exclusive
+
+MODEL, MANIFEST, FAILED, PARTIAL, LOCK, TRAININGS = (
+    "model.pt", "entry.json", "failed.txt", "partial.pt", "train.lock", "trainings.jsonl")
+FORMAT = 1
+
+
+class CacheError(RuntimeError):
+    """A cached model is missing or does not match its manifest; the message is one line."""
+
+
+@dataclasses.dataclass
+class Entry:
+    """What `check` found in one store folder."""
+
+    folder: Path
+    status: str  # ok | missing | failed | interrupted | bad
+    reason: str = ""
+    manifest: dict | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
 
 class ModelCache:
-    def __init__(self, root: str | os.PathLike):
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+    def __init__(self, root: str | os.PathLike, lock_settings: dict | None = None):
+        self.root = Path(root)  # created on the first write: reading a store never writes
+        self.lock_settings = lock_settings  # None: from the environment (harness.locks.lock_settings)
 
     def folder(self, spec: ModelSpec) -> Path:
         return self.root / spec.key
 
+    def check(self, spec: ModelSpec) -> Entry:
+        return inspect_folder(self.folder(spec))
+
     def has(self, spec: ModelSpec) -> bool:
-        return (self.folder(spec) / "model.pt").exists()
+        return self.check(spec).ok
+
+    def entry(self, spec: ModelSpec) -> dict | None:
+        """The verified manifest of `spec`'s model, or None."""
+        found = self.check(spec)
+        return found.manifest if found.ok else None
 
     def partial_path(self, spec: ModelSpec) -> Path:
         self.folder(spec).mkdir(parents=True, exist_ok=True)
-        return self.folder(spec) / "partial.pt"
+        return self.folder(spec) / PARTIAL
+
+    def lock(self, spec: ModelSpec):
+        return exclusive(self.folder(spec) / LOCK, f"model {spec.key}", self.lock_settings)
 
     def failure(self, spec: ModelSpec) -> str | None:
-        path = self.folder(spec) / "failed.txt"
+        path = self.folder(spec) / FAILED
         return path.read_text() if path.exists() else None
+
+    def failure_stamp(self, spec: ModelSpec) -> tuple | None:
+        """Identity of the current failure record (to notice one written while waiting for the lock)."""
+        try:
+            st = (self.folder(spec) / FAILED).stat()
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
 
     def record_failure(self, spec: ModelSpec, message: str) -> None:
         self.folder(spec).mkdir(parents=True, exist_ok=True)
-        (self.folder(spec) / "failed.txt").write_text(message)
+        write_atomic(self.folder(spec) / FAILED, message.encode())
 
-    def save(self, method: Method, history: list[dict] | None = None, extra: dict | None = None) -> Path:
-        folder = self.folder(method.spec)
+    def discard(self, spec: ModelSpec) -> None:
+        """Remove a bad entry and temporary files left by killed writers (call under `lock`)."""
+        folder = self.folder(spec)
+        for name in (MANIFEST, MODEL):
+            (folder / name).unlink(missing_ok=True)
+        for tmp in folder.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+        (folder / (PARTIAL + ".tmp")).unlink(missing_ok=True)
+
+    def save(self, method: Method, history: list[dict] | None = None, extra: dict | None = None,
+             run_id: str = "") -> Path:
+        spec = method.spec
+        folder = self.folder(spec)
         folder.mkdir(parents=True, exist_ok=True)
-        blob = {"spec": method.spec.to_dict(), "image_shape": method.image_shape, "state": method.state_dict(),
+        blob = {"spec": spec.to_dict(), "image_shape": method.image_shape, "state": method.state_dict(),
                 "history": history or [], **(extra or {})}
-        _atomic_save(blob, folder / "model.pt")
-        (folder / "spec.json").write_text(json.dumps(method.spec.to_dict(), indent=1, sort_keys=True))
-        for stale in ("failed.txt", "partial.pt"):
+        (folder / MODEL).unlink(missing_ok=True)  # no moment where an old checkpoint looks finished
+        manifest = _write_checkpoint(folder, blob, {"kind": "method", "key": spec.key, "spec": spec.to_dict(),
+                                                    "run_id": run_id})
+        (folder / "spec.json").write_text(json.dumps(spec.to_dict(), indent=1, sort_keys=True))
+        with open(folder / TRAININGS, "a") as log:
+            log.write(json.dumps({k: manifest[k] for k in ("written", "host", "pid", "run_id", "sha256")}) + "\n")
+            log.flush()
+            os.fsync(log.fileno())
+        for stale in (FAILED, PARTIAL):
             (folder / stale).unlink(missing_ok=True)
-        return folder / "model.pt"
+        return folder / MODEL
 
     def load(self, spec: ModelSpec, device: str | torch.device = "cpu") -> Method:
-        path = self.folder(spec) / "model.pt"
-        if not path.exists():
-            raise FileNotFoundError(f"Model {spec.key} is not in the cache {self.root}; run the grid to train it.")
-        blob = torch.load(path, map_location=device, weights_only=False)
+        data = self._verified_bytes(self.folder(spec), spec.key)
+        blob = torch.load(io.BytesIO(data), map_location=device, weights_only=False)
         method = get_method(spec.method)(spec, tuple(blob["image_shape"]))
         method.load_state_dict(blob["state"], device=device)
         method.history_ = blob.get("history", [])
         return method
 
+    def _verified_bytes(self, folder: Path, key: str) -> bytes:
+        found = inspect_folder(folder, hash_file=False)
+        if found.status in ("missing", "failed", "interrupted"):
+            raise CacheError(f"Model {key} is not in the cache {self.root} ({found.status}); run the grid to "
+                             f"train it.")
+        if found.status == "bad":
+            raise CacheError(f"Model {key} in {self.root} is unusable: {found.reason}; rerun the grid to retrain it.")
+        data = (folder / MODEL).read_bytes()
+        manifest = found.manifest
+        if len(data) != manifest["size"] or hashlib.sha256(data).hexdigest() != manifest["sha256"]:
+            raise CacheError(f"Model {key} in {self.root} is unusable: model.pt does not match its recorded size "
+                             f"and sha256; rerun the grid to retrain it.")
+        return data
+
     def get_or_train(self, name: str, identity: dict, build: Callable[[], torch.nn.Module],
                      train: Callable[[torch.nn.Module], None], device: str | torch.device = "cpu") -> torch.nn.Module:
-        """A task-owned model (any nn.Module) identified by `identity`; trained once across trials."""
-        digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
-        folder = self.root / f"{name}-{digest}"
+        """A task-owned model (any nn.Module) identified by `identity`; trained once across trials and runs."""
+        folder = self.root / f"{name}-{_identity_digest(identity)}"
         folder.mkdir(parents=True, exist_ok=True)
-        with _file_lock(folder / ".lock"):
-            module = build().to(device)
-            path = folder / "model.pt"
-            if path.exists():
-                module.load_state_dict(torch.load(path, map_location=device))
+        module = build().to(device)
+        with exclusive(folder / LOCK, f"model {folder.name}", self.lock_settings):
+            found = inspect_folder(folder)
+            if found.ok:
+                state = torch.load(io.BytesIO(self._verified_bytes(folder, folder.name)), map_location=device)
+                module.load_state_dict(state)
             else:
+                if found.status == "bad":
+                    print(f"[cache] retraining {folder.name}: {found.reason}", flush=True)
+                for stale in (MODEL, MANIFEST):
+                    (folder / stale).unlink(missing_ok=True)
                 train(module)
-                _atomic_save(module.state_dict(), path)
+                _write_checkpoint(folder, module.state_dict(), {"kind": "aux", "key": folder.name,
+                                                                "identity": _jsonable(identity)})
                 (folder / "identity.json").write_text(json.dumps(identity, indent=1, sort_keys=True, default=str))
         module.eval()
         return module
 
 
-def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+# --- checking entries -----------------------------------------------------------------------------------
+
+_HASHED: dict[tuple, str] = {}  # (path, inode, size, mtime, ctime) -> sha256, so a run hashes each file once
 
 
-@contextmanager
-def _file_lock(path: Path):
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+def inspect_folder(folder: Path, hash_file: bool = True) -> Entry:
+    """The state of one store folder, with a one-line reason when it is not usable."""
+    model, manifest_path = folder / MODEL, folder / MANIFEST
+    if not model.exists() and not manifest_path.exists():
+        if (folder / FAILED).exists():
+            first = (folder / FAILED).read_text().strip().splitlines() or [""]
+            return Entry(folder, "failed", f"training failed: {first[0]}")
+        if (folder / PARTIAL).exists():
+            return Entry(folder, "interrupted", "training was interrupted (--resume continues from its last epoch)")
+        return Entry(folder, "missing")
+    if not manifest_path.exists():
+        return Entry(folder, "bad", "model.pt has no entry.json (its write was interrupted, or an older laebench "
+                                    "wrote it without a checksum)")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        size, sha, kind = int(manifest["size"]), str(manifest["sha256"]), manifest["kind"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return Entry(folder, "bad", "entry.json is unreadable")
+    if not model.exists():
+        return Entry(folder, "bad", "entry.json is present but model.pt is missing")
+    try:
+        expected = ModelSpec(**manifest["spec"]).key if kind == "method" else \
+            f"{folder.name.rsplit('-', 1)[0]}-{_identity_digest(manifest['identity'])}"
+    except (KeyError, TypeError):
+        return Entry(folder, "bad", "entry.json names no spec")
+    if expected != folder.name:
+        return Entry(folder, "bad", f"entry.json describes model {expected}, not this folder")
+    st = model.stat()
+    if st.st_size != size:
+        what = "truncated" if st.st_size < size else "longer than recorded"
+        return Entry(folder, "bad", f"model.pt is {st.st_size} bytes but entry.json records {size} ({what})")
+    if hash_file:
+        memo = (str(model), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        actual = _HASHED.get(memo)
+        if actual is None:
+            actual = _HASHED[memo] = _sha256_file(model)
+        if actual != sha:
+            return Entry(folder, "bad", "model.pt's sha256 differs from entry.json (corrupted)")
+    return Entry(folder, "ok", "", manifest)
+
+
+def verify_store(results: Path) -> tuple[list[Entry], list[tuple[str, str]], int]:
+    """Every model entry under `results/models` (or `results` itself when it is a models folder), the
+    evaluation records that would be rerun (`(grid/trial, reason)`), and the count of leftover temp files."""
+    models = results / "models" if (results / "models").is_dir() else results
+    entries = [inspect_folder(f) for f in sorted(models.iterdir()) if f.is_dir() and _looks_like_entry(f)] \
+        if models.is_dir() else []
+    leftovers = sum(1 for e in entries for _ in e.folder.glob(".*.tmp"))
+    sha_of = {e.folder.name: e.manifest["sha256"] for e in entries if e.ok}
+    reruns = []
+    for run_dir in sorted(p for p in results.iterdir() if (p / "trials").is_dir()) if results.is_dir() else []:
+        for path in sorted((run_dir / "trials").glob("*.json")):
+            try:
+                record = json.loads(path.read_text())
+                trial, status = record["trial_id"], record["status"]
+            except (OSError, ValueError, KeyError, TypeError):
+                reruns.append((f"{run_dir.name}/{path.name}", "unreadable record"))
+                continue
+            key = record.get("model_key")
+            if status != "ok":
+                reruns.append((f"{run_dir.name}/{trial}", f"failed: {record.get('error', '')}"))
+            elif key and record.get("model_sha256") != sha_of.get(key):
+                why = "its model is not usable" if key not in sha_of else "its model was retrained since"
+                reruns.append((f"{run_dir.name}/{trial}", why))
+    return entries, reruns, leftovers
+
+
+def lock_holder(folder: Path) -> str | None:
+    """'pid N on HOST' when a trainer holds the folder's lock now, else None."""
+    try:
+        fields = dict(line.split("=", 1) for line in (folder / LOCK).read_text().splitlines() if "=" in line)
+    except OSError:
+        return None
+    pid, host = fields.get("pid", "?"), fields.get("host", "?")
+    if host == socket.gethostname() and pid.isdigit():
         try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return None  # a killed trainer's lock: the next trainer takes it over at once
+        except PermissionError:
+            pass
+    return f"pid {pid} on {host}"
+
+
+def _looks_like_entry(folder: Path) -> bool:
+    return any((folder / name).exists() for name in (MODEL, MANIFEST, FAILED, PARTIAL, LOCK))
+
+
+# --- writing ----------------------------------------------------------------------------------------------
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a unique temporary name in the same folder, fsync, rename over `path`, fsync the folder.
+    The file gets the user's umask (no mkstemp: it would make it 0600)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _write_checkpoint(folder: Path, obj, manifest: dict) -> dict:
+    """The manifest first, then the checkpoint: `model.pt` appearing is the commit point of an entry."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    data = buffer.getvalue()
+    manifest = {"format": FORMAT, **manifest, "file": MODEL, "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(), "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "host": socket.gethostname(), "pid": os.getpid()}
+    write_atomic(folder / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+    write_atomic(folder / MODEL, data)
+    return manifest
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some filesystems refuse fsync on a directory; the rename is still atomic
+        pass
+    finally:
+        os.close(fd)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _jsonable(obj):
+    return json.loads(json.dumps(obj, sort_keys=True, default=str))
+
+
+def _identity_digest(identity: dict) -> str:
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -1,8 +1,9 @@
-"""Command line: `python -m harness run | report | list`.
+"""Command line: `python -m harness run | report | list | verify`.
 
 Bad input (unknown method, malformed YAML, missing dataset, ...) prints one line `error: ...` and exits
 with code 2 before Ray starts; a run in which some trials failed writes its leaderboards and exits 1.
 Without `--grid`, `run` uses the embedded default `configs/demo.yaml` (offline, sklearn digits).
+`verify DIR` checks a results store and lists what a rerun would retrain or rerun (exit 1 if anything).
 """
 from __future__ import annotations
 
@@ -14,8 +15,15 @@ from pathlib import Path
 DEFAULT_GRID = Path(__file__).resolve().parent.parent / "configs" / "demo.yaml"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (`error: ...`, exit 2) like every other bad input."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m harness", description="laebench: Bayesian autoencoder benchmark")
+    p = _Parser(prog="python -m harness", description="laebench: Bayesian autoencoder benchmark")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="train missing models and run missing evaluations of a grid")
     run.add_argument("--grid", default=str(DEFAULT_GRID), help="grid YAML (default: the embedded demo)")
@@ -26,12 +34,20 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="print the trials and exit")
     report = sub.add_parser("report", help="rebuild leaderboards of a results folder from raw trial records")
     report.add_argument("run_dir", help="a grid's results folder, e.g. results/demo")
+    report.add_argument("--paper", action="store_true", help="also write RUN_DIR/reproduction.md and .html (each "
+                        "published claim: paper vs ours, a verdict) and the figures under RUN_DIR/figures/")
     sub.add_parser("list", help="list registered methods and tasks")
+    verify = sub.add_parser("verify", help="check every cached model (size, sha256, spec) and trial record of a "
+                            "results folder; list what a run would retrain or rerun (exit 1 if anything)")
+    verify.add_argument("results", help="a results folder (holding models/), or its models/ folder")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2, already printed as one line)
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         return _dispatch(args)
     except BrokenPipeError:  # output piped into `head` and closed early
@@ -40,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: finished trials are kept; rerun with --resume to continue", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, FileNotFoundError, NotImplementedError) as exc:
+    except (ValueError, TypeError, OSError, NotImplementedError) as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
 
@@ -61,17 +77,30 @@ def _dispatch(args) -> int:
         from .leaderboard import write_leaderboards
 
         run_dir = Path(args.run_dir)
+        if args.paper:
+            from .report import write_report
+
+            path = write_report(run_dir, command=f"python -m harness report {args.run_dir} --paper")
+            text = path.read_text()
+            print(text[text.index("## Summary"):].split("\n## ")[0].strip())
+            print(f"\nwrote {path}, {path.with_suffix('.html')} and {run_dir / 'figures'}/")
+            return 0
         write_leaderboards(run_dir)
         print((run_dir / "leaderboard.md").read_text())
         return 0
+
+    if args.command == "verify":
+        return _verify(Path(args.results))
 
     from .config import load_grid
     from .data import resolve_data_root
     from .plan import make_plan
     from .runner import describe, run_grid
 
+    _check_results(Path(args.results))
+    _check_run_options(args)
     grid = load_grid(args.grid)
-    data_root = str(resolve_data_root(args.data_root))
+    data_root = _check_data_root(args.data_root, resolve_data_root)
     _check_data(grid, data_root)
     if args.dry_run:
         print(describe(make_plan(grid), grid, Path(args.results).resolve()))
@@ -81,15 +110,98 @@ def _dispatch(args) -> int:
 
 
 def _check_data(grid, data_root: str) -> None:
-    """Fail before Ray starts when a dataset's files are missing (and cannot be downloaded)."""
+    """Fail before Ray starts when a dataset's files are missing (and cannot be downloaded), when `classes`
+    or `limit` leave a split empty, or when the architecture does not fit the images."""
+    import torch
+
+    from methods.architectures import build_decoder, build_encoder
+
     from .data import load_dataset
 
-    seen = set()
-    for exp in grid.experiments:
-        for spec in exp.data.values():
-            if spec["name"] not in seen:
-                seen.add(spec["name"])
-                load_dataset(spec["name"], data_root)
+    for i, exp in enumerate(grid.experiments):
+        for role, spec in exp.data.items():
+            where = f"experiments[{i}].data.{role}"
+            data = load_dataset(spec["name"], data_root, classes=spec.get("classes"), train_limit=spec.get("limit"))
+            empty = [split for split in ("train", "val", "test") if len(data.split(split)[0]) == 0]
+            if empty:
+                raise ValueError(f"{where}: {spec['name']} with classes {spec.get('classes')} has no "
+                                 f"{'/'.join(empty)} images. Pick classes the dataset has.")
+            if role == "train" and exp.model:
+                try:
+                    with torch.device("meta"):  # shapes only, no memory
+                        build_decoder(exp.model, data.image_shape)(build_encoder(exp.model, data.image_shape)(
+                            torch.empty(1, *data.image_shape)))
+                except (ValueError, RuntimeError) as exc:
+                    raise ValueError(f"experiments[{i}].model does not fit {spec['name']} images "
+                                     f"{tuple(data.image_shape)}: {exc}") from None
+
+
+def _check_results(results: Path) -> None:
+    """--results must be a folder this user can create or write (nothing is written outside it)."""
+    if results.exists() and not results.is_dir():
+        raise ValueError(f"--results {results} is a file, not a folder. Pass a folder (it is created if missing).")
+    existing = results
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"--results {results}: {existing} is a file, so the folder cannot be created.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"--results {results}: no permission to write in {existing}.")
+
+
+def _check_run_options(args) -> None:
+    from .locks import lock_settings
+
+    lock_settings()  # LAEBENCH_LOCK_LEASE_S
+    cpus = os.environ.get("LAEBENCH_NUM_CPUS")
+    if cpus is not None and not (cpus.isdigit() and int(cpus) > 0):
+        raise ValueError(f"LAEBENCH_NUM_CPUS must be a positive integer (CPUs for a local Ray). Got {cpus!r}.")
+    address = args.address
+    if address is not None and address != "auto":
+        host, _, port = address.rpartition(":")
+        if not (host and port.isdigit() and 0 < int(port) < 65536) or "/" in host:
+            raise ValueError(f"--address must be 'auto' or HOST:PORT of a Ray head node (e.g. 10.0.0.1:6379). "
+                             f"Got {address!r}.")
+        import socket
+
+        try:  # Ray itself would retry an unreachable head for minutes
+            socket.create_connection((host, int(port)), timeout=10).close()
+        except OSError as exc:
+            raise ValueError(f"--address {address}: no Ray head node answers there ({exc.strerror or exc}). Start "
+                             f"one with `ray start --head --port={port}` or fix the address.") from None
+
+
+def _check_data_root(data_root: str | None, resolve) -> str:
+    root = resolve(data_root)
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"--data-root {root} is a file, not a folder. Pass the folder that holds the datasets.")
+    if data_root is not None and not root.exists():
+        raise ValueError(f"--data-root {root} does not exist. Pass the folder that holds the datasets.")
+    return str(root)
+
+
+def _verify(results: Path) -> int:
+    """`python -m harness verify DIR`: what a rerun would retrain or rerun, one line each."""
+    from .cache import lock_holder, verify_store
+
+    if not results.is_dir():
+        raise ValueError(f"{results} is not a folder. Pass a results folder (the --results of a run).")
+    entries, reruns, leftovers = verify_store(results)
+    if not entries and not reruns:
+        raise ValueError(f"{results} holds no model entries or trial records. Pass a results folder (the "
+                         f"--results of a run) or its models/ folder.")
+    bad = [e for e in entries if not e.ok]
+    print(f"models: {len(entries)} entries, {len(entries) - len(bad)} verified, {len(bad)} to retrain")
+    for e in bad:
+        holder = lock_holder(e.folder)
+        print(f"  retrain {e.folder.name}: {e.reason or 'no model written yet'}"
+              + (f" (being trained now by {holder})" if holder else ""))
+    if leftovers:
+        print(f"  ({leftovers} temporary file(s) left by interrupted writes; removed when their model is retrained)")
+    print(f"evaluations: {len(reruns)} record(s) to rerun")
+    for trial, why in reruns:
+        print(f"  rerun {trial}: {why}")
+    return 1 if bad or reruns else 0
 
 
 if __name__ == "__main__":

@@ -2,14 +2,16 @@
 
 `load_grid(path)` returns a `Grid`; any bad key, type or value raises `ConfigError` whose message
 starts with the key path (`experiments[2].train.lr must be a positive number. Got -0.001.`), so the
-CLI can print one line and exit 2 before Ray starts. Plugins named in the grid are imported first,
-so their methods and tasks validate like built-in ones. See `configs/demo.yaml` for the shape.
+CLI can print one line and exit 2 before Ray starts. Plugins named in the grid are imported first
+(from the grid's folder or the working directory, which are on `sys.path` only while importing), so
+their methods and tasks validate like built-in ones. Duplicate YAML keys are errors, not silently
+overwritten. See `configs/demo.yaml` for the shape.
 """
 from __future__ import annotations
 
 import copy
+import math
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +37,7 @@ class MethodEntry:
     label: str  # the leaderboard's row name
     key: str  # registered method key
     params: dict
+    train: dict | None = None  # the method's own training settings (`methods.<label>.train`), if any
 
 
 @dataclass
@@ -51,7 +54,7 @@ class Experiment:
 
     def spec(self, entry: MethodEntry, seed: int) -> ModelSpec:
         return ModelSpec(method=entry.key, params=entry.params, data=self.data["train"], model=self.model,
-                         train=self.train, seed=seed)
+                         train=entry.train or self.train, seed=seed)
 
 
 @dataclass
@@ -66,38 +69,67 @@ class Grid:
     raw: dict = field(default_factory=dict)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys; a grid with `train:` twice is a mistake, so say so."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key (a list): PyYAML's own error follows
+                break
+            if duplicate:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def plugin_paths(source: str | os.PathLike | None) -> list[str]:
+    """Where the grid's plugins are looked for: the grid file's folder, then the working directory."""
+    grid_dir = str(Path(source).resolve().parent) if source and Path(source).is_file() else ""
+    return [p for p in (grid_dir, os.getcwd()) if p]
+
+
 def load_grid(path: str | Path) -> Grid:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"Grid file {path} does not exist. Pass --grid with a YAML file (see configs/).")
+    if not path.is_file():
+        raise ConfigError(f"Grid file {path} is not a file. Pass --grid with a YAML file (see configs/).")
     try:
-        raw = yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"Grid file {path} is not UTF-8 text. Pass --grid with a YAML file.") from None
+    except OSError as exc:
+        raise ConfigError(f"Cannot read grid file {path}: {exc.strerror or exc}.") from None
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}: malformed YAML{at}: {problem}. Fix the syntax.") from None
-    # Plugins may sit next to the grid file or in the working directory.
-    for folder in (str(path.resolve().parent), os.getcwd()):
-        if folder not in sys.path:
-            sys.path.insert(0, folder)
-    return parse_grid(raw, source=str(path))
+    return parse_grid(raw, source=str(path), plugin_paths=plugin_paths(path))
 
 
-def parse_grid(raw, source: str = "<grid>") -> Grid:
+def parse_grid(raw, source: str = "<grid>", plugin_paths: list[str] | None = None) -> Grid:
     from methods import get as get_method
     from tasks import get as get_task
 
     _require(isinstance(raw, dict), "grid", "must be a mapping with keys name, experiments, ...", raw)
     _no_unknown(raw, GRID_KEYS, "grid")
     name = raw.get("name")
-    _require(isinstance(name, str) and name.replace("-", "_").replace(".", "_").isidentifier(), "name",
-             "must be a name of letters, digits, '-', '_' (it names the results folder)", name)
+    _require(_safe_name(name), "name",
+             "must be a name of letters, digits, '-', '_', '.', not starting with '.' (it names the results folder)",
+             name)
     plugins = raw.get("plugins", []) or []
-    _require(isinstance(plugins, list) and all(isinstance(p, str) for p in plugins), "plugins",
-             "must be a list of module names", plugins)
+    _require(isinstance(plugins, list) and all(isinstance(p, str) and p and all(part.isidentifier() for part in
+                                                                                  p.split(".")) for p in plugins),
+             "plugins", "must be a list of module names (my_methods, or package.module)", plugins)
     try:
-        import_plugins(plugins)
+        import_plugins(plugins, plugin_paths or [])
     except ValueError as exc:
         raise ConfigError(f"plugins: {exc}") from None
     seeds = _seeds(raw.get("seeds", [0]), "seeds")
@@ -112,10 +144,12 @@ def parse_grid(raw, source: str = "<grid>") -> Grid:
         _require(isinstance(exp, dict), where, "must be a mapping", exp)
         _no_unknown(exp, EXPERIMENT_KEYS, where)
         exp_name = exp.get("name")
-        _require(isinstance(exp_name, str) and exp_name and "/" not in exp_name, f"{where}.name",
-                 "must be a non-empty string without '/'", exp_name)
+        _require(isinstance(exp_name, str) and exp_name and "/" not in exp_name and not exp_name.startswith("."),
+                 f"{where}.name", "must be a non-empty string without '/', not starting with '.'", exp_name)
         _require(exp_name not in seen, f"{where}.name", "must be unique in the grid", exp_name)
         seen.add(exp_name)
+        _require(isinstance(exp.get("task"), str), f"{where}.task", "must be a task name (python -m harness list)",
+                 exp.get("task"))
         try:
             task_cls = get_task(exp.get("task"))
         except ValueError as exc:
@@ -127,13 +161,14 @@ def parse_grid(raw, source: str = "<grid>") -> Grid:
         except ValueError as exc:
             raise ConfigError(f"{where}.task_params: {exc}") from None
         data = _data(exp.get("data"), f"{where}.data", task_cls)
+        exp_train = _train(exp.get("train", {}), f"{where}.train", train)
         model, methods = {}, []
         if task_cls.needs_model:
             model = _model(exp.get("model"), f"{where}.model")
-            methods = _methods(exp.get("methods"), f"{where}.methods", get_method)
+            methods = _methods(exp.get("methods"), f"{where}.methods", get_method, exp_train)
         experiments.append(Experiment(
             name=exp_name, task=task_cls.key, task_params=task_params, data=data, model=model, methods=methods,
-            train=_train(exp.get("train", {}), f"{where}.train", train),
+            train=exp_train,
             seeds=_seeds(exp.get("seeds", seeds), f"{where}.seeds"),
             resources=_resources(exp.get("resources", {}), f"{where}.resources", resources)))
     return Grid(name=name, seeds=seeds, resources=resources, plugins=plugins, train=train,
@@ -152,9 +187,8 @@ def _no_unknown(mapping: dict, allowed: set, path: str) -> None:
 
 
 def _seeds(value, path) -> list[int]:
-    _require(isinstance(value, list) and value and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
-                                                        for s in value),
-             path, "must be a non-empty list of non-negative integers", value)
+    _require(isinstance(value, list) and value and all(_is_int(s) and 0 <= s < 2 ** 32 for s in value),
+             path, "must be a non-empty list of integers in [0, 2^32)", value)
     _require(len(set(value)) == len(value), path, "must not repeat a seed", value)
     return list(value)
 
@@ -169,7 +203,18 @@ def _resources(value, path, base: dict) -> dict:
 
 
 def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    """A finite int or float (YAML's .nan and .inf are not numbers a setting can take)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _safe_name(v) -> bool:
+    """A name that is also a safe file or folder name: no '/', no '..', no leading '.'."""
+    return isinstance(v, str) and bool(v) and not v.startswith(".") and \
+        v.replace("-", "_").replace(".", "_").isidentifier()
 
 
 def _train(value, path, base: dict) -> dict:
@@ -185,7 +230,7 @@ def _train(value, path, base: dict) -> dict:
                 _require(_is_number(v["factor"]) and 0 < v["factor"] < 1, f"{p}.factor",
                          "must be a number in (0, 1)", v["factor"])
             if "patience" in v:
-                _require(isinstance(v["patience"], int) and v["patience"] >= 0, f"{p}.patience",
+                _require(_is_int(v["patience"]) and v["patience"] >= 0, f"{p}.patience",
                          "must be a non-negative integer", v["patience"])
             out["plateau"] = {**out["plateau"], **v}
         elif key in ("lr",):
@@ -195,7 +240,7 @@ def _train(value, path, base: dict) -> dict:
             _require(_is_number(v) and v >= 0, p, "must be a number >= 0", v)
             out[key] = float(v)
         else:  # batch_size, max_epochs, early_stopping
-            _require(isinstance(v, int) and not isinstance(v, bool) and v > 0, p, "must be a positive integer", v)
+            _require(_is_int(v) and v > 0, p, "must be a positive integer", v)
             out[key] = v
     return out
 
@@ -205,15 +250,16 @@ def _dataset_spec(value, path) -> dict:
         value = {"name": value}
     _require(isinstance(value, dict), path, "must be a dataset name or {name, classes, limit}", value)
     _no_unknown(value, {"name", "classes", "limit"}, path)
-    _require(value.get("name") in DATASETS, f"{path}.name", f"must be one of {', '.join(DATASETS)}",
-             value.get("name"))
+    _require(isinstance(value.get("name"), str) and value.get("name") in DATASETS, f"{path}.name",
+             f"must be one of {', '.join(DATASETS)}", value.get("name"))
     classes = value.get("classes")
     if classes is not None:
-        _require(isinstance(classes, list) and classes and all(isinstance(c, int) for c in classes),
-                 f"{path}.classes", "must be a non-empty list of class indices", classes)
+        _require(isinstance(classes, list) and classes and all(_is_int(c) and c >= 0 for c in classes),
+                 f"{path}.classes", "must be a non-empty list of class indices (integers >= 0)", classes)
+        _require(len(set(classes)) == len(classes), f"{path}.classes", "must not repeat a class", classes)
     limit = value.get("limit")
     if limit is not None:
-        _require(isinstance(limit, int) and limit > 0, f"{path}.limit", "must be a positive integer", limit)
+        _require(_is_int(limit) and limit > 0, f"{path}.limit", "must be a positive integer", limit)
     return {"name": value["name"], "classes": classes, "limit": limit}
 
 
@@ -235,23 +281,38 @@ def _model(value, path) -> dict:
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     k = opts.get("latent_dim")
-    _require(isinstance(k, int) and k > 0, f"{path}.latent_dim", "must be a positive integer", k)
+    _require(_is_int(k) and k > 0, f"{path}.latent_dim", "must be a positive integer", k)
+    for key in ("hidden", "channels"):
+        if key in opts:
+            v = opts[key]
+            _require(isinstance(v, list) and (v or key == "hidden") and all(_is_int(n) and n > 0 for n in v),
+                     f"{path}.{key}", "must be a list of positive integers (layer widths)", v)
+    if "kernel_size" in opts:
+        v = opts["kernel_size"]
+        _require(_is_int(v) and v > 0 and v % 2 == 1, f"{path}.kernel_size", "must be a positive odd integer", v)
     return dict(value)
 
 
-def _methods(value, path, get_method) -> list[MethodEntry]:
+def _methods(value, path, get_method, experiment_train: dict) -> list[MethodEntry]:
     _require(isinstance(value, dict) and value, path,
              "must be a non-empty mapping of method name to parameters, e.g. {ae: {}}", value)
     entries = []
     for label, params in value.items():
         p = f"{path}.{label}"
+        _require(_safe_name(label), path, "keys are leaderboard row labels: letters, digits, '-', '_', '.', not "
+                 "starting with '.'", label)
+        _require(params is None or isinstance(params, dict), p, "must be a mapping of parameters, e.g. {} or "
+                 "{method: ae}", params)
         params = dict(params or {})
-        _require(isinstance(params, dict), p, "must be a mapping of parameters", params)
         key = params.pop("method", label)
+        _require(isinstance(key, str), f"{p}.method", "must be a registered method name", key)
+        # per-method training settings (e.g. the authors' lr 1e-4 for the conv online LAE) over the experiment's
+        train_override = params.pop("train", None)
+        train = None if train_override is None else _train(train_override, f"{p}.train", experiment_train)
         try:
             cls = get_method(key)
             params = cls.validate_params(params)
         except ValueError as exc:
             raise ConfigError(f"{p}: {exc}") from None
-        entries.append(MethodEntry(label=str(label), key=key, params=params))
+        entries.append(MethodEntry(label=str(label), key=key, params=params, train=train))
     return entries

@@ -4,22 +4,26 @@ missing evaluation, then write the leaderboards.
 Finished work lives in the results directory, not in Tune's state: `<results>/models/` (the model
 cache, shared by all grids) and `<results>/<grid>/trials/*.json` (one record per evaluation). A rerun
 therefore trains nothing and evaluates only what is missing or failed; `--resume` also continues
-interrupted trainings from their last epoch. `address` joins an existing Ray cluster.
+interrupted trainings from their last epoch. `address` joins an existing Ray cluster. A cached model
+counts only when it passes verification (`ModelCache.check`: size, sha256, spec); a bad one is named in
+one line and retrained. Trials lock their model or record, so concurrent runs on one folder share the
+work; the summary counts what this run did itself.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
-import sys
+import socket
 import time
 from pathlib import Path
 
-from .cache import ModelCache
-from .config import Grid
+from .cache import ModelCache, lock_holder, write_atomic
+from .config import Grid, plugin_paths
 from .leaderboard import write_leaderboards
+from .locks import exclusive, lock_settings
 from .plan import Plan, make_plan
-from .trials import eval_trial, record_path, train_trial
+from .trials import eval_trial, record_is_current, record_path, train_trial
 
 
 @dataclasses.dataclass
@@ -31,6 +35,7 @@ class RunSummary:
     evaluated: int
     skipped_evals: int
     failed_evals: int
+    shared: int = 0  # models and evaluations another run finished while this one waited for them
 
     @property
     def ok(self) -> bool:
@@ -42,11 +47,14 @@ def describe(plan: Plan, grid: Grid, results: Path) -> str:
     lines = [f"Grid '{grid.name}': {len(plan.models)} model(s), {len(plan.evals)} evaluation trial(s)"]
     for i, layer in enumerate(plan.train_layers):
         for spec in layer:
-            state = "cached" if cache.has(spec) else "to train"
+            found = cache.check(spec)
+            state = {"ok": "cached", "missing": "to train"}.get(found.status, f"to retrain ({found.reason})")
+            holder = lock_holder(cache.folder(spec)) if not found.ok else None
+            state += f", being trained now by {holder}" if holder else ""
             lines.append(f"  train[{i}] {spec.key:<28} {spec.data.get('name', ''):<13} seed={spec.seed}  {state}")
     run_dir = results / grid.name
     for job in plan.evals:
-        state = "done" if _finished(run_dir, job) else "to run"
+        state = "done" if _finished(run_dir, job, cache) else "to run"
         lines.append(f"  eval     {job.trial_id:<60} {state}")
     return "\n".join(lines)
 
@@ -67,7 +75,9 @@ def init_ray(address: str | None, extra_paths: list[str]) -> None:
         ray.init(address=address, **kwargs)
     else:
         num_cpus = int(os.environ.get("LAEBENCH_NUM_CPUS", os.cpu_count() or 1))
-        ray.init(num_cpus=num_cpus, **kwargs)
+        # "local": always a fresh instance of our own; without it Ray joins any `ray start` cluster it finds
+        # on this machine (another user's, a test's) and then refuses num_cpus.
+        ray.init(address="local", num_cpus=num_cpus, **kwargs)
 
 
 def check_resources(grid: Grid) -> None:
@@ -89,23 +99,36 @@ def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = 
              resume: bool = False, log=print) -> RunSummary:
     results = Path(results).resolve()
     run_dir = results / grid.name
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "grid.json").write_text(json.dumps(grid.raw, indent=1, default=str))
     plan = make_plan(grid)
+    locks = lock_settings()
+    paths = plugin_paths(grid.source)
+    init_ray(address, paths)
+    check_resources(grid)  # before anything is written: a grid this cluster cannot run leaves no folder
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(run_dir / "grid.json", json.dumps(grid.raw, indent=1, default=str).encode())
     # The leaderboard shows only this grid's current trials, not records left by an edited earlier version.
-    (run_dir / "plan.json").write_text(json.dumps({j.trial_id: j.config_hash for j in plan.evals}, indent=1))
-    cache = ModelCache(results / "models")
+    plan_hashes = {j.trial_id: j.config_hash for j in plan.evals}
+    write_atomic(run_dir / "plan.json", json.dumps(plan_hashes, indent=1).encode())
+    cache = ModelCache(results / "models", locks)
+    run_id = f"{socket.gethostname()}:{os.getpid()}:{time.time():.0f}"
     common = {"models_dir": str(results / "models"), "run_dir": str(run_dir), "data_root": data_root,
-              "plugins": grid.plugins, "resume": resume}
-    grid_dir = str(Path(grid.source).resolve().parent) if grid.source and Path(grid.source).exists() else ""
-    init_ray(address, [os.getcwd(), grid_dir])
-    check_resources(grid)
+              "plugins": grid.plugins, "plugin_paths": paths, "resume": resume, "run_id": run_id, "lock": locks}
     started = time.perf_counter()
 
-    to_train = [[s for s in layer if not cache.has(s)] for layer in plan.train_layers]
+    to_train = []
+    for layer in plan.train_layers:
+        to_train.append([])
+        for spec in layer:
+            found = cache.check(spec)
+            if found.status == "bad":
+                log(f"[laebench] retraining {spec.key}: {found.reason}")
+            if not found.ok:
+                to_train[-1].append(spec)
     n_train = sum(map(len, to_train))
-    log(f"[laebench] models: {len(plan.models)} needed, {len(plan.models) - n_train} cached, {n_train} to train")
-    failed_models = 0
+    busy = sum(1 for layer in to_train for s in layer if lock_holder(cache.folder(s)))
+    log(f"[laebench] models: {len(plan.models)} needed, {len(plan.models) - n_train} cached, {n_train} to train"
+        + (f" ({busy} being trained now by another run: this run waits for them and uses them)" if busy else ""))
+    failed_models = trained_here = 0
     for i, layer in enumerate(to_train):
         runnable = []
         for spec in layer:
@@ -120,20 +143,22 @@ def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = 
             log(f"[laebench] training layer {i}: {len(configs)} model(s)")
             _tune(_run_train, configs, run_dir, f"train{i}")
         for spec in layer:
-            if not cache.has(spec):
+            entry = cache.entry(spec)
+            trained_here += entry is not None and entry.get("run_id") == run_id
+            if entry is None:
                 failed_models += 1
                 log(f"[laebench] FAILED model {spec.key}: {cache.failure(spec) or 'no model written (trial crashed)'}")
                 if cache.failure(spec) is None:
                     cache.record_failure(spec, "trial crashed without writing a model (see Ray logs)")
 
-    todo = [job for job in plan.evals if not _finished(run_dir, job)]
+    todo = [job for job in plan.evals if not _finished(run_dir, job, cache)]
     log(f"[laebench] evaluations: {len(plan.evals)} planned, {len(plan.evals) - len(todo)} done, {len(todo)} to run")
     experiments = {e.name: dataclasses.asdict(e) for e in grid.experiments}
     if todo:
         configs = [{"job": job.to_config(), "common": common, "experiment": experiments[job.experiment],
                     "cpus": job.resources["cpu"], "gpus": job.resources["gpu"]} for job in todo]
         _tune(_run_eval, configs, run_dir, "eval")
-    failed_evals = 0
+    failed_evals = evaluated_here = 0
     for job in todo:
         path = record_path(run_dir, job.trial_id)
         if not path.exists():
@@ -143,28 +168,29 @@ def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = 
                                    "label": job.label, "seed": job.seed, "point": job.point,
                                    "config_hash": job.config_hash, "status": "failed", "metrics": [],
                                    "error": "trial crashed without writing a result (see Ray logs)"})
-        record = json.loads(path.read_text())
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            record = {"status": "failed", "error": f"unreadable record {path}"}
         if record["status"] != "ok":
             failed_evals += 1
             log(f"[laebench] FAILED {job.trial_id}: {record['error']}")
-    write_leaderboards(run_dir)
-    log(f"[laebench] done in {time.perf_counter() - started:.1f}s: trained {n_train - failed_models}, "
-        f"failed models {failed_models}, evaluated {len(todo) - failed_evals}, failed evaluations {failed_evals}")
+        else:
+            evaluated_here += record.get("run_id") == run_id
+    with exclusive(run_dir / "leaderboard.lock", "leaderboards", locks):  # a concurrent run may be writing them
+        write_leaderboards(run_dir)
+    shared = (n_train - failed_models - trained_here) + (len(todo) - failed_evals - evaluated_here)
+    log(f"[laebench] done in {time.perf_counter() - started:.1f}s: trained {trained_here}, "
+        f"failed models {failed_models}, evaluated {evaluated_here}, failed evaluations {failed_evals}"
+        + (f", {shared} model(s)/evaluation(s) done by another run meanwhile" if shared else ""))
     log(f"[laebench] leaderboard: {run_dir / 'leaderboard.md'}")
-    return RunSummary(run_dir, n_train - failed_models, len(plan.models) - n_train, failed_models,
-                      len(todo) - failed_evals, len(plan.evals) - len(todo), failed_evals)
+    return RunSummary(run_dir, trained_here, len(plan.models) - n_train, failed_models,
+                      evaluated_here, len(plan.evals) - len(todo), failed_evals, shared)
 
 
-def _finished(run_dir: Path, job) -> bool:
-    """A trial is done when its record is ok and was made with the same settings (config hash)."""
-    path = record_path(run_dir, job.trial_id)
-    if not path.exists():
-        return False
-    try:
-        record = json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return False
-    return record.get("status") == "ok" and record.get("config_hash") == job.config_hash
+def _finished(run_dir: Path, job, cache: ModelCache) -> bool:
+    """Done: an ok record with the same settings, made from the model now verified in the cache."""
+    return record_is_current(run_dir, job.to_config(), cache)
 
 
 def _dependency_failures(spec, cache: ModelCache) -> str:

@@ -3,12 +3,14 @@
 Both run in Ray worker processes: they import the grid's plugins, take the GPU Ray assigned (if any),
 and write their outcome to the results directory (model cache or `trials/<id>.json`), so a crash of
 one trial never loses another's result. Exceptions are caught, recorded with their message, and
-reported to Tune as `failed=1`.
+reported to Tune as `failed=1`. Each trial holds a lock on its model or record (`harness.locks`) and
+re-checks under it, so a second run of the same grid, or another node, waits and then uses the result
+instead of training or evaluating again. A record stores the sha256 of the model it evaluated; it
+counts as done only while that model is still the verified one in the cache (`record_is_current`).
 """
 from __future__ import annotations
 
 import json
-import os
 import time
 import traceback
 from pathlib import Path
@@ -18,8 +20,9 @@ import torch
 from methods import get as get_method
 from methods.base import ModelSpec
 
-from .cache import ModelCache
+from .cache import CacheError, ModelCache, write_atomic
 from .data import load_dataset
+from .locks import exclusive
 from .provenance import provenance
 from .registry import import_plugins
 
@@ -35,7 +38,7 @@ def trial_device() -> torch.device:
 
 
 def _setup(common: dict, cpus: float | None = None) -> torch.device:
-    import_plugins(common.get("plugins", []))
+    import_plugins(common.get("plugins", []), common.get("plugin_paths", []))
     if cpus:
         torch.set_num_threads(max(1, int(cpus)))
     return trial_device()
@@ -72,64 +75,137 @@ def _reporter():
     return _print_epoch
 
 
+def _cache(common: dict) -> ModelCache:
+    return ModelCache(common["models_dir"], common.get("lock"))
+
+
 def train_model(spec: ModelSpec, common: dict, device: torch.device | None = None, report=None) -> None:
-    """Train `spec` (its dependencies must be cached) and store it. Raises on failure."""
+    """Train `spec` (its dependencies must be cached) and store it. Raises on failure. Call under the lock."""
     device = device or trial_device()
-    cache = ModelCache(common["models_dir"])
+    cache = _cache(common)
     data = dataset_for(spec.data, common.get("data_root"))
     cls = get_method(spec.method)
     deps = {name: cache.load(dep, device) for name, dep in cls.dependencies(spec).items()}
     partial = cache.partial_path(spec)
     if not common.get("resume"):
         partial.unlink(missing_ok=True)
+    elif partial.exists():
+        try:
+            torch.load(partial, map_location="cpu", weights_only=False)
+        except Exception as exc:  # a torn or truncated per-epoch checkpoint: start this model afresh
+            print(f"[train] {spec.key}: discarding unreadable partial.pt ({_one_line(exc)}); training from epoch 0",
+                  flush=True)
+            partial.unlink(missing_ok=True)
     started = time.perf_counter()
     method = cls(spec, data.image_shape).fit(data, dependencies=deps, device=device,
                                              reporter=report or _reporter(), checkpoint_path=partial)
     history = getattr(method, "history_", [])
     elapsed = time.perf_counter() - started
-    cache.save(method, history=history, extra={"train_time_s": elapsed, "provenance": provenance(device)})
+    cache.save(method, history=history, extra={"train_time_s": elapsed, "provenance": provenance(device)},
+               run_id=common.get("run_id", ""))
     best = min((h["val_loss"] for h in history if "val_loss" in h), default=float("nan"))
     print(f"[train] {spec.key}: {len(history)} epoch(s), best val loss {best:.5g}, {elapsed:.1f}s on {device}",
           flush=True)
 
 
 def train_trial(config: dict) -> None:
+    """Train one model unless another run did (or failed to) while this trial waited for its lock."""
     spec = ModelSpec(**config["spec"])
     common = config["common"]
-    cache = ModelCache(common["models_dir"])
+    cache = _cache(common)
+    failed = 0
     try:
         device = _setup(common, config.get("cpus"))
-        print(f"[train] {spec.key} on {device}", flush=True)
-        train_model(spec, common, device)
-        _tune_report({"failed": 0})
-    except Exception as exc:  # recorded, never raised: the other trials go on
+        failure_before = cache.failure_stamp(spec)
+        with cache.lock(spec):
+            try:
+                found = cache.check(spec)
+                stamp = cache.failure_stamp(spec)
+                if found.ok:
+                    print(f"[train] {spec.key}: already trained (by another run meanwhile); using it", flush=True)
+                elif stamp is not None and stamp != failure_before:
+                    print(f"[train] {spec.key}: another run failed to train it just now: {cache.failure(spec)}",
+                          flush=True)
+                    failed = 1
+                else:
+                    if found.status == "bad":
+                        print(f"[train] {spec.key}: retraining: {found.reason}", flush=True)
+                    cache.discard(spec)
+                    print(f"[train] {spec.key} on {device}", flush=True)
+                    train_model(spec, common, device)
+            except Exception as exc:  # recorded under the lock, so a waiting run sees it and does not retry
+                cache.record_failure(spec, _one_line(exc))
+                traceback.print_exc()
+                failed = 1
+    except Exception as exc:  # plugins, device or lock: recorded, never raised, the other trials go on
         cache.record_failure(spec, _one_line(exc))
         traceback.print_exc()
-        _tune_report({"failed": 1})
+        failed = 1
+    _tune_report({"failed": failed})
+
+
+def record_is_current(run_dir: Path, job: dict, cache: ModelCache) -> bool:
+    """A trial is done when its record is ok, was made with the same settings (config hash) and, if it
+    evaluated a model, that model is still the verified one in the cache (same sha256)."""
+    path = record_path(run_dir, job["trial_id"])
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(record, dict) or record.get("status") != "ok" or record.get("config_hash") != job["config_hash"]:
+        return False
+    if job.get("spec") is None:
+        return True
+    entry = cache.entry(ModelSpec(**job["spec"]))
+    return entry is not None and record.get("model_sha256") == entry["sha256"]
 
 
 def eval_trial(config: dict) -> None:
+    job, common = config["job"], config["common"]
+    run_dir = Path(common["run_dir"])
+    cache = _cache(common)
+    try:
+        with exclusive(record_path(run_dir, job["trial_id"]).with_suffix(".lock"), f"trial {job['trial_id']}",
+                       common.get("lock")):
+            if record_is_current(run_dir, job, cache):
+                print(f"[eval] {job['trial_id']}: already evaluated (by another run meanwhile)", flush=True)
+                _tune_report({"failed": 0})
+                return
+            record = _evaluate(config, cache)
+            record["attempt"] = _previous_attempt(run_dir, job["trial_id"]) + 1
+            write_record(run_dir, record)
+    except Exception as exc:  # the lock itself failed (storage gone): report, never raise
+        traceback.print_exc()
+        record = {"status": "failed", "error": _one_line(exc)}
+    _tune_report({"failed": int(record["status"] != "ok")})
+
+
+def _evaluate(config: dict, cache: ModelCache) -> dict:
     from tasks import get as get_task
     from tasks.base import EvalContext
 
     job, common = config["job"], config["common"]
     record = {**{k: job[k] for k in ("trial_id", "experiment", "task", "label", "seed", "point", "config_hash")},
-              "model_key": None, "status": "ok", "error": "", "metrics": []}
+              "model_key": None, "model_sha256": None, "status": "ok", "error": "", "metrics": [],
+              "run_id": common.get("run_id", "")}
     started = time.perf_counter()
     device = torch.device("cpu")
     try:
         device = _setup(common, config.get("cpus"))
         exp = config["experiment"]
         task = get_task(job["task"])(exp["task_params"])
-        cache = ModelCache(common["models_dir"])
         method = None
         if job["spec"] is not None:
             spec = ModelSpec(**job["spec"])
             record["model_key"] = spec.key
-            failure = cache.failure(spec) if not cache.has(spec) else None
-            if failure is not None:
-                raise RuntimeError(f"model {spec.key} failed to train: {failure}")
+            found = cache.check(spec)
+            if found.status == "failed":
+                raise RuntimeError(f"model {spec.key} failed to train: {cache.failure(spec)}")
+            if not found.ok:
+                raise CacheError(f"model {spec.key} is not usable ({found.status}{': ' if found.reason else ''}"
+                                 f"{found.reason}); rerun the grid to retrain it")
             method = cache.load(spec, device)
+            record["model_sha256"] = found.manifest["sha256"]
         data_specs = exp["data"]
         data = dataset_for(data_specs["train"], common.get("data_root")) if "train" in data_specs else None
         extra = {role: dataset_for(s, common.get("data_root")) for role, s in data_specs.items() if role != "train"}
@@ -138,14 +214,26 @@ def eval_trial(config: dict) -> None:
         ctx = EvalContext(experiment=job["experiment"], method_label=job["label"], method=method, data=data,
                           extra_data=extra, point=job["point"], seed=job["seed"], device=device,
                           artifact_dir=artifact_dir, model_config=exp["model"], train_config=exp["train"],
-                          aux_model=ModelCache(common["models_dir"]).get_or_train)
-        record["metrics"] = task.evaluate(ctx)
+                          aux_model=cache.get_or_train)
+        record["metrics"] = task.evaluate(ctx) + model_diagnostics(method)
     except Exception as exc:
         record.update(status="failed", error=_one_line(exc))
         traceback.print_exc()
     record.update(wall_time_s=time.perf_counter() - started, finished=time.time(), **provenance(device))
-    write_record(Path(common["run_dir"]), record)
-    _tune_report({"failed": int(record["status"] != "ok")})
+    return record
+
+
+def _previous_attempt(run_dir: Path, trial_id: str) -> int:
+    try:
+        return int(json.loads(record_path(run_dir, trial_id).read_text()).get("attempt", 1))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0
+
+
+def model_diagnostics(method) -> list[dict]:
+    """A method's own health figures (e.g. `posterior/*` of the Laplace methods) as metric rows."""
+    diagnostics = getattr(method, "diagnostics", None)
+    return [{"metric": k, "value": float(v)} for k, v in diagnostics().items()] if callable(diagnostics) else []
 
 
 def record_path(run_dir: Path, trial_id: str) -> Path:
@@ -155,9 +243,7 @@ def record_path(run_dir: Path, trial_id: str) -> Path:
 def write_record(run_dir: Path, record: dict) -> None:
     path = record_path(run_dir, record["trial_id"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1, default=float))
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(record, indent=1, default=float).encode())
 
 
 def _one_line(exc: BaseException) -> str:

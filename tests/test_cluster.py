@@ -1,4 +1,8 @@
-"""A simulated two-node Ray cluster (`ray.cluster_utils.Cluster`) runs a grid and collects every result."""
+"""A simulated two-node Ray cluster (`ray.cluster_utils.Cluster`) runs a grid and collects every result.
+
+Placement is forced, not left to timing: each node has one CPU, each trial needs one, and the method's
+training waits (up to a minute, then fails) until a second training runs at the same time, so two trainings
+must run at once, on different nodes."""
 import json
 import subprocess
 import sys
@@ -28,18 +32,44 @@ SCRIPT = textwrap.dedent('''
 ''')
 
 
+RENDEZVOUS = textwrap.dedent('''
+    """An AE whose training starts only when another training is running too (a file per training in ROOM)."""
+    import os, time
+    from pathlib import Path
+    import methods
+
+    ROOM = Path(__file__).parent / "room"
+
+    @methods.register("rendezvous_ae")
+    class RendezvousAE(methods.get("ae")):
+        description = "ae that trains only alongside another training"
+
+        def _fit(self, data, dependencies, reporter, checkpoint_path):
+            ROOM.mkdir(exist_ok=True)
+            (ROOM / f"seed{self.spec.seed}-pid{os.getpid()}").touch()
+            deadline = time.time() + 60
+            while len(list(ROOM.iterdir())) < 2:
+                if time.time() > deadline:
+                    raise RuntimeError("no other training ran at the same time (one node only?)")
+                time.sleep(0.05)
+            super()._fit(data, dependencies, reporter, checkpoint_path)
+''')
+
+
 def test_two_node_cluster_runs_grid(tmp_path):
+    (tmp_path / "rendezvous.py").write_text(RENDEZVOUS)
     grid = tmp_path / "cluster.yaml"
     grid.write_text(textwrap.dedent("""
         name: cluster
         seeds: [0, 1, 2, 3]
-        train: {max_epochs: 300, early_stopping: 300, batch_size: 32}   # about a second per model
+        plugins: [rendezvous]
+        train: {max_epochs: 20, batch_size: 32}
         experiments:
           - name: recon
             task: reconstruction
             data: {train: synthetic}
             model: {arch: mlp, latent_dim: 2, hidden: [16, 8]}
-            methods: {ae: {}}
+            methods: {rendezvous_ae: {}}
     """))
     proc = subprocess.run([sys.executable, "-c", SCRIPT, str(grid), str(tmp_path / "res")], cwd=ROOT,
                           capture_output=True, text=True, timeout=400)
@@ -51,9 +81,10 @@ def test_two_node_cluster_runs_grid(tmp_path):
     raw = pd.read_csv(tmp_path / "res" / "cluster" / "raw.csv")
     assert sorted(raw.seed.unique()) == [0, 1, 2, 3] and (raw.status == "ok").all()
     assert set(raw.metric) == {"mse", "log_px"}
-    # trials were spread over both simulated nodes (each node has 1 CPU, each trial needs 1: two trials
-    # running at once must be on different nodes); model provenance records the node that trained it
+    # two trainings ran at once (the rendezvous), so on both nodes; model provenance records the node of each
     import torch
+
+    assert len(list((tmp_path / "room").iterdir())) == 4
 
     nodes = set(raw.node.dropna())
     for path in (tmp_path / "res" / "models").glob("*/model.pt"):

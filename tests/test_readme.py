@@ -1,4 +1,4 @@
-"""The README's examples run: the method plugin trains, samples and validates in a grid."""
+"""The README's examples run: the method plugin trains, samples, validates in a grid and passes `check_method`."""
 import re
 import sys
 import textwrap
@@ -10,13 +10,19 @@ from harness.data import load_dataset
 from tests.conftest import ROOT
 
 
-def _block_after(heading: str) -> str:
+def _blocks_after(heading: str) -> list[str]:
+    """The python code blocks of one README section (from `heading` to the next `## `)."""
     text = (ROOT / "README.md").read_text()
     section = text[text.index(heading):]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    end = section.find("\n## ", len(heading))
+    return re.findall(r"```python\n(.*?)```", section if end < 0 else section[:end], re.S)
 
 
-def test_readme_method_example_is_a_working_plugin(tmp_path, monkeypatch):
+def _block_after(heading: str) -> str:
+    return _blocks_after(heading)[0]
+
+
+def test_readme_method_example_is_a_working_plugin(tmp_path, monkeypatch, scoped_registries):
     (tmp_path / "my_methods.py").write_text(_block_after("## Adding a method"))
     (tmp_path / "grid.yaml").write_text(textwrap.dedent("""
         name: readme
@@ -38,6 +44,33 @@ def test_readme_method_example_is_a_working_plugin(tmp_path, monkeypatch):
     assert s.latents.shape == (4, 5, 2) and s.recon.shape == (4, 5, 1, 8, 8)
     assert s.latents.var(0).mean() > 0
     assert torch.equal(s.recon, method.sample(data.test_x[:5], 4, seed=1).recon)
+
+
+def test_readme_check_method_example_passes_on_the_plugin(tmp_path, monkeypatch, scoped_registries):
+    """The README's `check_method` call, run as written on its plugin example (the contract checks)."""
+    plugin, check = _blocks_after("## Adding a method")[:2]
+    assert "check_method(NoisyAE" in check
+    (tmp_path / "my_methods.py").write_text(plugin)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    exec(compile(check, "README.md", "exec"), {})
+    import methods
+
+    assert methods.get("noisy_ae").__module__ == "my_methods"
+
+
+def test_check_method_fails_on_a_broken_plugin(tmp_path, monkeypatch, scoped_registries):
+    """The same check on the plugin with its noise switched off: `stochastic = True` is then a false claim."""
+    import pytest
+
+    from methods.testing import check_method
+
+    plugin = _block_after("## Adding a method").replace('{"latent_noise": 0.1}', '{"latent_noise": 0.0}')
+    (tmp_path / "my_methods.py").write_text(plugin)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from my_methods import NoisyAE
+
+    with pytest.raises(AssertionError, match="stochastic = True, but its 3 samples are identical"):
+        check_method(NoisyAE, load_dataset("synthetic"))
 
 
 def test_readme_pandas_example_names_real_columns():

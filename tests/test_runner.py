@@ -100,24 +100,80 @@ def test_rerun_trains_nothing_and_report_rebuilds(tmp_path, ray_address):
     assert abs(row["mean"] - raw[raw.metric == "mse"].value.mean()) < 1e-9
 
 
+PAUSABLE = textwrap.dedent('''
+    """An AE whose trainings with seed >= 1 stop after two epochs while the file PAUSE exists."""
+    import os, time
+    from pathlib import Path
+    import methods
+
+    HERE = Path(__file__).parent
+
+    @methods.register("pausable_ae")
+    class PausableAE(methods.get("ae")):
+        description = "ae that pauses mid-training on request"
+        batches = 0
+
+        def training_loss(self, x):
+            self.batches += 1
+            if self.spec.seed >= 1 and self.batches > 24:  # two epochs of the synthetic set at batch size 32
+                (HERE / f"paused-{os.getpid()}").touch()
+                while (HERE / "PAUSE").exists():
+                    time.sleep(0.05)
+            return super().training_loss(x)
+''')
+
+
 def test_resume_after_kill(tmp_path, ray_address):
-    """Kill a run after its first model is stored; --resume finishes without retraining that model."""
-    grid = small_grid(tmp_path, "killed", "{ae: {}}", epochs=60, seeds="[0, 1, 2, 3]")
+    """Kill a run while one model is stored and others are paused mid-training (so the kill interrupts work
+    for certain); --resume keeps the stored model and continues an interrupted training from its partial
+    checkpoint (a marker written into that checkpoint's history must reach the finished model)."""
+    import psutil  # a dependency of Ray
+    import torch
+
+    (tmp_path / "pausable.py").write_text(PAUSABLE)
+    (tmp_path / "PAUSE").touch()
+    grid = small_grid(tmp_path, "killed", "{pausable_ae: {}}", epochs=60, seeds="[0, 1, 2, 3]", plugins="[pausable]")
     results = tmp_path / "res"
+
+    def interrupted() -> list[Path]:  # partial checkpoints of trainings that have not finished
+        return [p for p in (results / "models").glob("*/partial.pt") if not (p.parent / "model.pt").exists()]
+
     proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "--grid", str(grid), "--results", str(results),
                              "--address", ray_address], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
     deadline = time.time() + 300
-    while time.time() < deadline and not list((results / "models").glob("*/model.pt")):
-        time.sleep(0.2)
+    while time.time() < deadline and not (list((results / "models").glob("*/model.pt")) and interrupted()
+                                          and list(tmp_path.glob("paused-*"))):
+        time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    paused = [int(p.name.split("-")[1]) for p in tmp_path.glob("paused-*")]
+    assert paused, "no training paused before the kill"
+    deadline = time.time() + 120  # Ray ends the dead driver's trials; none may go on once PAUSE is gone
+    while time.time() < deadline and any(psutil.pid_exists(pid) for pid in paused):
+        time.sleep(0.2)
+    assert not any(psutil.pid_exists(pid) for pid in paused), "paused trainings outlived the killed run"
     done = {p: p.stat().st_mtime for p in (results / "models").glob("*/model.pt")}
     assert done, "no model finished before the kill"
+    partial = next(iter(interrupted()), None)
+    assert partial is not None, "no training was in progress at the kill: nothing to resume"
+    saved = torch.load(partial, weights_only=False)
+    epoch = saved["loop"]["epoch"]
+    assert 0 < epoch < 60 and len(saved["loop"]["history"]) == epoch
+    for record in saved["loop"]["history"]:  # mark the epochs trained before the kill
+        record["before_kill"] = True
+    torch.save(saved, partial.with_suffix(".marked"))
+    os.replace(partial.with_suffix(".marked"), partial)
+    (tmp_path / "PAUSE").unlink()
+
     resumed = run_cli("run", "--grid", grid, "--results", results, "--address", ray_address, "--resume")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert f"{len(done)} cached" in resumed.stdout
     assert all(p.stat().st_mtime == m for p, m in done.items())
+    assert not partial.exists() and (partial.parent / "model.pt").exists()
+    history = torch.load(partial.parent / "model.pt", weights_only=False)["history"]
+    assert [bool(h.get("before_kill")) for h in history[:epoch]] == [True] * epoch  # started from the checkpoint
+    assert len(history) > epoch and not any(h.get("before_kill") for h in history[epoch:])  # and went on
     raw = pd.read_csv(results / "killed" / "raw.csv")
     assert sorted(raw.seed.unique()) == [0, 1, 2, 3] and (raw.status == "ok").all()
 
