@@ -50,16 +50,26 @@ class ModelSpec:
 
 @dataclass
 class Samples:
-    """n stochastic samples for a batch of B inputs."""
+    """n stochastic samples for a batch of B inputs.
+
+    `member`: for methods made of separate models (ensembles), which member produced each sample (a long
+    tensor `[n]`), else None. Members' latent spaces are unrelated, so tasks keep them apart (KNN fits one
+    classifier per member). A method that sets `member` also accepts `sample(x, n, seed=..., member=m)`:
+    n samples from member m only (an imputation chain then stays with one member).
+    """
 
     latents: torch.Tensor  # [n, B, K]
     recon: torch.Tensor  # [n, B, C, H, W], reconstruction means
     variance: torch.Tensor | None = None  # [n, B, C, H, W], predicted output variance, if any
+    member: torch.Tensor | None = None  # [n] long, the member behind each sample (ensembles), if any
 
     def __post_init__(self):
         if self.latents.ndim != 3 or self.recon.ndim != 5 or self.latents.shape[:2] != self.recon.shape[:2]:
             raise ValueError(f"Samples must be latents [n, B, K] and recon [n, B, C, H, W]. "
                              f"Got {tuple(self.latents.shape)} and {tuple(self.recon.shape)}.")
+        if self.member is not None and (self.member.shape != self.latents.shape[:1] or self.member.is_floating_point()):
+            raise ValueError(f"Samples.member must be an integer tensor [n] = [{self.latents.shape[0]}]. "
+                             f"Got {self.member.dtype} {tuple(self.member.shape)}.")
 
 
 class NotFittedError(RuntimeError):

@@ -2,8 +2,11 @@
 
 `Ensemble` (registry key `ensemble`) trains nothing itself: `dependencies(spec)` names `size` ordinary
 `ae` specs (seed `spec.seed * size + i`), which the harness trains as separate parallel trials and shares
-with `ae` rows; `fit` copies their weights, so the checkpoint holds every member and loading needs no
-cache. `sample(x, n)`: sample i comes from member `i % size`; latents `[n, B, K]`, recon `[n, B, C, H, W]`.
+with `ae` rows (so in one grid the ensemble row of seed s and the `ae` rows of seeds size*s .. size*s + size - 1
+share models: not independent samples); `fit` copies their weights, so the checkpoint holds every member and
+loading needs no cache. `sample(x, n)`: sample i comes from member `i % size` (`Samples.member` says which); latents
+`[n, B, K]`, recon `[n, B, C, H, W]`. `sample(x, n, member=m)`: n copies of member m's output, so a caller
+that iterates (an imputation chain) can stay with one member.
 """
 from __future__ import annotations
 
@@ -68,11 +71,24 @@ class Ensemble(Method):
         self.history_ = []
         reporter({"members": self.size})
 
+    @torch.no_grad()
+    def sample(self, x: torch.Tensor, n: int, *, seed: int = 0, member: int | None = None) -> Samples:
+        """As `Method.sample`; with `member`, all n samples come from that member (deterministic)."""
+        if member is None:
+            return super().sample(x, n, seed=seed)
+        if isinstance(member, bool) or not isinstance(member, int) or not 0 <= member < self.size:
+            raise ValueError(f"ensemble member must be an integer in [0, {self.size}). Got {member!r}.")
+        self._check_fitted()
+        z, recon = self._member(x.to(self.device), member)
+        return Samples(latents=z.expand(n, *z.shape).clone(), recon=recon.expand(n, *recon.shape).clone(),
+                       member=torch.full((n,), member, dtype=torch.long))
+
+    def _member(self, x: torch.Tensor, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.nets[f"member{i}_encoder"](x)
+        return z, self.nets[f"member{i}_decoder"](z)
+
     def _sample(self, x: torch.Tensor, n: int) -> Samples:
-        outputs = []
-        for i in range(min(n, self.size)):
-            z = self.nets[f"member{i}_encoder"](x)
-            outputs.append((z, self.nets[f"member{i}_decoder"](z)))
+        outputs = [self._member(x, i) for i in range(min(n, self.size))]
         latents = torch.stack([outputs[i % self.size][0] for i in range(n)])
         recon = torch.stack([outputs[i % self.size][1] for i in range(n)])
-        return Samples(latents=latents, recon=recon)
+        return Samples(latents=latents, recon=recon, member=torch.arange(n) % self.size)

@@ -112,6 +112,22 @@ def optimise_prior_precision(sq_norm: float, ggn: Tensor, log10_range: tuple[flo
     return math.exp(u)
 
 
+def posterior_health(precision: Tensor, initial: float | Tensor) -> dict:
+    """How far a diagonal posterior moved from where it started, for logs and the leaderboard.
+
+    `precision` is the flat posterior precision (H + prior), `initial` its starting value (scalar or flat).
+    Returns `posterior/frac_within_2x_init` (share of weights whose precision is at most twice its initial
+    value: weights the data has not constrained; 1.0 = the posterior never left its start) and the min /
+    median / max posterior standard deviation `posterior/sigma_{min,median,max}`.
+    """
+    precision = precision.detach().double()
+    sigma = precision.rsqrt()
+    return {"posterior/frac_within_2x_init": float((precision <= 2 * torch.as_tensor(initial, dtype=torch.float64,
+                                                                                      device=precision.device)).double().mean()),
+            "posterior/sigma_min": float(sigma.min()), "posterior/sigma_median": float(sigma.median()),
+            "posterior/sigma_max": float(sigma.max())}
+
+
 def gaussian_log_likelihood(sq_error: float, n_values: int) -> float:
     """Unit-variance Gaussian log-likelihood of `n_values` pixels with summed squared error `sq_error`."""
     return -0.5 * sq_error - 0.5 * n_values * math.log(2 * math.pi)

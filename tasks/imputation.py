@@ -1,17 +1,22 @@
 """`imputation`: missing-data imputation by iterated encode-decode (section 5, Fig. 11, appendix A.3).
 
-Missing pixels (`mask`: `upper_half`, rows above H//2; `full`: all, i.e. generation) start as uniform noise;
-observed pixels are clamped after every pass, so an imputation never changes them. Stage 1: `sample(x, n_first)`
-starts `n_first` chains, each run on with `sample(y, 1)` for `n_iterations` passes in all; stage 2: `n_iterations`
-passes of y <- mean of `sample(y, n_refine)`. Result: `n_first` imputations per input.
-Metrics (per image, summed over missing pixels, averaged over images), in the authors' conventions so the
-paper column compares like with like: `mse` = squared error of the mean imputation; `log_px` = minus the
-squared error averaged over imputations (their "log p(x)": unit variance, no 0.5, no constant);
-`gaussian_log_px` = the proper log (1/n_first) sum_i N(x_missing | imputation_i, I), constant included;
-`accuracy`, `ece`, `mce`, `rmsce` of a small CNN (trained once per dataset via `ctx.aux_model`, `classifier_epochs`
-but at least 300 steps) on the softmax averaged over imputations; `classifier/*`: the same CNN on the zero-filled
-masked input (the paper's "Classifier" row). `full` writes `generation.png` only. Artifacts: `imputations.png`,
-`reliability.png`, `per_input.csv`.
+`protocol: ours` (default, the headline), on the first `max_test` test images: missing pixels (`mask`:
+`upper_half`, rows above H//2; `full`: all, i.e. generation) start as uniform noise; observed pixels are clamped
+after every pass, so an imputation never changes them. Stage 1: `sample(x, n_first)` starts `n_first` chains,
+each run on with `sample(y, 1)` for `n_iterations` passes in all (a method whose samples carry
+`Samples.member`, an ensemble, is called with `member=` so chain i stays with the member that started it and
+the chains use every member); stage 2: `n_iterations` passes of y <- mean of `sample(y, n_refine)` (all
+members, for an ensemble). Result: `n_first` imputations per input.
+Metrics (per image, summed over the missing pixels against the TRUE image, averaged over images): `mse` =
+squared error of the mean imputation; `log_px` = minus the squared error averaged over imputations (the
+authors' "log p(x)" form: unit variance, no 0.5, no constant); `gaussian_log_px` = the proper
+log (1/n_first) sum_i N(x_missing | imputation_i, I), constant included; `accuracy`, `ece`, `mce`, `rmsce` of a
+small CNN (trained once per dataset via `ctx.aux_model`, `classifier_epochs` but at least 300 steps) on the
+softmax averaged over imputations; `classifier/*`: the same CNN on the zero-filled masked input.
+`protocol: authors`: the authors' procedure and scores, which the paper's table reports (noise-filled target,
+all pixels, validation split, `authors_samples` samples, at most `max_val` images); metrics `authors/*`, see
+`tasks/imputation_authors.py`. Not comparable with ours: their MSE mostly measures distance to the noise.
+`full` writes `generation.png` only. Artifacts: `imputations.png`, `reliability.png`, `per_input.csv`.
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ from .base import EvalContext, Task
 from .registry import register
 
 MASKS = ("upper_half", "full")
+PROTOCOLS = ("ours", "authors")
 GRID_ROWS = 8
 # min_steps: small sets (digits: 9 batches an epoch) would stay near-uniform after a few epochs
 CLASSIFIER = {"arch": "conv16-conv32-linear", "lr": 1e-3, "batch_size": 128, "seed": 0, "min_steps": 300}
@@ -57,12 +63,15 @@ def impute(method, x: torch.Tensor, observed: torch.Tensor, *, n_first: int, n_r
     def clamp(y):
         return torch.where(observed, x, y)
 
-    chains = clamp(method.sample(clamp(noise.to(x.device)), n_first, seed=_seed(seed, 1)).recon)
+    first = method.sample(clamp(noise.to(x.device)), n_first, seed=_seed(seed, 1))
+    chains = clamp(first.recon)
     out = []
     for i in range(n_first):
         y = chains[i]
+        # an ensemble's chain stays with the member that started it (without the hint: always member 0)
+        member = {} if first.member is None else {"member": int(first.member[i])}
         for t in range(1, n_iterations):
-            y = clamp(method.sample(y, 1, seed=_seed(seed, 1, i, t)).recon[0])
+            y = clamp(method.sample(y, 1, seed=_seed(seed, 1, i, t), **member).recon[0])
         for t in range(n_iterations):
             y = clamp(method.sample(y, n_refine, seed=_seed(seed, 2, i, t)).recon.mean(0))
         out.append(y)
@@ -121,23 +130,32 @@ def _fit_classifier(net, x, y, epochs, optimizer, generator) -> None:
 @register("imputation")
 class Imputation(Task):
     description = "Missing-data imputation (upper half of the image): MSE, log p(x), classifier calibration"
-    default_params = {"mask": "upper_half", "n_first": 5, "n_refine": 5, "n_iterations": 10, "max_test": 1000,
-                      "batch_size": 500, "classifier_epochs": 5}
-    directions = {"mse": "min", "log_px": "max", "gaussian_log_px": "max", "*accuracy": "max", "*ce": "min"}
+    default_params = {"mask": "upper_half", "protocol": "ours", "n_first": 5, "n_refine": 5, "n_iterations": 10,
+                      "max_test": 1000, "batch_size": 500, "classifier_epochs": 5,
+                      "authors_samples": 10, "max_val": None}  # the last two: protocol "authors" only
+    directions = {"mse": "min", "log_px": "max", "gaussian_log_px": "max", "authors/mse*": "min",
+                  "authors/log_px*": "max", "*accuracy": "max", "*ce": "min"}
 
     @classmethod
     def validate_params(cls, params: dict) -> dict:
         p = super().validate_params(params)
         if p["mask"] not in MASKS:
             raise ValueError(f"imputation.mask must be one of {', '.join(MASKS)}. Got {p['mask']!r}.")
-        for key in ("n_first", "n_refine", "n_iterations", "batch_size", "classifier_epochs", "max_test"):
-            if not (isinstance(p[key], int) and p[key] > 0) and not (key == "max_test" and p[key] is None):
+        if p["protocol"] not in PROTOCOLS:
+            raise ValueError(f"imputation.protocol must be one of {', '.join(PROTOCOLS)}. Got {p['protocol']!r}.")
+        for key in ("n_first", "n_refine", "n_iterations", "batch_size", "classifier_epochs", "max_test",
+                    "authors_samples", "max_val"):
+            if (not (isinstance(p[key], int) and not isinstance(p[key], bool) and p[key] > 0)
+                    and not (key in ("max_test", "max_val") and p[key] is None)):
                 raise ValueError(f"imputation.{key} must be a positive integer. Got {p[key]!r}.")
         return p
 
     @torch.no_grad()
     def evaluate(self, ctx: EvalContext) -> list[dict]:
         p = self.params
+        if p["protocol"] == "authors":
+            from .imputation_authors import evaluate_authors
+            return evaluate_authors(p, ctx)
         observed = observed_mask(ctx.data.image_shape, p["mask"])
         x_all, y_all = ctx.data.test_x, ctx.data.test_y
         n_test = GRID_ROWS if p["mask"] == "full" else (p["max_test"] or len(x_all))

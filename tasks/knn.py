@@ -11,6 +11,13 @@ Metrics: `accuracy/n=<n>` (mean over repetitions). Multi-label data (`y [N, A]`,
 `labels_multilabel` (10, the paper's "10 labelled datapoints") points in total, drawn at random; metrics
 `accuracy/<attribute>` and `accuracy/overall` (mean over attributes). Label counts that would leave a
 class without an unlabelled point are skipped (with a warning).
+Ensembles (samples that carry `Samples.member`): the members' latent spaces are unrelated (each is its own
+AE's, up to any rotation or permutation), so pooling their embeddings, or averaging a point's latents across
+members, would mix coordinates that mean different things. Instead each member gets its own KNN (its own
+samples, its own mean latents, k chosen per member as above) and the prediction is the majority vote over
+members (per attribute for multi-label data; a tie goes to the tied class with the larger summed predicted
+probability). `accuracy/*` is the vote's accuracy; `member_accuracy/n=<n>` (multi-label:
+`member_accuracy/overall`) the accuracy of the members' own KNNs, averaged over members.
 Artifacts: `accuracies.csv` (per repetition), `accuracy_vs_labels.png`.
 """
 from __future__ import annotations
@@ -54,6 +61,25 @@ def multilabel_split(n_points: int, n_labelled: int, seed: int, repetition: int)
     return perm[:n_labelled], np.sort(perm[n_labelled:])
 
 
+def majority_vote(knns: list[KNeighborsClassifier], z_eval: list[np.ndarray]) -> np.ndarray:
+    """The class most members' KNNs predict for each point (each KNN gets its own member's embedding).
+
+    Ties go to the tied class whose predicted probability, summed over members, is largest (that sum is
+    below M, so divided by M + 1 it never outweighs one vote). Multi-label KNNs vote per attribute.
+    """
+    preds = np.stack([knn.predict(z) for knn, z in zip(knns, z_eval)])  # [M, n] or [M, n, A]
+    probas = [knn.predict_proba(z) for knn, z in zip(knns, z_eval)]  # [n, C] each, or A such arrays each
+
+    def vote(pred: np.ndarray, proba: list[np.ndarray], classes: np.ndarray) -> np.ndarray:
+        votes = (pred[:, :, None] == classes[None, None, :]).sum(0)  # [n, C]
+        return classes[(votes + sum(proba) / (len(proba) + 1)).argmax(1)]
+
+    if preds.ndim == 2:
+        return vote(preds, probas, knns[0].classes_)
+    return np.stack([vote(preds[:, :, a], [pr[a] for pr in probas], knns[0].classes_[a])
+                     for a in range(preds.shape[2])], 1)
+
+
 def _mean_accuracy(y_true, y_pred) -> float:
     """Accuracy, averaged over attributes for multi-label targets (subset accuracy is ~0 with 40 of them)."""
     return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
@@ -88,7 +114,7 @@ class KNN(Task):
     default_params = {"labels_per_class": [1, 2, 4, 6, 8, 10, 15, 25, 50, 100], "repetitions": 5, "n_embed": 100,
                       "max_eval": None, "cv_folds": 2, "k_grid": [1, 3, 5, 7, 9, 15], "labels_multilabel": 10,
                       "batch_size": 100}  # inputs per sample() call, each returning n_embed reconstructions
-    directions = {"accuracy/*": "max"}
+    directions = {"accuracy/*": "max", "member_accuracy/*": "max"}
 
     @classmethod
     def validate_params(cls, params: dict) -> dict:
@@ -106,21 +132,34 @@ class KNN(Task):
         return p
 
     @torch.no_grad()
-    def embed(self, ctx: EvalContext, x_all: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """Latent samples `[N, S, K]` (S = 1 for a deterministic method) and mean latents `[N, K]`."""
-        samples = []
+    def embed(self, ctx: EvalContext, x_all: torch.Tensor) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per latent space: latent samples `[N, S, K]` (S = 1 when identical, e.g. a deterministic method)
+        and mean latents `[N, K]`. One space, or one per member when the samples carry `Samples.member`."""
+        samples, members = [], None
         for start in range(0, len(x_all), self.params["batch_size"]):
             x = x_all[start:start + self.params["batch_size"]].to(ctx.device)
-            samples.append(ctx.method.sample(x, self.params["n_embed"], seed=ctx.seed).latents.cpu())
-        z = torch.cat(samples, 1).transpose(0, 1).contiguous()  # [N, S, K]
-        if bool((z == z[:, :1]).all()):
-            z = z[:, :1]
-        return z.numpy(), z.mean(1).numpy()
+            out = ctx.method.sample(x, self.params["n_embed"], seed=ctx.seed)
+            samples.append(out.latents.cpu())
+            batch_members = None if out.member is None else out.member.cpu()
+            same = members is batch_members is None or (members is not None and batch_members is not None
+                                                         and torch.equal(members, batch_members))
+            if start and not same:
+                raise ValueError("knn: the method's samples changed their member indices between batches.")
+            members = batch_members
+        z_all = torch.cat(samples, 1).transpose(0, 1).contiguous()  # [N, S, K]
+        groups = [slice(None)] if members is None else [members == m for m in members.unique()]
+        spaces = []
+        for which in groups:
+            z = z_all[:, which]
+            if bool((z == z[:, :1]).all()):
+                z = z[:, :1]
+            spaces.append((z.numpy(), z.mean(1).numpy()))
+        return spaces
 
     def evaluate(self, ctx: EvalContext) -> list[dict]:
         p = self.params
         x, y = ctx.data.val_x, ctx.data.val_y.numpy()
-        z, z_mean = self.embed(ctx, x)
+        spaces = self.embed(ctx, x)
         records = []
         multilabel = y.ndim == 2
         counts = [p["labels_multilabel"]] if multilabel else list(p["labels_per_class"])
@@ -134,29 +173,44 @@ class KNN(Task):
                 labelled, rest = (multilabel_split(len(y), n, ctx.seed, rep) if multilabel
                                   else labelled_split(y, n, ctx.seed, rep))
                 eval_idx = order[np.isin(order, rest)][: p["max_eval"] or None]
-                knn = fit_knn(z[labelled], y[labelled], p["k_grid"], p["cv_folds"])
-                correct = knn.predict(z_mean[eval_idx]) == y[eval_idx]
+                knns = [fit_knn(z[labelled], y[labelled], p["k_grid"], p["cv_folds"]) for z, _ in spaces]
+                z_eval = [z_mean[eval_idx] for _, z_mean in spaces]
+                if len(spaces) == 1:
+                    correct = knns[0].predict(z_eval[0]) == y[eval_idx]
+                    member_correct = np.full(correct.shape, np.nan)
+                else:  # an ensemble: one KNN per member, majority vote
+                    correct = majority_vote(knns, z_eval) == y[eval_idx]
+                    member_correct = np.mean([knn.predict(z) == y[eval_idx] for knn, z in zip(knns, z_eval)], 0)
+                k = knns[0].n_neighbors if len(knns) == 1 else "/".join(str(m.n_neighbors) for m in knns)
                 if multilabel:
                     names = ctx.data.label_names or [f"attr{i}" for i in range(y.shape[1])]
-                    records += [{"repetition": rep, "n": n, "attribute": a, "accuracy": float(c), "k": knn.n_neighbors,
-                                 "n_eval": len(eval_idx)} for a, c in zip(names, correct.mean(0))]
+                    records += [{"repetition": rep, "n": n, "attribute": a, "accuracy": float(c),
+                                 "member_accuracy": float(mc), "k": k, "n_eval": len(eval_idx)}
+                                for a, c, mc in zip(names, correct.mean(0), member_correct.mean(0))]
                 else:
                     records.append({"repetition": rep, "n": n, "attribute": "", "accuracy": float(correct.mean()),
-                                    "k": knn.n_neighbors, "n_eval": len(eval_idx)})
+                                    "member_accuracy": float(member_correct.mean()), "k": k,
+                                    "n_eval": len(eval_idx)})
         skipped = [n for n in counts if n >= smallest]
         if skipped:
             warnings.warn(f"knn: skipped label counts {skipped}: the smallest class has only {smallest} points.")
-        table = pd.DataFrame(records, columns=["repetition", "n", "attribute", "accuracy", "k", "n_eval"])
+        table = pd.DataFrame(records, columns=["repetition", "n", "attribute", "accuracy", "member_accuracy", "k",
+                                               "n_eval"])
         ctx.artifact_dir.mkdir(parents=True, exist_ok=True)
         table.to_csv(ctx.artifact_dir / "accuracies.csv", index=False)
         if table.empty:
             return []
+        ensemble = len(spaces) > 1
         if multilabel:
             per_attr = table.groupby("attribute", sort=False).accuracy.mean()
             return ([{"metric": f"accuracy/{a}", "value": float(v)} for a, v in per_attr.items()]
-                    + [{"metric": "accuracy/overall", "value": float(per_attr.mean())}])
+                    + [{"metric": "accuracy/overall", "value": float(per_attr.mean())}]
+                    + [{"metric": "member_accuracy/overall", "value": float(table.member_accuracy.mean())}] * ensemble)
         _plot(table, ctx)
-        return [{"metric": f"accuracy/n={n}", "value": float(v)} for n, v in table.groupby("n").accuracy.mean().items()]
+        by_n = table.groupby("n")
+        return ([{"metric": f"accuracy/n={n}", "value": float(v)} for n, v in by_n.accuracy.mean().items()]
+                + [{"metric": f"member_accuracy/n={n}", "value": float(v)}
+                   for n, v in by_n.member_accuracy.mean().items()] * ensemble)
 
 
 def _plot(table: pd.DataFrame, ctx: EvalContext) -> None:

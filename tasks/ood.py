@@ -1,51 +1,87 @@
 """`ood`: out-of-distribution detection from `Method.sample` (section 5, Table 3, Figs. 9-10, appendix A.2).
 
-In-distribution inputs are the test split of the experiment's `data.train`; OOD inputs the test split of
-`data.ood` (the positive class). Per input, from n samples: `log_px` (tasks.reconstruction.gaussian_log_px),
-`typicality` (Nalisnick et al., 2019: |log p(x) - mean log p over a training subset|), `sigma2_output`
-(mean over pixels of the variance across samples, population form, plus the mean predicted variance where
-the method returns one) and `sigma2_latent` (mean over latent dimensions of the variance across samples).
-Scores are oriented so that higher = more OOD (-log p(x); the others as they are). Metrics per score:
-`auroc/<score>`, `aupr/<score>`, `fpr95/<score>`; a method without variance (zero across samples and no
-predicted variance) emits no variance metrics. Artifacts: `scores.csv` (per input: `set`, `is_ood`, the raw
-`log_px_raw` = log p(x), and one column per emitted score, oriented; every metric is recomputable from it,
-e.g. roc_auc_score(is_ood, log_px)), `roc_curves.png` (Fig. 9), `variance_histograms.png` (Fig. 10).
+In-distribution inputs are the `split` (`test`, or `validation` as the authors: their 5,000-image held-out
+part of the training set; ours is `min(5000, N/5)` training images drawn with a fixed seed, see
+`harness.data`) of the experiment's `data.train`; OOD inputs the same split of `data.ood` (the positive
+class). Scores per input come from n samples (`tasks.ood_scores`) in two conventions: ours (`auroc/<score>`)
+and the authors' (`auroc/authors/<score>`: sums of standard deviations, mean squared error), for the scores
+`log_px`, `typicality`, `sigma2_output`, `sigma2_latent`, oriented so that higher = more OOD. The typicality
+reference is `typicality_train` random training images (null: the whole training set, as the authors).
+`n_samples` is a number or a mapping by method label or method key with a `default` (the authors drew 10
+networks for the online LAE, 50 for post-hoc, 100 for MC dropout). Metrics per score and convention: `auroc`,
+`aupr`, `fpr95`; a method without variance (zero across samples and no predicted variance) emits no variance
+metrics. Artifacts: `scores.csv` (per input: `set`, `is_ood`, `log_px_raw` = log p(x), one column per emitted
+score; every metric is recomputable from it, e.g. roc_auc_score(is_ood, table["authors/sigma2_output"])),
+`roc_curves.png` (Fig. 9), `variance_histograms.png` (Fig. 10).
+Explaining an inverted variance score: `ink` (mean pixel intensity per input) is in `scores.csv`,
+`auroc/ink` is the AUROC of ink alone (a method-free baseline: FashionMNIST has about twice MNIST's ink), and
+`spearman_ink/<score>` the rank correlation of each variance score with ink over all inputs: a posterior that
+is isotropic noise gives output variance ~ ink (spearman near 1) and an AUROC near `auroc/ink`.
 """
 from __future__ import annotations
+
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
 import torch
+from scipy.stats import spearmanr
 from sklearn.metrics import roc_curve
 
 from . import metrics
 from .base import EvalContext, Task
-from .reconstruction import gaussian_log_px
+from .ood_scores import batch_scores, oriented
 from .registry import register
 
 SCORES = ("log_px", "typicality", "sigma2_output", "sigma2_latent")
 VARIANCE_SCORES = ("sigma2_output", "sigma2_latent")
+CONVENTIONS = {"ours": "", "authors": "authors/"}  # convention -> metric-name infix
+SPLITS = {"test": "test", "validation": "val"}
+
+
+def _positive_int(v) -> bool:
+    return isinstance(v, Integral) and not isinstance(v, bool) and v > 0
 
 
 @register("ood")
 class OOD(Task):
-    description = "OOD detection (in: data.train test split, out: data.ood test split): AUROC, AUPR, FPR@95"
-    default_params = {"n_samples": 10, "batch_size": 500, "max_test": None, "typicality_train": 2000}
+    description = "OOD detection (in: data.train, out: data.ood; test or validation split): AUROC, AUPR, FPR@95"
+    default_params = {"n_samples": 10, "batch_size": 500, "max_test": None, "typicality_train": 2000,
+                      "split": "test"}
     data_roles = ("ood",)
     directions = {"auroc/*": "max", "aupr/*": "max", "fpr95/*": "min"}
 
     @classmethod
     def validate_params(cls, params: dict) -> dict:
         p = super().validate_params(params)
-        for key in ("n_samples", "batch_size", "max_test", "typicality_train"):
+        for key in ("batch_size", "max_test", "typicality_train"):
             v = p[key]
-            if not (isinstance(v, int) and v > 0) and not (key in ("max_test", "typicality_train") and v is None):
+            if not _positive_int(v) and not (key in ("max_test", "typicality_train") and v is None):
                 raise ValueError(f"ood.{key} must be a positive integer. Got {v!r}.")
+        n = p["n_samples"]
+        if isinstance(n, dict):
+            bad = {k: v for k, v in n.items() if not _positive_int(v)}
+            if bad or "default" not in n:
+                raise ValueError(f"ood.n_samples must be a positive integer or a mapping of method labels/keys to "
+                                 f"positive integers with a 'default'. Got {n!r}.")
+        elif not _positive_int(n):
+            raise ValueError(f"ood.n_samples must be a positive integer. Got {n!r}.")
+        if p["split"] not in SPLITS:
+            raise ValueError(f"ood.split must be one of {', '.join(SPLITS)}. Got {p['split']!r}.")
         return p
+
+    def samples_for(self, ctx: EvalContext) -> int:
+        """n_samples for this trial's method: by label, then by registry key, then `default`."""
+        n = self.params["n_samples"]
+        if not isinstance(n, dict):
+            return n
+        key = getattr(ctx.method, "key", None)
+        return n.get(ctx.method_label, n.get(key, n["default"]))
 
     def evaluate(self, ctx: EvalContext) -> list[dict]:
         p = self.params
-        x_in, x_out = ctx.data.test_x, ctx.extra_data["ood"].test_x
+        split = SPLITS[p["split"]]
+        x_in, x_out = ctx.data.split(split)[0], ctx.extra_data["ood"].split(split)[0]
         if x_in.shape[1:] != x_out.shape[1:]:
             raise ValueError(f"OOD images must have the in-distribution shape {tuple(x_in.shape[1:])}. "
                              f"Got {tuple(x_out.shape[1:])} from '{ctx.extra_data['ood'].name}'.")
@@ -56,50 +92,53 @@ class OOD(Task):
             pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(ctx.seed))
             train = train[pick[: p["typicality_train"]].sort().values]
 
-        stats_in, stats_out = self.statistics(ctx, x_in), self.statistics(ctx, x_out)
-        train_mean_log_px = float(self.statistics(ctx, train)["log_px"].mean())
-        has = {"sigma2_output": stats_in["predicted"] or bool((stats_in["sigma2_output"] > 0).any()
-                                                             or (stats_out["sigma2_output"] > 0).any()),
-               "sigma2_latent": bool((stats_in["sigma2_latent"] > 0).any() or (stats_out["sigma2_latent"] > 0).any())}
+        n = self.samples_for(ctx)
+        stats_in, stats_out = self.statistics(ctx, x_in, n), self.statistics(ctx, x_out, n)
+        reference = self.statistics(ctx, train, n)
+        both = {k: torch.cat([stats_in[k], stats_out[k]]) for k in stats_in if k != "predicted"}
+        scores = oriented(both, reference)
+        has = {"sigma2_output": stats_in["predicted"] or bool((both["sigma2_output"] > 0).any()),
+               "sigma2_latent": bool((both["sigma2_latent"] > 0).any())}
+        emitted = ["log_px", "typicality"] + [s for s in VARIANCE_SCORES if has[s]]
         table = pd.DataFrame({
             "set": ["in"] * len(x_in) + ["ood"] * len(x_out),
             "is_ood": np.r_[np.zeros(len(x_in), int), np.ones(len(x_out), int)],
-            "log_px_raw": np.r_[stats_in["log_px"], stats_out["log_px"]]})
-        table["log_px"] = -table["log_px_raw"]
-        table["typicality"] = (table["log_px_raw"] - train_mean_log_px).abs()
-        emitted = ["log_px", "typicality"] + [s for s in VARIANCE_SCORES if has[s]]
-        for s in VARIANCE_SCORES:
-            if has[s]:
-                table[s] = np.r_[stats_in[s], stats_out[s]]
+            "log_px_raw": both["log_px"].double().numpy(),
+            "ink": torch.cat([x_in.flatten(1).mean(1), x_out.flatten(1).mean(1)]).double().numpy()})
+        for convention, infix in CONVENTIONS.items():
+            for s in emitted:
+                table[infix + s] = scores[convention][s].double().numpy()
         ctx.artifact_dir.mkdir(parents=True, exist_ok=True)
         table.to_csv(ctx.artifact_dir / "scores.csv", index=False)
 
-        rows = []
-        for s in emitted:
-            score, label = table[s].to_numpy(), table["is_ood"].to_numpy()
-            rows += [{"metric": f"auroc/{s}", "value": metrics.auroc(score, label)},
-                     {"metric": f"aupr/{s}", "value": metrics.aupr(score, label)},
-                     {"metric": f"fpr95/{s}", "value": metrics.fpr95(score, label)}]
-        _plot_roc(table, emitted, ctx)
+        rows, label = [], table["is_ood"].to_numpy()
+        for infix in CONVENTIONS.values():
+            for s in emitted:
+                score = table[infix + s].to_numpy()
+                rows += [{"metric": f"auroc/{infix}{s}", "value": metrics.auroc(score, label)},
+                         {"metric": f"aupr/{infix}{s}", "value": metrics.aupr(score, label)},
+                         {"metric": f"fpr95/{infix}{s}", "value": metrics.fpr95(score, label)}]
+        rows.append({"metric": "auroc/ink", "value": metrics.auroc(table["ink"].to_numpy(), label)})
+        for infix in CONVENTIONS.values():
+            for s in VARIANCE_SCORES:
+                if has[s]:
+                    rho = spearmanr(table[infix + s], table["ink"]).statistic
+                    rows.append({"metric": f"spearman_ink/{infix}{s}", "value": float(rho)})
+        _plot_roc(table, emitted + [f"authors/{s}" for s in emitted if s in VARIANCE_SCORES], ctx)
         _plot_histograms(table, [s for s in VARIANCE_SCORES if has[s]], ctx)
         return rows
 
     @torch.no_grad()
-    def statistics(self, ctx: EvalContext, x_all: torch.Tensor) -> dict:
-        """Per-input log p(x), sigma2_output, sigma2_latent (numpy) and whether a variance was predicted."""
-        out = {"log_px": [], "sigma2_output": [], "sigma2_latent": [], "predicted": False}
+    def statistics(self, ctx: EvalContext, x_all: torch.Tensor, n: int) -> dict:
+        """Per-input raw statistics of both conventions (CPU tensors) and whether a variance was predicted."""
+        parts, predicted = [], False
         for start in range(0, len(x_all), self.params["batch_size"]):
             x = x_all[start:start + self.params["batch_size"]].to(ctx.device)
-            s = ctx.method.sample(x, self.params["n_samples"], seed=ctx.seed)
-            out["log_px"].append(gaussian_log_px(x, s.recon, s.variance).cpu())
-            sigma2_out = s.recon.var(0, unbiased=False).flatten(1).mean(1)
-            if s.variance is not None:
-                sigma2_out = sigma2_out + s.variance.mean(0).flatten(1).mean(1)
-                out["predicted"] = True
-            out["sigma2_output"].append(sigma2_out.cpu())
-            out["sigma2_latent"].append(s.latents.var(0, unbiased=False).mean(1).cpu())
-        for key in ("log_px", "sigma2_output", "sigma2_latent"):
-            out[key] = torch.cat(out[key]).double().numpy()
+            s = ctx.method.sample(x, n, seed=ctx.seed)
+            predicted = predicted or s.variance is not None
+            parts.append({k: v.double().cpu() for k, v in batch_scores(x, s).items()})
+        out = {k: torch.cat([part[k] for part in parts]) for k in parts[0]}
+        out["predicted"] = predicted
         return out
 
 

@@ -135,9 +135,12 @@ def test_ood_deterministic_ae_has_no_variance_metrics(ae, ood_data, tmp_path):
     task = tasks.get("ood")({"n_samples": 3, "typicality_train": 50})
     rows = task.evaluate(make_ctx(ae, data_in, tmp_path, {"ood": data_out}))
     got = as_dict(rows)
-    assert set(got) == {f"{m}/{s}" for m in ("auroc", "aupr", "fpr95") for s in ("log_px", "typicality")}
+    assert set(got) == {f"{m}/{c}{s}" for m in ("auroc", "aupr", "fpr95") for c in ("", "authors/")
+                        for s in ("log_px", "typicality")} | {"auroc/ink"}
     assert all(0 <= v <= 1 for v in got.values())
     art = tmp_path / "artifacts"
+    assert got["auroc/ink"] == pytest.approx(metrics.auroc(pd.read_csv(art / "scores.csv")["ink"],
+                                                           pd.read_csv(art / "scores.csv")["is_ood"]))
     table = pd.read_csv(art / "scores.csv")
     assert len(table) == len(data_in.test_x) + len(data_out.test_x)
     assert "sigma2_output" not in table and "sigma2_latent" not in table
