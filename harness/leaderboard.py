@@ -3,31 +3,45 @@
 `raw.csv` has a row per trial, metric and seed with provenance (config hash, model key, git commit,
 package versions, device); failed trials appear with `status=failed` and their error. `leaderboard.csv`
 aggregates over seeds: mean, std, 95% t-interval, n_seeds, and the paper's published number where there
-is one (`harness/paper/reference.csv`, copied from the paper's tables). `leaderboard.md` shows a table
-per experiment, methods as rows, the best mean per metric in bold. `write_leaderboards(run_dir)`
-rebuilds all three from `trials/*.json` (`python -m harness report DIR`).
+is one (`harness/paper/reference.csv`, copied from the paper's tables; `paper_note` where the authors
+computed it differently). A peak memory of 0 or less means "not measured" (below the measurement floor) and
+is left out of the mean. `leaderboard.md` shows a table per experiment, methods as rows, the best mean per
+metric in bold, each number rounded to 2 significant digits of its CI95 half-width; a per-parameter sweep
+(`time_s@side=<s>`, `accuracy/n=<n>`) is a long table, a row per method and parameter value, numerically
+sorted, over-budget and failed points marked. `write_leaderboards(run_dir)` rebuilds all three from
+`trials/*.json` (`python -m harness report DIR`).
 """
 from __future__ import annotations
 
 import json
+import re
 from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from tasks.base import Task
+
+from .numbers import ci95_half, fmt_ci
 
 RAW_COLUMNS = ["experiment", "task", "dataset", "arch", "method", "method_key", "seed", "point", "metric", "value",
                "status", "error", "config_hash", "model_key", "git_commit", "versions", "device", "host",
                "node", "wall_time_s", "trial_id"]
 BOARD_COLUMNS = ["experiment", "task", "dataset", "arch", "method", "metric", "mean", "std", "ci95_low", "ci95_high",
-                 "n_seeds", "paper", "paper_std", "direction"]
+                 "n_seeds", "paper", "paper_std", "direction", "paper_note"]
+SWEEP = re.compile(r"^(?P<base>.+?)[@/](?P<param>[A-Za-z_]\w*)=(?P<value>[^/@=]+)$")  # time_s@side=8, accuracy/n=1
+NOT_MEASURED = re.compile(r"^peak_mem")  # a peak memory <= 0 was below the measurement floor
+STATUS_METRIC = "over_budget"  # a sweep's 0/1 flag, shown as the point's status
+ARROWS = {"max": " ↑", "min": " ↓"}
 
 
 def paper_reference() -> pd.DataFrame:
-    return pd.read_csv(files("harness") / "paper" / "reference.csv")
+    ref = pd.read_csv(files("harness") / "paper" / "reference.csv")
+    if "note" not in ref:
+        ref["note"] = ""
+    ref["note"] = ref["note"].fillna("").astype(str)
+    return ref
 
 
 def _grid_experiments(run_dir: Path | None) -> dict[str, dict]:
@@ -35,7 +49,6 @@ def _grid_experiments(run_dir: Path | None) -> dict[str, dict]:
     path = (run_dir or Path(".")) / "grid.json"
     grid = json.loads(path.read_text()) if path.exists() else {}
     return {e.get("name"): e for e in grid.get("experiments", []) if isinstance(e, dict)}
-
 
 def collect_raw(run_dir: Path) -> pd.DataFrame:
     exps = _grid_experiments(run_dir)
@@ -68,7 +81,8 @@ def collect_raw(run_dir: Path) -> pd.DataFrame:
 def aggregate(raw: pd.DataFrame, run_dir: Path | None = None) -> pd.DataFrame:
     from tasks import get as get_task
 
-    ok = raw[(raw.status == "ok") & (raw.metric != "")]
+    ok = raw[(raw.status == "ok") & (raw.metric != "")].copy()
+    ok.loc[ok.metric.str.match(NOT_MEASURED) & (ok.value <= 0), "value"] = np.nan
     keys = ["experiment", "task", "dataset", "arch", "method", "metric"]
     rows = []
     for key, group in ok.groupby(keys, sort=False, dropna=False):
@@ -76,7 +90,7 @@ def aggregate(raw: pd.DataFrame, run_dir: Path | None = None) -> pd.DataFrame:
         n = len(values)
         mean = values.mean() if n else np.nan
         std = values.std(ddof=1) if n > 1 else np.nan
-        half = stats.t.ppf(0.975, n - 1) * std / np.sqrt(n) if n > 1 else np.nan
+        half = ci95_half(values)
         try:
             direction = get_task(key[1]).direction(key[5])
         except ValueError:
@@ -84,14 +98,16 @@ def aggregate(raw: pd.DataFrame, run_dir: Path | None = None) -> pd.DataFrame:
         rows.append(dict(zip(keys, key), mean=mean, std=std, ci95_low=mean - half, ci95_high=mean + half,
                          n_seeds=n, direction=direction))
     rows += _summaries(raw, keys, run_dir)
-    board = pd.DataFrame(rows, columns=[c for c in BOARD_COLUMNS if c not in ("paper", "paper_std")])
-    ref = paper_reference().rename(columns={"value": "paper", "std": "paper_std"})
-    cols = ["task", "dataset", "method", "metric", "paper", "paper_std"]
+    paper_cols = ("paper", "paper_std", "paper_note")
+    board = pd.DataFrame(rows, columns=[c for c in BOARD_COLUMNS if c not in paper_cols])
+    ref = paper_reference().rename(columns={"value": "paper", "std": "paper_std", "note": "paper_note"})
+    cols = ["task", "dataset", "method", "metric", *paper_cols]
     exact = board.merge(ref[ref.method != "*"][cols], on=cols[:4], how="left")
     # method "*": a number that holds for every method's row (the paper's classifier-on-masked-input row)
     anyone = board.merge(ref[ref.method == "*"][cols].drop(columns="method"), on=["task", "dataset", "metric"],
                          how="left")
-    board = exact.fillna({"paper": anyone["paper"], "paper_std": anyone["paper_std"]})
+    board = exact.fillna({c: anyone[c] for c in paper_cols})
+    board["paper_note"] = board["paper_note"].fillna("")
     return board[BOARD_COLUMNS]
 
 
@@ -119,48 +135,118 @@ def _summaries(raw: pd.DataFrame, keys: list[str], run_dir: Path | None = None) 
     return rows
 
 
-def _fmt(x: float) -> str:
-    if not np.isfinite(x):
-        return ""
-    return f"{x:.4g}" if abs(x) < 1e4 else f"{x:.3e}"
+def _num(value: str):
+    try:
+        return 0, float(value)
+    except ValueError:
+        return 1, value
+
+
+class _Notes(dict):
+    """Footnote marks (note -> †, ††, ...) for paper numbers the authors computed differently."""
+
+    def mark(self, note: str) -> str:
+        return self.setdefault(note, "†" * (len(self) + 1)) if note else ""
+
+    def lines(self) -> list[str]:
+        return [f"{mark} computed differently by the authors: {note}" for note, mark in self.items()]
+
+
+def _cell(r, n_max: int, bold: bool, notes: _Notes) -> str:
+    cell = fmt_ci(r["mean"], r.ci95_high - r["mean"])
+    if np.isfinite(r["mean"]) and r.n_seeds < n_max:
+        cell += f" [n={r.n_seeds}]"
+    if bold and np.isfinite(r["mean"]):
+        cell = f"**{cell}**"
+    if np.isfinite(r.paper):
+        cell += f" (paper {r.paper:g}{notes.mark(r.paper_note)})"
+    return cell
+
+
+def _best(rows: pd.DataFrame, by: list[str]) -> set:
+    """Index labels of the best mean per group of `by`, following each metric's direction."""
+    best = set()
+    for _, g in rows.groupby(by, sort=False):
+        d, valid = g.direction.iloc[0], g[g["mean"].notna()]
+        if d in ("max", "min") and len(valid) > 1:
+            best.add(valid["mean"].idxmax() if d == "max" else valid["mean"].idxmin())
+    return best
+
+
+def _wide_table(group: pd.DataFrame, n_max: int, notes: _Notes) -> list[str]:
+    metrics, methods = list(dict.fromkeys(group.metric)), list(dict.fromkeys(group.method))
+    best = _best(group, ["metric"])
+    arrows = group.drop_duplicates("metric").set_index("metric").direction
+    out = ["| method | " + " | ".join(m + ARROWS.get(arrows[m], "") for m in metrics) + " |",
+           "|---" * (len(metrics) + 1) + "|"]
+    for method in methods:
+        cells = []
+        for metric in metrics:
+            row = group[(group.method == method) & (group.metric == metric)]
+            cells.append("" if row.empty else _cell(row.iloc[0], n_max, row.index[0] in best, notes))
+        out.append(f"| {method} | " + " | ".join(cells) + " |")
+    return out
+
+
+def _long_table(sweep: pd.DataFrame, param: str, failed: set, n_max: int, notes: _Notes) -> list[str]:
+    """One row per method and parameter value; the sweep's status flag as a column."""
+    bases = [b for b in dict.fromkeys(sweep.base) if b != STATUS_METRIC]
+    flagged = STATUS_METRIC in set(sweep.base) or any(k[0] == param for k in failed)
+    best = _best(sweep[sweep.base != STATUS_METRIC], ["base", "value"])
+    arrows = sweep.drop_duplicates("base").set_index("base").direction
+    out = [f"| method | {param} | " + " | ".join(b + ARROWS.get(arrows[b], "") for b in bases) + " |"
+           + (" status |" if flagged else ""), "|---" * (len(bases) + 2 + flagged) + "|"]
+    dead = {(v, m) for k, v, m in failed if k == param}  # points whose trials failed may have no metric at all
+    values = sorted(dict.fromkeys([*sweep.value, *(v for v, _ in dead)]), key=_num)
+    for method in dict.fromkeys([*sweep.method, *(m for _, m in dead)]):
+        for value in values:
+            at = sweep[(sweep.method == method) & (sweep.value == value)]
+            if at.empty and (value, method) not in dead:
+                continue
+            cells = []
+            for base in bases:
+                row = at[at.base == base]
+                cells.append("" if row.empty else _cell(row.iloc[0], n_max, row.index[0] in best, notes))
+            line = f"| {method} | {value} | " + " | ".join(cells) + " |"
+            if flagged:
+                flag = at[at.base == STATUS_METRIC]
+                share = flag["mean"].iloc[0] if len(flag) else 0.0
+                status = ("failed" if (value, method) in dead else "ok" if not share > 0
+                          else "over budget" if share >= 1 else f"over budget in {share:.0%} of seeds")
+                line += f" {status} |"
+            out.append(line)
+    return out
+
+
+def _failed_points(raw: pd.DataFrame, experiment: str) -> set:
+    """(parameter, value, method) of failed trials that sit at one point of a sweep."""
+    out = set()
+    for r in raw[(raw.status != "ok") & (raw.experiment == experiment)].itertuples():
+        for k, v in json.loads(r.point or "{}").items():
+            out.add((k, str(v), r.method))
+    return out
 
 
 def to_markdown(board: pd.DataFrame, raw: pd.DataFrame) -> str:
     out = ["# Leaderboard", "",
-           "Mean ± std over seeds (n in brackets when below the grid's count); **bold**: best per metric; "
-           "(paper: published value).", ""]
+           "Mean ± CI95 half-width over seeds (Student t), rounded to 2 significant digits of the half-width "
+           "(3 significant digits without one); [n=k] when fewer seeds than the grid's count; **bold**: best per "
+           "metric; (paper: published value, † computed differently by the authors); n/a: not measured.", ""]
     for exp, group in board.groupby("experiment", sort=False):
         first = group.iloc[0]
         out += [f"## {exp}", "", f"task `{first.task}`, data `{first.dataset}`, arch `{first.arch}`", ""]
-        metrics = list(dict.fromkeys(group.metric))
-        methods = list(dict.fromkeys(group.method))
-        best = {}
-        for metric in metrics:
-            rows = group[group.metric == metric]
-            d = rows.direction.iloc[0]
-            if d in ("max", "min") and rows["mean"].notna().any():
-                best[metric] = rows.loc[rows["mean"].idxmax() if d == "max" else rows["mean"].idxmin(), "method"]
-        n_max = group.n_seeds.max()
-        out.append("| method | " + " | ".join(f"{m} {'↑' if group[group.metric == m].direction.iloc[0] == 'max' else '↓' if group[group.metric == m].direction.iloc[0] == 'min' else ''}".strip() for m in metrics) + " |")
-        out.append("|---" * (len(metrics) + 1) + "|")
-        for method in methods:
-            cells = []
-            for metric in metrics:
-                row = group[(group.method == method) & (group.metric == metric)]
-                if row.empty or not np.isfinite(row["mean"].iloc[0]):
-                    cells.append("")
-                    continue
-                r = row.iloc[0]
-                cell = _fmt(r["mean"]) + (f" ± {_fmt(r['std'])}" if np.isfinite(r["std"]) else "")
-                if r.n_seeds < n_max:
-                    cell += f" [n={r.n_seeds}]"
-                if best.get(metric) == method:
-                    cell = f"**{cell}**"
-                if np.isfinite(r.paper):
-                    cell += f" (paper {_fmt(r.paper)})"
-                cells.append(cell)
-            out.append(f"| {method} | " + " | ".join(cells) + " |")
-        out.append("")
+        seeds = raw[(raw.experiment == exp) & (raw.status == "ok")].seed.nunique()
+        n_max, notes = seeds or group.n_seeds.max(), _Notes()
+        parsed = group.metric.str.extract(SWEEP)
+        scalar, sweep = group[parsed.base.isna()], group[parsed.base.notna()].join(parsed)
+        family = scalar.metric.map(lambda m: m.split("/")[0] if "/" in m else "")  # auroc/*, posterior/*, ...
+        for _, part in scalar.groupby(family, sort=False) if scalar.metric.nunique() > 8 else [("", scalar)]:
+            out += _wide_table(part, n_max, notes) + [""]
+        failed = _failed_points(raw, exp)
+        for param, part in sweep.groupby("param", sort=False):
+            out += _long_table(part, param, failed, n_max, notes) + [""]
+        if notes:
+            out += notes.lines() + [""]
     failed = raw[raw.status != "ok"].drop_duplicates("trial_id")
     if len(failed):
         out += ["## Failed trials", ""]
