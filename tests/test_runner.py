@@ -75,16 +75,25 @@ def test_failing_and_nan_trials_do_not_take_others_down(tmp_path, ray_address):
     assert "## Failed trials" in md and "my_ae" in md
 
 
-def test_rerun_trains_nothing_and_report_rebuilds(tmp_path, ray_address):
+def test_rerun_trains_nothing_report_rebuilds_and_edits_rerun_only_what_changed(tmp_path, ray_address, capsys):
+    """One results folder, four runs in this process: a rerun trains and evaluates nothing; `report` rebuilds
+    the leaderboard from records; a changed task parameter reruns that evaluation only (model cached); a
+    renamed experiment's old records leave the board."""
+    from harness.cli import main
+
+    def run(grid_path) -> str:
+        capsys.readouterr()
+        code = main(["run", "--grid", str(grid_path), "--results", str(tmp_path / "res"), "--address", ray_address])
+        out = capsys.readouterr()
+        assert code == 0, out.out[-4000:] + out.err[-4000:]
+        return out.out + out.err
+
     grid = small_grid(tmp_path, "again", "{ae: {}}", seeds="[0, 1]")
-    first = run_cli("run", "--grid", grid, "--results", tmp_path / "res", "--address", ray_address)
-    assert first.returncode == 0, first.stdout + first.stderr
-    assert "2 to train" in first.stdout
+    assert "2 to train" in run(grid)
     models = sorted((tmp_path / "res" / "models").glob("*/model.pt"))
     mtimes = [p.stat().st_mtime for p in models]
-    second = run_cli("run", "--grid", grid, "--results", tmp_path / "res", "--address", ray_address)
-    assert second.returncode == 0, second.stdout + second.stderr
-    assert "2 cached, 0 to train" in second.stdout and "0 to run" in second.stdout
+    second = run(grid)
+    assert "2 cached, 0 to train" in second and "0 to run" in second
     assert [p.stat().st_mtime for p in models] == mtimes
     run_dir = tmp_path / "res" / "again"
     raw = pd.read_csv(run_dir / "raw.csv")
@@ -98,6 +107,16 @@ def test_rerun_trains_nothing_and_report_rebuilds(tmp_path, ray_address):
     assert row.n_seeds == 2 and row.ci95_low <= row["mean"] <= row.ci95_high
     # the leaderboard's mean is the mean of the raw per-seed values
     assert abs(row["mean"] - raw[raw.metric == "mse"].value.mean()) < 1e-9
+
+    text = grid.read_text()
+    grid.write_text(text.replace("task: reconstruction", "task: reconstruction\n    task_params: {n_samples: 3}"))
+    edited = run(grid)
+    assert "2 cached, 0 to train" in edited and "0 done, 2 to run" in edited
+    grid.write_text(text.replace("name: recon", "name: renamed"))
+    run(grid)
+    raw = pd.read_csv(run_dir / "raw.csv")
+    assert set(raw.experiment) == {"renamed"}
+    assert set(pd.read_csv(run_dir / "leaderboard.csv").experiment) == {"renamed"}
 
 
 PAUSABLE = textwrap.dedent('''
@@ -240,15 +259,13 @@ def test_gpu_request_without_gpus_fails_fast_with_exit_2(tmp_path, ray_address):
     assert "asks for gpu: 1 per trial but the Ray cluster has 0 GPU(s)" in proc.stderr
 
 
-def test_changed_settings_rerun_only_that_trial_and_old_records_leave_the_board(tmp_path, ray_address):
-    grid = small_grid(tmp_path, "edit", "{ae: {}}")
-    assert run_cli("run", "--grid", grid, "--results", tmp_path / "res", "--address", ray_address).returncode == 0
-    text = grid.read_text()
-    grid.write_text(text.replace("task: reconstruction", "task: reconstruction\n    task_params: {n_samples: 3}"))
-    proc = run_cli("run", "--grid", grid, "--results", tmp_path / "res", "--address", ray_address)
-    assert proc.returncode == 0 and "1 cached, 0 to train" in proc.stdout and "0 done, 1 to run" in proc.stdout
-    grid.write_text(text.replace("name: recon", "name: renamed"))
-    proc = run_cli("run", "--grid", grid, "--results", tmp_path / "res", "--address", ray_address)
-    assert proc.returncode == 0
-    raw = pd.read_csv(tmp_path / "res" / "edit" / "raw.csv")
-    assert set(raw.experiment) == {"renamed"}
+def test_eval_batches_keep_every_evaluation_once_and_never_mix_resources():
+    from harness.runner import eval_batches
+
+    configs = [{"id": i, "cpus": 1 if i < 30 else 2, "gpus": 0} for i in range(40)]
+    batches = eval_batches(configs, slots=2)
+    assert [c["id"] for b in batches for c in b["batch"]] == list(range(40))  # all, once, in order
+    assert all({c["cpus"] for c in b["batch"]} == {b["cpus"]} for b in batches)
+    assert max(len(b["batch"]) for b in batches) == 5  # ceil(40 / (2 slots * 4 per slot))
+    assert [len(b["batch"]) for b in eval_batches(configs[:3], slots=16)] == [1, 1, 1]  # a big cluster: one each
+    assert max(len(b["batch"]) for b in eval_batches(configs * 10, slots=1)) == 8  # capped
