@@ -192,19 +192,29 @@ class Imputation(Task):
                     ctx.artifact_dir / "imputations.png", f"{ctx.method_label}: upper half missing")
 
         if ctx.data.train_y.ndim == 1:  # single-label data: the classifier's accuracy and calibration
-            net = classifier_for(ctx, p["classifier_epochs"])
-            probs = _predict(net, imputations.flatten(0, 1), p["batch_size"], ctx.device)
-            probs = probs.view(p["n_first"], len(x_all), -1).mean(0)
-            masked_probs = _predict(net, x_all * observed, p["batch_size"], ctx.device)
-            for prefix, pr in (("", probs), ("classifier/", masked_probs)):
-                rows.append({"metric": f"{prefix}accuracy", "value": metrics.accuracy(pr, y_all)})
-                rows += [{"metric": prefix + k, "value": v} for k, v in metrics.calibration_errors(pr, y_all).items()]
-            table["pred"], table["confidence"] = probs.argmax(1).numpy(), probs.max(1).values.numpy()
-            table["classifier_pred"] = masked_probs.argmax(1).numpy()
-            table["classifier_confidence"] = masked_probs.max(1).values.numpy()
-            _reliability(probs, masked_probs, y_all, ctx)
+            rows += classifier_scores(ctx, p, imputations, x_all * observed, y_all, table, "")
         table.to_csv(ctx.artifact_dir / "per_input.csv", index_label="index")
         return rows
+
+
+def classifier_scores(ctx: EvalContext, p: dict, imputations: torch.Tensor, baseline: torch.Tensor,
+                      labels: torch.Tensor, table: pd.DataFrame, prefix: str) -> list[dict]:
+    """Accuracy and calibration of the classifier on the imputations (`[n, N, ...]`, probabilities averaged
+    over the n) and on the `baseline` input (the `classifier/` rows), per-input predictions into `table`,
+    and the reliability diagram. Metric names start with `prefix` (the protocol)."""
+    net = classifier_for(ctx, p["classifier_epochs"])
+    n = imputations.shape[0]
+    probs = _predict(net, imputations.flatten(0, 1), p["batch_size"], ctx.device).view(n, len(labels), -1).mean(0)
+    baseline_probs = _predict(net, baseline, p["batch_size"], ctx.device)
+    rows = []
+    for name, pr in ((prefix, probs), (prefix + "classifier/", baseline_probs)):
+        rows.append({"metric": f"{name}accuracy", "value": metrics.accuracy(pr, labels)})
+        rows += [{"metric": name + k, "value": v} for k, v in metrics.calibration_errors(pr, labels).items()]
+    table["pred"], table["confidence"] = probs.argmax(1).numpy(), probs.max(1).values.numpy()
+    table["classifier_pred"] = baseline_probs.argmax(1).numpy()
+    table["classifier_confidence"] = baseline_probs.max(1).values.numpy()
+    _reliability(probs, baseline_probs, labels, ctx)
+    return rows
 
 
 def _predict(net: nn.Module, x: torch.Tensor, batch_size: int, device) -> torch.Tensor:

@@ -59,7 +59,7 @@ def authors_impute(method, x_filled: torch.Tensor, observed: torch.Tensor, n: in
 @torch.no_grad()
 def evaluate_authors(p: dict, ctx: EvalContext) -> list[dict]:
     """The `imputation` task's trial under `protocol: authors` (`p`: the task's parameters)."""
-    from .imputation import GRID_ROWS, _image_grid, _predict, _reliability, _seed, classifier_for, observed_mask
+    from .imputation import GRID_ROWS, _image_grid, _seed, classifier_scores, observed_mask
 
     observed = observed_mask(ctx.data.image_shape, p["mask"])
     x_all, y_all = ctx.data.val_x, ctx.data.val_y
@@ -96,15 +96,6 @@ def evaluate_authors(p: dict, ctx: EvalContext) -> list[dict]:
                 ctx.artifact_dir / "imputations.png", f"{ctx.method_label}: upper half missing (authors' protocol)")
 
     if ctx.data.train_y.ndim == 1:  # single-label data: the classifier's accuracy and calibration
-        net = classifier_for(ctx, p["classifier_epochs"])
-        probs = _predict(net, imputations.flatten(0, 1), p["batch_size"], ctx.device).view(n, len(x_all), -1).mean(0)
-        filled_probs = _predict(net, filled, p["batch_size"], ctx.device)
-        for prefix, pr in (("authors/", probs), ("authors/classifier/", filled_probs)):
-            rows.append({"metric": f"{prefix}accuracy", "value": metrics.accuracy(pr, y_all)})
-            rows += [{"metric": prefix + k, "value": v} for k, v in metrics.calibration_errors(pr, y_all).items()]
-        table["pred"], table["confidence"] = probs.argmax(1).numpy(), probs.max(1).values.numpy()
-        table["classifier_pred"] = filled_probs.argmax(1).numpy()
-        table["classifier_confidence"] = filled_probs.max(1).values.numpy()
-        _reliability(probs, filled_probs, y_all, ctx)
+        rows += classifier_scores(ctx, p, imputations, filled, y_all, table, "authors/")
     table.to_csv(ctx.artifact_dir / "per_input.csv", index_label="index")
     return rows
