@@ -38,14 +38,14 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from .ae import AE
 from .base import ModelSpec, Samples
-from .curvature import DEFAULT_THRESHOLD
+from .curvature import DEFAULT_THRESHOLD, POSTHOC_MODES
 from .laplace_common import (SampledAutoencoder, flatten, gaussian_log_likelihood, log_marginal_likelihood,
                              optimise_prior_precision, posterior_health, sample_diagonal_gaussian, sample_weights,
                              unflatten)
 from .registry import register
 from .training import batches
 
-HESSIANS = ("exact", "approx", "mix", "kfac")
+HESSIANS = POSTHOC_MODES  # the diagonal modes and laplace-torch's "kfac"
 BACKENDS = ("laebench", "laplace")
 PRIOR_SELECTIONS = ("val_sampled", "marglik")
 SEARCH_STEPS = 16  # half-decades above the evidence maximum: up to 10^7.5 times it

@@ -52,7 +52,7 @@ def check_point(method: str) -> None:
 def _make_call(method: str, net, x, threshold: int):
     import torch
     from torch import nn
-    if method in ("exact", "approx", "mix"):
+    if method in MODES:
         from .engine import diag_ggn
         return lambda: diag_ggn(net, x, method, threshold=threshold)
     if method == "fwd_bwd":
