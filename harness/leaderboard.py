@@ -27,7 +27,7 @@ from .numbers import ci95_half, fmt_ci
 
 RAW_COLUMNS = ["experiment", "task", "dataset", "arch", "method", "method_key", "seed", "point", "metric", "value",
                "status", "error", "config_hash", "model_key", "git_commit", "versions", "device", "host",
-               "node", "wall_time_s", "trial_id"]
+               "node", "wall_time_s", "trial_id", "method_params", "task_params"]
 BOARD_COLUMNS = ["experiment", "task", "dataset", "arch", "method", "metric", "mean", "std", "ci95_low", "ci95_high",
                  "n_seeds", "paper", "paper_std", "direction", "paper_note"]
 SWEEP = re.compile(r"^(?P<base>.+?)[@/](?P<param>[A-Za-z_]\w*)=(?P<value>[^/@=]+)$")  # time_s@side=8, accuracy/n=1
@@ -45,31 +45,47 @@ def paper_reference() -> pd.DataFrame:
 
 
 def _grid_experiments(run_dir: Path | None) -> dict[str, dict]:
-    """The grid's experiments as written (`grid.json`), by name."""
+    """The grid's experiments as written (`grid.json`), by name: only for records written before records
+    described themselves (`harness.trials.describe`)."""
     path = (run_dir or Path(".")) / "grid.json"
     grid = json.loads(path.read_text()) if path.exists() else {}
     return {e.get("name"): e for e in grid.get("experiments", []) if isinstance(e, dict)}
 
+
+def _legacy_description(rec: dict, exps: dict[str, dict]) -> dict:
+    """`describe`'s fields for a record that predates them, recovered from the grid as written."""
+    exp = exps.get(rec["experiment"], {})
+    train = (exp.get("data") or {}).get("train")
+    methods = exp.get("methods") or {}
+    entry = dict(methods.get(rec["label"]) or {})
+    key = entry.pop("method", rec["label"]) if rec["label"] in methods else ""
+    return {"dataset": train if isinstance(train, str) else (train or {}).get("name", ""),
+            "arch": (exp.get("model") or {}).get("arch", ""), "method_key": key,
+            "method_params": {k: v for k, v in entry.items() if k != "train"},
+            "task_params": exp.get("task_params") or {}}
+
+
 def collect_raw(run_dir: Path) -> pd.DataFrame:
-    exps = _grid_experiments(run_dir)
+    """A row per trial and metric from `trials/*.json`: every column comes from the record itself."""
     current = json.loads((run_dir / "plan.json").read_text()) if (run_dir / "plan.json").exists() else None
+    exps = None
     rows = []
     for path in sorted((run_dir / "trials").glob("*.json")):
         rec = json.loads(path.read_text())
         if current is not None and current.get(rec["trial_id"]) != rec.get("config_hash"):
             continue  # a trial of an earlier version of the grid
-        exp = exps.get(rec["experiment"], {})
-        train = (exp.get("data") or {}).get("train")
-        dataset = train if isinstance(train, str) else (train or {}).get("name", "")
-        methods = exp.get("methods") or {}
-        method_key = (methods.get(rec["label"]) or {}).get("method", rec["label"]) if rec["label"] in methods else ""
-        base = {"experiment": rec["experiment"], "task": rec["task"], "dataset": dataset,
-                "arch": (exp.get("model") or {}).get("arch", ""), "method": rec["label"], "method_key": method_key,
+        if "task_params" not in rec:
+            exps = _grid_experiments(run_dir) if exps is None else exps
+            rec = {**_legacy_description(rec, exps), **rec}
+        base = {"experiment": rec["experiment"], "task": rec["task"], "dataset": rec["dataset"],
+                "arch": rec["arch"], "method": rec["label"], "method_key": rec["method_key"],
                 "seed": rec["seed"], "point": json.dumps(rec.get("point") or {}, sort_keys=True),
                 "status": rec["status"], "error": rec.get("error", ""), "config_hash": rec.get("config_hash", ""),
                 "model_key": rec.get("model_key") or "", "git_commit": rec.get("git_commit", ""),
                 "versions": rec.get("versions", ""), "device": rec.get("device", ""), "host": rec.get("host", ""),
-                "node": rec.get("node", ""), "wall_time_s": rec.get("wall_time_s"), "trial_id": rec["trial_id"]}
+                "node": rec.get("node", ""), "wall_time_s": rec.get("wall_time_s"), "trial_id": rec["trial_id"],
+                "method_params": json.dumps(rec["method_params"], sort_keys=True, default=str),
+                "task_params": json.dumps(rec["task_params"], sort_keys=True, default=str)}
         if rec["status"] != "ok" or not rec["metrics"]:
             rows.append({**base, "metric": "", "value": np.nan})
         for m in rec["metrics"]:
@@ -116,7 +132,6 @@ def _summaries(raw: pd.DataFrame, keys: list[str], run_dir: Path | None = None) 
     from tasks import get as get_task
 
     rows = []
-    experiments = _grid_experiments(run_dir)
     ok = raw[(raw.status == "ok") & (raw.metric != "")]
     for (experiment, task_key), group in ok.groupby(["experiment", "task"], sort=False):
         try:
@@ -127,7 +142,7 @@ def _summaries(raw: pd.DataFrame, keys: list[str], run_dir: Path | None = None) 
             continue
         first = group.iloc[0]
         artifact_dir = (run_dir or Path(".")) / "artifacts" / experiment
-        params = experiments.get(experiment, {}).get("task_params") or {}
+        params = json.loads(first.task_params) if isinstance(first.task_params, str) else {}
         for r in task_cls(params).summarize(group, artifact_dir):
             rows.append({**dict(zip(keys, [experiment, task_key, first.dataset, first.arch, r["method"], r["metric"]])),
                          "mean": r["value"], "std": np.nan, "ci95_low": np.nan, "ci95_high": np.nan,

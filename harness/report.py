@@ -9,6 +9,7 @@ Public: `build_outcomes(run_dir)`, `write_report(run_dir, command)`.
 from __future__ import annotations
 
 import html
+import json
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,7 +20,7 @@ import pandas as pd
 from .claims import CLAIMS
 from .verdicts import Evidence, Outcome, evaluate
 from .figures import FIGURES
-from .leaderboard import _grid_experiments, collect_raw, paper_reference, write_leaderboards
+from .leaderboard import collect_raw, paper_reference, write_leaderboards
 from .numbers import fmt_ci
 from .provenance import git_commit
 
@@ -28,7 +29,7 @@ MARKS = {True: "✓ holds", False: "✗ fails", None: "– not tested"}
 
 def build_outcomes(run_dir: Path, board: pd.DataFrame, raw: pd.DataFrame) -> list[tuple[Outcome, list[Path]]]:
     """Every claim judged on each experiment that measures it, with the paths of its figures."""
-    ref, grid = paper_reference(), _grid_experiments(run_dir)
+    ref = paper_reference()
     ok = raw[(raw.status == "ok") & raw.metric.notna() & (raw.metric != "")]
     out = []
     for claim in CLAIMS:
@@ -41,7 +42,7 @@ def build_outcomes(run_dir: Path, board: pd.DataFrame, raw: pd.DataFrame) -> lis
                 continue
             rows = board[board.experiment == exp]
             ev = Evidence(exp, str(rows.dataset.iloc[0]), rows, ok[ok.experiment == exp],
-                          (grid.get(exp) or {}).get("methods") or {}, ref[ref.task == claim.task])
+                          _methods(raw[raw.experiment == exp]), ref[ref.task == claim.task])
             figures = []
             for name in claim.figures:
                 try:
@@ -50,6 +51,13 @@ def build_outcomes(run_dir: Path, board: pd.DataFrame, raw: pd.DataFrame) -> lis
                     print(f"[report] figure {name} of {exp} skipped: {type(exc).__name__}: {exc}")
             out.append((evaluate(claim, ev), [p for p in figures if p is not None]))
     return out
+
+
+def _methods(raw: pd.DataFrame) -> dict[str, dict]:
+    """label -> {"method": key, **params}, from the trial records' own description."""
+    first = raw.drop_duplicates("method")
+    return {row.method: {"method": row.method_key or row.method, **(json.loads(row.method_params) if isinstance(row.method_params, str) and row.method_params else {})}
+            for row in first.itertuples()}
 
 
 def _cell(ev: Evidence, label: str, metric: str, notes: dict) -> str:

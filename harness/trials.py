@@ -186,6 +186,7 @@ def _evaluate(config: dict, cache: ModelCache) -> dict:
 
     job, common = config["job"], config["common"]
     record = {**{k: job[k] for k in ("trial_id", "experiment", "task", "label", "seed", "point", "config_hash")},
+              **describe(config["experiment"], job["label"]),
               "model_key": None, "model_sha256": None, "status": "ok", "error": "", "metrics": [],
               "run_id": common.get("run_id", "")}
     started = time.perf_counter()
@@ -221,6 +222,16 @@ def _evaluate(config: dict, cache: ModelCache) -> dict:
         traceback.print_exc()
     record.update(wall_time_s=time.perf_counter() - started, finished=time.time(), **provenance(device))
     return record
+
+
+def describe(experiment: dict, label: str) -> dict:
+    """What the leaderboard shows about a trial besides its numbers, from its experiment as validated: the
+    training dataset, architecture, method key and parameters of `label`, and the task's parameters."""
+    train = (experiment.get("data") or {}).get("train") or {}
+    method = next((m for m in experiment.get("methods") or [] if m.get("label") == label), {})
+    return {"dataset": train.get("name", "") if isinstance(train, dict) else str(train),
+            "arch": (experiment.get("model") or {}).get("arch", ""), "method_key": method.get("key", ""),
+            "method_params": method.get("params", {}), "task_params": experiment.get("task_params") or {}}
 
 
 def _previous_attempt(run_dir: Path, trial_id: str) -> int:

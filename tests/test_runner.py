@@ -107,6 +107,23 @@ def test_rerun_trains_nothing_report_rebuilds_and_edits_rerun_only_what_changed(
     assert row.n_seeds == 2 and row.ci95_low <= row["mean"] <= row.ci95_high
     # the leaderboard's mean is the mean of the raw per-seed values
     assert abs(row["mean"] - raw[raw.metric == "mse"].value.mean()) < 1e-9
+    # records describe themselves: the board is the same without the grid as written
+    (run_dir / "grid.json").rename(run_dir / "grid.json.bak")
+    assert run_cli("report", run_dir).returncode == 0
+    again = pd.read_csv(run_dir / "leaderboard.csv")
+    pd.testing.assert_frame_equal(board, again)
+    assert set(again.dataset) == {"synthetic"} and set(again.arch) == {"mlp"}
+    raw = pd.read_csv(run_dir / "raw.csv")
+    assert set(raw.method_key) == {"ae"} and json.loads(raw.task_params.iloc[0])["n_samples"] >= 1
+    # a record written before records described themselves: its description comes from the grid as written
+    (run_dir / "grid.json.bak").rename(run_dir / "grid.json")
+    old = sorted((run_dir / "trials").glob("*.json"))[0]
+    record = json.loads(old.read_text())
+    for key in ("dataset", "arch", "method_key", "method_params", "task_params"):
+        record.pop(key)
+    old.write_text(json.dumps(record))
+    assert run_cli("report", run_dir).returncode == 0
+    pd.testing.assert_frame_equal(board, pd.read_csv(run_dir / "leaderboard.csv"))
 
     text = grid.read_text()
     grid.write_text(text.replace("task: reconstruction", "task: reconstruction\n    task_params: {n_samples: 3}"))
