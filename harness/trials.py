@@ -71,7 +71,10 @@ def _reporter():
     if _in_tune_session():
         from ray import tune
 
-        return tune.report
+        # scalars only: Tune's loggers cannot write a list (e.g. lae_posthoc's prior search trail), which
+        # stays in the model's history
+        return lambda metrics: tune.report({k: v for k, v in metrics.items()
+                                            if isinstance(v, (int, float, str, bool)) or v is None})
     return _print_epoch
 
 

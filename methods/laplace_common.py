@@ -128,6 +128,6 @@ def posterior_health(precision: Tensor, initial: float | Tensor) -> dict:
             "posterior/sigma_max": float(sigma.max())}
 
 
-def gaussian_log_likelihood(sq_error: float, n_values: int) -> float:
-    """Unit-variance Gaussian log-likelihood of `n_values` pixels with summed squared error `sq_error`."""
-    return -0.5 * sq_error - 0.5 * n_values * math.log(2 * math.pi)
+def gaussian_log_likelihood(sq_error: float, n_values: int, variance: float = 1.0) -> float:
+    """Gaussian log-likelihood (noise `variance`) of `n_values` pixels with summed squared error `sq_error`."""
+    return -0.5 * sq_error / variance - 0.5 * n_values * math.log(2 * math.pi * variance)

@@ -137,3 +137,33 @@ def test_posthoc_prior_search_makes_sampled_networks_usable(data):
     state = searched.state_dict()
     assert state["extra"]["prior_source"].startswith("val_sampled")
     assert math.isclose(state["extra"]["prior_marglik"], searched.prior_marglik_)
+
+
+@pytest.mark.parametrize("backend", ["laebench", "laplace"])
+def test_posthoc_mle_noise_divides_the_ggn_by_the_training_mse(data, backend):
+    """observation_noise 'mle': the likelihood's variance is the MAP network's training MSE per pixel, so the
+    GGN (the data term of the precision) is the unit-noise one divided by it; the prior is unchanged."""
+    prior = 3.0
+    unit = _fit_posthoc(data, prior_precision=prior, observation_noise="unit", backend=backend)
+    mle = _fit_posthoc(data, prior_precision=prior, observation_noise="mle", backend=backend)
+    net, x = mle.network, data.train_x
+    with torch.no_grad():
+        mse = float(((net(x) - x) ** 2).mean())
+    assert unit.noise_variance_ == 1.0 and mle.noise_variance_ == pytest.approx(mse, rel=1e-5)
+    torch.testing.assert_close(mle.precision_ - prior, (unit.precision_ - prior) / mse, rtol=1e-4, atol=1e-6)
+    assert mle.diagnostics()["posterior/noise_variance"] == pytest.approx(mse, rel=1e-5)
+    loaded = get("lae_posthoc")(mle.spec, data.image_shape)
+    loaded.load_state_dict(mle.state_dict())
+    assert loaded.noise_variance_ == mle.noise_variance_
+
+
+def test_posthoc_temperature_divides_the_ggn(data):
+    """temperature T: precision H / T + prior (a cold posterior for T < 1), for both backends' diagonal."""
+    prior = 3.0
+    warm = _fit_posthoc(data, prior_precision=prior)
+    cold = _fit_posthoc(data, prior_precision=prior, temperature=0.01)
+    torch.testing.assert_close(cold.precision_ - prior, (warm.precision_ - prior) / 0.01, rtol=1e-4, atol=1e-6)
+    cold_la = _fit_posthoc(data, prior_precision=prior, temperature=0.01, backend="laplace")
+    torch.testing.assert_close(cold_la.precision_, cold.precision_, rtol=1e-3, atol=1e-4)
+    with pytest.raises(ValueError, match="temperature must be a positive number"):
+        get("lae_posthoc").validate_params({"temperature": 0})
