@@ -20,7 +20,6 @@ import hashlib
 import io
 import json
 import os
-import secrets
 import socket
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ import torch
 from methods import get as get_method
 from methods.base import Method, ModelSpec
 
+from .files import sha256_file, write_atomic
 from .locks import exclusive
 
 MODEL, MANIFEST, FAILED, PARTIAL, LOCK, TRAININGS = (
@@ -212,7 +212,7 @@ def inspect_folder(folder: Path, hash_file: bool = True) -> Entry:
         memo = (str(model), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         actual = _HASHED.get(memo)
         if actual is None:
-            actual = _HASHED[memo] = _sha256_file(model)
+            actual = _HASHED[memo] = sha256_file(model)
         if actual != sha:
             return Entry(folder, "bad", "model.pt's sha256 differs from entry.json (corrupted)")
     return Entry(folder, "ok", "", manifest)
@@ -267,25 +267,6 @@ def _looks_like_entry(folder: Path) -> bool:
 
 # --- writing ----------------------------------------------------------------------------------------------
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a unique temporary name in the same folder, fsync, rename over `path`, fsync the folder.
-    The file gets the user's umask (no mkstemp: it would make it 0600)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
 def _write_checkpoint(folder: Path, obj, manifest: dict) -> dict:
     """The manifest first, then the checkpoint: `model.pt` appearing is the commit point of an entry."""
     buffer = io.BytesIO()
@@ -297,27 +278,6 @@ def _write_checkpoint(folder: Path, obj, manifest: dict) -> dict:
     write_atomic(folder / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
     write_atomic(folder / MODEL, data)
     return manifest
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # some filesystems refuse fsync on a directory; the rename is still atomic
-        pass
-    finally:
-        os.close(fd)
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _jsonable(obj):

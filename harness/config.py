@@ -10,7 +10,6 @@ overwritten. See `configs/demo.yaml` for the shape.
 from __future__ import annotations
 
 import copy
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,13 +22,11 @@ from methods.training import DEFAULT_TRAIN
 from harness.data import DATASETS
 from harness.registry import import_plugins
 
+from .checks import ConfigError, is_int, is_number, no_unknown, require, safe_name
+
 GRID_KEYS = {"name", "description", "seeds", "resources", "plugins", "train", "experiments"}
 EXPERIMENT_KEYS = {"name", "task", "task_params", "data", "model", "methods", "train", "seeds", "resources"}
 TRAIN_KEYS = set(DEFAULT_TRAIN)
-
-
-class ConfigError(ValueError):
-    """A grid file is malformed; the message names the key path and the fix."""
 
 
 @dataclass
@@ -118,14 +115,14 @@ def parse_grid(raw, source: str = "<grid>", plugin_paths: list[str] | None = Non
     from methods import get as get_method
     from tasks import get as get_task
 
-    _require(isinstance(raw, dict), "grid", "must be a mapping with keys name, experiments, ...", raw)
-    _no_unknown(raw, GRID_KEYS, "grid")
+    require(isinstance(raw, dict), "grid", "must be a mapping with keys name, experiments, ...", raw)
+    no_unknown(raw, GRID_KEYS, "grid")
     name = raw.get("name")
-    _require(_safe_name(name), "name",
+    require(safe_name(name), "name",
              "must be a name of letters, digits, '-', '_', '.', not starting with '.' (it names the results folder)",
              name)
     plugins = raw.get("plugins", []) or []
-    _require(isinstance(plugins, list) and all(isinstance(p, str) and p and all(part.isidentifier() for part in
+    require(isinstance(plugins, list) and all(isinstance(p, str) and p and all(part.isidentifier() for part in
                                                                                   p.split(".")) for p in plugins),
              "plugins", "must be a list of module names (my_methods, or package.module)", plugins)
     try:
@@ -136,26 +133,26 @@ def parse_grid(raw, source: str = "<grid>", plugin_paths: list[str] | None = Non
     resources = _resources(raw.get("resources", {}), "resources", {"cpu": 1, "gpu": 0})
     train = _train(raw.get("train", {}), "train", DEFAULT_TRAIN)
     experiments_raw = raw.get("experiments")
-    _require(isinstance(experiments_raw, list) and experiments_raw, "experiments", "must be a non-empty list",
+    require(isinstance(experiments_raw, list) and experiments_raw, "experiments", "must be a non-empty list",
              experiments_raw)
     experiments, seen = [], set()
     for i, exp in enumerate(experiments_raw):
         where = f"experiments[{i}]"
-        _require(isinstance(exp, dict), where, "must be a mapping", exp)
-        _no_unknown(exp, EXPERIMENT_KEYS, where)
+        require(isinstance(exp, dict), where, "must be a mapping", exp)
+        no_unknown(exp, EXPERIMENT_KEYS, where)
         exp_name = exp.get("name")
-        _require(isinstance(exp_name, str) and exp_name and "/" not in exp_name and not exp_name.startswith("."),
+        require(isinstance(exp_name, str) and exp_name and "/" not in exp_name and not exp_name.startswith("."),
                  f"{where}.name", "must be a non-empty string without '/', not starting with '.'", exp_name)
-        _require(exp_name not in seen, f"{where}.name", "must be unique in the grid", exp_name)
+        require(exp_name not in seen, f"{where}.name", "must be unique in the grid", exp_name)
         seen.add(exp_name)
-        _require(isinstance(exp.get("task"), str), f"{where}.task", "must be a task name (python -m harness list)",
+        require(isinstance(exp.get("task"), str), f"{where}.task", "must be a task name (python -m harness list)",
                  exp.get("task"))
         try:
             task_cls = get_task(exp.get("task"))
         except ValueError as exc:
             raise ConfigError(f"{where}.task: {exc}") from None
         task_params = exp.get("task_params", {}) or {}
-        _require(isinstance(task_params, dict), f"{where}.task_params", "must be a mapping", task_params)
+        require(isinstance(task_params, dict), f"{where}.task_params", "must be a mapping", task_params)
         try:
             task_params = task_cls.validate_params(task_params)
         except ValueError as exc:
@@ -175,72 +172,46 @@ def parse_grid(raw, source: str = "<grid>", plugin_paths: list[str] | None = Non
                 experiments=experiments, source=source, raw=raw)
 
 
-def _require(ok: bool, path: str, what: str, got) -> None:
-    if not ok:
-        raise ConfigError(f"{path} {what}. Got {got!r}.")
-
-
-def _no_unknown(mapping: dict, allowed: set, path: str) -> None:
-    unknown = sorted(set(mapping) - allowed)
-    if unknown:
-        raise ConfigError(f"{path}: unknown key(s) {unknown}. Allowed: {', '.join(sorted(allowed))}.")
-
-
 def _seeds(value, path) -> list[int]:
-    _require(isinstance(value, list) and value and all(_is_int(s) and 0 <= s < 2 ** 32 for s in value),
+    require(isinstance(value, list) and value and all(is_int(s) and 0 <= s < 2 ** 32 for s in value),
              path, "must be a non-empty list of integers in [0, 2^32)", value)
-    _require(len(set(value)) == len(value), path, "must not repeat a seed", value)
+    require(len(set(value)) == len(value), path, "must not repeat a seed", value)
     return list(value)
 
 
 def _resources(value, path, base: dict) -> dict:
-    _require(isinstance(value, dict), path, "must be a mapping like {cpu: 1, gpu: 0.5}", value)
-    _no_unknown(value, {"cpu", "gpu"}, path)
+    require(isinstance(value, dict), path, "must be a mapping like {cpu: 1, gpu: 0.5}", value)
+    no_unknown(value, {"cpu", "gpu"}, path)
     out = {**base, **value}
-    _require(_is_number(out["cpu"]) and out["cpu"] > 0, f"{path}.cpu", "must be a positive number", out["cpu"])
-    _require(_is_number(out["gpu"]) and out["gpu"] >= 0, f"{path}.gpu", "must be a number >= 0", out["gpu"])
+    require(is_number(out["cpu"]) and out["cpu"] > 0, f"{path}.cpu", "must be a positive number", out["cpu"])
+    require(is_number(out["gpu"]) and out["gpu"] >= 0, f"{path}.gpu", "must be a number >= 0", out["gpu"])
     return out
 
 
-def _is_number(v) -> bool:
-    """A finite int or float (YAML's .nan and .inf are not numbers a setting can take)."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _safe_name(v) -> bool:
-    """A name that is also a safe file or folder name: no '/', no '..', no leading '.'."""
-    return isinstance(v, str) and bool(v) and not v.startswith(".") and \
-        v.replace("-", "_").replace(".", "_").isidentifier()
-
-
 def _train(value, path, base: dict) -> dict:
-    _require(isinstance(value, dict), path, "must be a mapping", value)
-    _no_unknown(value, TRAIN_KEYS, path)
+    require(isinstance(value, dict), path, "must be a mapping", value)
+    no_unknown(value, TRAIN_KEYS, path)
     out = copy.deepcopy(base)
     for key, v in value.items():
         p = f"{path}.{key}"
         if key == "plateau":
-            _require(isinstance(v, dict), p, "must be a mapping {factor, patience}", v)
-            _no_unknown(v, {"factor", "patience"}, p)
+            require(isinstance(v, dict), p, "must be a mapping {factor, patience}", v)
+            no_unknown(v, {"factor", "patience"}, p)
             if "factor" in v:
-                _require(_is_number(v["factor"]) and 0 < v["factor"] < 1, f"{p}.factor",
+                require(is_number(v["factor"]) and 0 < v["factor"] < 1, f"{p}.factor",
                          "must be a number in (0, 1)", v["factor"])
             if "patience" in v:
-                _require(_is_int(v["patience"]) and v["patience"] >= 0, f"{p}.patience",
+                require(is_int(v["patience"]) and v["patience"] >= 0, f"{p}.patience",
                          "must be a non-negative integer", v["patience"])
             out["plateau"] = {**out["plateau"], **v}
         elif key in ("lr",):
-            _require(_is_number(v) and v > 0, p, "must be a positive number", v)
+            require(is_number(v) and v > 0, p, "must be a positive number", v)
             out[key] = float(v)
         elif key == "weight_decay":
-            _require(_is_number(v) and v >= 0, p, "must be a number >= 0", v)
+            require(is_number(v) and v >= 0, p, "must be a number >= 0", v)
             out[key] = float(v)
         else:  # batch_size, max_epochs, early_stopping
-            _require(_is_int(v) and v > 0, p, "must be a positive integer", v)
+            require(is_int(v) and v > 0, p, "must be a positive integer", v)
             out[key] = v
     return out
 
@@ -248,64 +219,64 @@ def _train(value, path, base: dict) -> dict:
 def _dataset_spec(value, path) -> dict:
     if isinstance(value, str):
         value = {"name": value}
-    _require(isinstance(value, dict), path, "must be a dataset name or {name, classes, limit}", value)
-    _no_unknown(value, {"name", "classes", "limit"}, path)
-    _require(isinstance(value.get("name"), str) and value.get("name") in DATASETS, f"{path}.name",
+    require(isinstance(value, dict), path, "must be a dataset name or {name, classes, limit}", value)
+    no_unknown(value, {"name", "classes", "limit"}, path)
+    require(isinstance(value.get("name"), str) and value.get("name") in DATASETS, f"{path}.name",
              f"must be one of {', '.join(DATASETS)}", value.get("name"))
     classes = value.get("classes")
     if classes is not None:
-        _require(isinstance(classes, list) and classes and all(_is_int(c) and c >= 0 for c in classes),
+        require(isinstance(classes, list) and classes and all(is_int(c) and c >= 0 for c in classes),
                  f"{path}.classes", "must be a non-empty list of class indices (integers >= 0)", classes)
-        _require(len(set(classes)) == len(classes), f"{path}.classes", "must not repeat a class", classes)
+        require(len(set(classes)) == len(classes), f"{path}.classes", "must not repeat a class", classes)
     limit = value.get("limit")
     if limit is not None:
-        _require(_is_int(limit) and limit > 0, f"{path}.limit", "must be a positive integer", limit)
+        require(is_int(limit) and limit > 0, f"{path}.limit", "must be a positive integer", limit)
     return {"name": value["name"], "classes": classes, "limit": limit}
 
 
 def _data(value, path, task_cls) -> dict:
     if value is None and not task_cls.needs_model and not task_cls.data_roles:
         return {}
-    _require(isinstance(value, dict) and "train" in value, path, "must be a mapping with a 'train' dataset", value)
+    require(isinstance(value, dict) and "train" in value, path, "must be a mapping with a 'train' dataset", value)
     allowed = {"train", *task_cls.data_roles}
-    _no_unknown(value, allowed, path)
+    no_unknown(value, allowed, path)
     for role in task_cls.data_roles:
-        _require(role in value, f"{path}.{role}", f"is required by task '{task_cls.key}'", None)
+        require(role in value, f"{path}.{role}", f"is required by task '{task_cls.key}'", None)
     return {role: _dataset_spec(v, f"{path}.{role}") for role, v in value.items()}
 
 
 def _model(value, path) -> dict:
-    _require(isinstance(value, dict), path, "must be a mapping like {arch: mlp, latent_dim: 2}", value)
+    require(isinstance(value, dict), path, "must be a mapping like {arch: mlp, latent_dim: 2}", value)
     try:
         opts = architecture_options(value)
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     k = opts.get("latent_dim")
-    _require(_is_int(k) and k > 0, f"{path}.latent_dim", "must be a positive integer", k)
+    require(is_int(k) and k > 0, f"{path}.latent_dim", "must be a positive integer", k)
     for key in ("hidden", "channels"):
         if key in opts:
             v = opts[key]
-            _require(isinstance(v, list) and (v or key == "hidden") and all(_is_int(n) and n > 0 for n in v),
+            require(isinstance(v, list) and (v or key == "hidden") and all(is_int(n) and n > 0 for n in v),
                      f"{path}.{key}", "must be a list of positive integers (layer widths)", v)
     if "kernel_size" in opts:
         v = opts["kernel_size"]
-        _require(_is_int(v) and v > 0 and v % 2 == 1, f"{path}.kernel_size", "must be a positive odd integer", v)
+        require(is_int(v) and v > 0 and v % 2 == 1, f"{path}.kernel_size", "must be a positive odd integer", v)
     return dict(value)
 
 
 def _methods(value, path, get_method, experiment_train: dict) -> list[MethodEntry]:
-    _require(isinstance(value, dict) and value, path,
+    require(isinstance(value, dict) and value, path,
              "must be a non-empty mapping of method name to parameters, e.g. {ae: {}}", value)
     entries = []
     for label, params in value.items():
         p = f"{path}.{label}"
-        _require(_safe_name(label), path, "keys are leaderboard row labels: letters, digits, '-', '_', '.', not "
+        require(safe_name(label), path, "keys are leaderboard row labels: letters, digits, '-', '_', '.', not "
                  "starting with '.'", label)
-        _require(params is None or isinstance(params, dict), p, "must be a mapping of parameters, e.g. {} or "
+        require(params is None or isinstance(params, dict), p, "must be a mapping of parameters, e.g. {} or "
                  "{method: ae}", params)
         params = dict(params or {})
         key = params.pop("method", label)
-        _require(isinstance(key, str), f"{p}.method", "must be a registered method name", key)
+        require(isinstance(key, str), f"{p}.method", "must be a registered method name", key)
         # per-method training settings (e.g. the authors' lr 1e-4 for the conv online LAE) over the experiment's
         train_override = params.pop("train", None)
         train = None if train_override is None else _train(train_override, f"{p}.train", experiment_train)

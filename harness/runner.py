@@ -18,7 +18,8 @@ import socket
 import time
 from pathlib import Path
 
-from .cache import ModelCache, lock_holder, write_atomic
+from .cache import ModelCache, lock_holder
+from .files import write_atomic
 from .config import Grid, plugin_paths
 from .leaderboard import write_leaderboards
 from .locks import exclusive, lock_settings

@@ -20,7 +20,8 @@ import torch
 from methods import get as get_method
 from methods.base import ModelSpec
 
-from .cache import CacheError, ModelCache, write_atomic
+from .cache import CacheError, ModelCache
+from .files import write_atomic
 from .data import load_dataset
 from .locks import exclusive
 from .provenance import provenance
