@@ -36,7 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("run_dir", help="a grid's results folder, e.g. results/demo")
     report.add_argument("--paper", action="store_true", help="also write RUN_DIR/reproduction.md and .html (each "
                         "published claim: paper vs ours, a verdict) and the figures under RUN_DIR/figures/")
-    sub.add_parser("list", help="list registered methods and tasks")
+    lister = sub.add_parser("list", help="list registered methods and tasks")
+    lister.add_argument("--params", action="store_true",
+                        help="also each one's parameters: accepted values, default, what it does")
     verify = sub.add_parser("verify", help="check every cached model (size, sha256, spec) and trial record of a "
                             "results folder; list what a run would retrain or rerun (exit 1 if anything)")
     verify.add_argument("results", help="a results folder (holding models/), or its models/ folder")
@@ -61,17 +63,25 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _param_lines(cls) -> list[str]:
+    """One line per parameter: from `param_spec` where declared, else the name and its default."""
+    spec = getattr(cls, "param_spec", {}) or {}
+    return [f"{name}: {spec[name].describe()}" if name in spec else f"{name}: default {default!r}"
+            for name, default in cls.default_params.items()]
+
+
 def _dispatch(args) -> int:
     if args.command == "list":
         import methods
         import tasks
 
-        print("methods:")
-        for name, cls in methods.METHODS.items():
-            print(f"  {name:<16} {cls.description}")
-        print("tasks:")
-        for name, cls in tasks.TASKS.items():
-            print(f"  {name:<16} {cls.description}")
+        for title, registry in (("methods", methods.METHODS), ("tasks", tasks.TASKS)):
+            print(f"{title}:")
+            for name, cls in registry.items():
+                print(f"  {name:<16} {cls.description}")
+                if args.params:
+                    for line in _param_lines(cls):
+                        print(f"      {line}")
         return 0
     if args.command == "report":
         from .leaderboard import write_leaderboards

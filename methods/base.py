@@ -21,6 +21,8 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from laebench.params import Param, defaults, validate
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -77,12 +79,19 @@ class NotFittedError(RuntimeError):
 
 
 class Method:
-    """Base class of autoencoder methods. Subclass, set `default_params`, implement `_fit` and `_sample`."""
+    """Base class of autoencoder methods. Subclass, declare `param_spec` (or set `default_params`), implement
+    `_fit` and `_sample`."""
 
     key: str = ""  # set by `methods.register`
     description: str = ""
     stochastic: bool = True
     default_params: dict[str, Any] = {}
+    param_spec: dict[str, Param] = {}  # declarative parameters (laebench.params); default_params derives from it
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "param_spec" in cls.__dict__ and "default_params" not in cls.__dict__:
+            cls.default_params = defaults(cls.param_spec)
 
     def __init__(self, spec: ModelSpec, image_shape: tuple[int, int, int]):
         self.spec = spec
@@ -94,12 +103,8 @@ class Method:
     # --- configuration --------------------------------------------------------------------------------
     @classmethod
     def validate_params(cls, params: dict) -> dict:
-        """Fill defaults; unknown keys raise ValueError naming the allowed ones."""
-        unknown = set(params) - set(cls.default_params)
-        if unknown:
-            allowed = ", ".join(sorted(cls.default_params)) or "none"
-            raise ValueError(f"Unknown parameter(s) {sorted(unknown)} for method '{cls.key}'. Allowed: {allowed}.")
-        return {**cls.default_params, **params}
+        """Fill defaults; unknown names and values `param_spec` refuses raise ValueError (one line)."""
+        return validate(cls.key, "method", cls.param_spec, cls.default_params, params)
 
     @classmethod
     def dependencies(cls, spec: ModelSpec) -> dict[str, ModelSpec]:

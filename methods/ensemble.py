@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import torch
 
+from laebench.params import Param
+
 from .architectures import build_decoder, build_encoder
 from .base import Method, ModelSpec, Samples
 from .registry import register
@@ -25,15 +27,7 @@ class Ensemble(Method):
 
     description = "Deep ensemble of autoencoders"
     stochastic = True
-    default_params = {"size": 5}
-
-    @classmethod
-    def validate_params(cls, params: dict) -> dict:
-        params = super().validate_params(params)
-        size = params["size"]
-        if isinstance(size, bool) or not isinstance(size, int) or size < 2:
-            raise ValueError(f"ensemble.size must be an integer >= 2. Got {size!r}.")
-        return params
+    param_spec = {"size": Param(5, "Number of independently trained AEs (the paper: 5).", kind="int", low=2)}
 
     @classmethod
     def dependencies(cls, spec: ModelSpec) -> dict[str, ModelSpec]:

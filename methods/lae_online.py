@@ -42,9 +42,10 @@ A non-finite or negative H raises FloatingPointError at the step where it happen
 from __future__ import annotations
 
 import copy
-from numbers import Real
 
 import torch
+
+from laebench.params import Param
 
 from .ae import AE
 from .base import Samples
@@ -56,37 +57,26 @@ from .registry import register
 INITIAL_PRECISIONS = ("prior", "n_prior")
 
 
-def _number(v) -> bool:
-    return isinstance(v, Real) and not isinstance(v, bool)
-
-
 @register("lae_online")
 class LAEOnline(AE):
     """Online Laplace autoencoder; `precision_` holds H (the data term), sampling uses H + prior_precision."""
 
     description = "Laplacian autoencoder, online training (the paper's method)"
     stochastic = True
-    default_params = {"hessian": "mix", "threshold": DEFAULT_THRESHOLD, "alpha": 1.0e-3, "prior_precision": 1.0,
-                      "initial_precision": "prior", "ggn_scale": 1.0, "train_samples": 1}
-
-    @classmethod
-    def validate_params(cls, params: dict) -> dict:
-        p = super().validate_params(params)
-        if p["hessian"] not in MODES:
-            raise ValueError(f"lae_online.hessian must be one of {', '.join(MODES)}. Got {p['hessian']!r}.")
-        if not _number(p["threshold"]) or p["threshold"] < 0:
-            raise ValueError(f"lae_online.threshold must be a number >= 0. Got {p['threshold']!r}.")
-        if not _number(p["alpha"]) or not 0 <= p["alpha"] < 1:
-            raise ValueError(f"lae_online.alpha (Hessian memory factor) must be in [0, 1). Got {p['alpha']!r}.")
-        for key in ("prior_precision", "ggn_scale"):
-            if not _number(p[key]) or not p[key] > 0:
-                raise ValueError(f"lae_online.{key} must be a positive number. Got {p[key]!r}.")
-        if p["initial_precision"] not in INITIAL_PRECISIONS:
-            raise ValueError(f"lae_online.initial_precision must be 'prior' (paper: q_0 = N(0, prior^-1)) or "
-                             f"'n_prior' (authors' code: H_0 = N * prior). Got {p['initial_precision']!r}.")
-        if not isinstance(p["train_samples"], int) or isinstance(p["train_samples"], bool) or p["train_samples"] < 1:
-            raise ValueError(f"lae_online.train_samples must be an integer >= 1. Got {p['train_samples']!r}.")
-        return p
+    param_spec = {
+        "hessian": Param("mix", "Diagonal GGN backend (methods.curvature): exact, approx (E.4.1) or mix.",
+                         kind="choice", choices=MODES),
+        "threshold": Param(DEFAULT_THRESHOLD, "Hessian 'mix': layers with at most this many features are exact.",
+                           low=0),
+        "alpha": Param(1.0e-3, "Hessian memory factor: H <- (1 - alpha) H + GGN (authors: 1e-3).", low=0, high=1,
+                       high_open=True),
+        "prior_precision": Param(1.0, "Isotropic prior precision, always inside the sampling precision.", low=0,
+                                 low_open=True),
+        "initial_precision": Param("prior", "H_0: 'prior' (paper eq. 58, H_0 = 0) or 'n_prior' (authors' code: "
+                                   "H_0 = N * prior).", kind="choice", choices=INITIAL_PRECISIONS),
+        "ggn_scale": Param(1.0, "Scale of the GGN added per step (authors: 0.5).", low=0, low_open=True),
+        "train_samples": Param(1, "Weight samples per training step.", kind="int", low=1),
+    }
 
     @property
     def prior(self) -> float:

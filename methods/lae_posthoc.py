@@ -41,11 +41,12 @@ from __future__ import annotations
 import copy
 import time
 import warnings
-from numbers import Real
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
+
+from laebench.params import Param
 
 from .ae import AE
 from .base import ModelSpec, Samples
@@ -78,33 +79,35 @@ class LAEPosthoc(AE):
 
     description = "Post-hoc Laplace approximation of a trained autoencoder"
     stochastic = True
-    default_params = {"hessian": "mix", "threshold": DEFAULT_THRESHOLD, "prior_precision": None, "backend": "laebench",
-                      "batch_size": 256, "prior_selection": "val_sampled", "val_tolerance": 0.1, "val_images": 1000,
-                      "val_samples": 10, "observation_noise": "unit", "temperature": 1.0}
+    param_spec = {
+        "hessian": Param("mix", "GGN structure: exact, approx, mix (laebench diagonal) or kfac (laplace-torch).",
+                         kind="choice", choices=HESSIANS),
+        "threshold": Param(DEFAULT_THRESHOLD, "Hessian 'mix': layers with at most this many features are exact.",
+                           low=0, low_open=True),
+        "prior_precision": Param(None, "Prior precision; null chooses it (prior_selection).", low=0, low_open=True,
+                                 nullable=True),
+        "backend": Param("laebench", "Diagonal GGN by laebench's Hessian backpropagation or laplace-torch (MLPs).",
+                         kind="choice", choices=BACKENDS),
+        "batch_size": Param(256, "Images per GGN batch.", kind="int", low=0, low_open=True),
+        "prior_selection": Param("val_sampled", "How a null prior is chosen: val_sampled or marglik (the evidence).",
+                                 kind="choice", choices=PRIOR_SELECTIONS),
+        "val_tolerance": Param(0.1, "val_sampled: sampled networks' validation MSE within (1 + this) x the MAP's.",
+                               low=0, low_open=True),
+        "val_images": Param(1000, "val_sampled: validation images used.", kind="int", low=0, low_open=True),
+        "val_samples": Param(10, "val_sampled: networks sampled per candidate prior.", kind="int", low=0,
+                             low_open=True),
+        "observation_noise": Param("unit", "Likelihood noise variance: unit (paper, authors) or mle (training MSE).",
+                                   kind="choice", choices=OBSERVATION_NOISES),
+        "temperature": Param(1.0, "Posterior temperature T: precision H / T + prior; T < 1 is a cold posterior.",
+                             low=0, low_open=True),
+    }
 
     @classmethod
     def validate_params(cls, params: dict) -> dict:
         p = super().validate_params(params)
-        if p["hessian"] not in HESSIANS:
-            raise ValueError(f"lae_posthoc.hessian must be one of {', '.join(HESSIANS)}. Got {p['hessian']!r}.")
-        if p["backend"] not in BACKENDS:
-            raise ValueError(f"lae_posthoc.backend must be one of {', '.join(BACKENDS)}. Got {p['backend']!r}.")
         if p["backend"] == "laplace" and p["hessian"] not in ("exact", "kfac"):
             raise ValueError(f"lae_posthoc with backend 'laplace' supports hessian 'exact' (DiagLaplace) or "
                              f"'kfac' (KronLaplace). Got {p['hessian']!r}; use backend 'laebench' for it.")
-        prior = p["prior_precision"]
-        if prior is not None and (isinstance(prior, bool) or not isinstance(prior, Real) or not prior > 0):
-            raise ValueError(f"lae_posthoc.prior_precision must be a positive number or null (optimise it). "
-                             f"Got {prior!r}.")
-        for key in ("threshold", "batch_size", "val_tolerance", "val_images", "val_samples", "temperature"):
-            if isinstance(p[key], bool) or not isinstance(p[key], Real) or p[key] <= 0:
-                raise ValueError(f"lae_posthoc.{key} must be a positive number. Got {p[key]!r}.")
-        if p["observation_noise"] not in OBSERVATION_NOISES:
-            raise ValueError(f"lae_posthoc.observation_noise must be one of {', '.join(OBSERVATION_NOISES)}. "
-                             f"Got {p['observation_noise']!r}.")
-        if p["prior_selection"] not in PRIOR_SELECTIONS:
-            raise ValueError(f"lae_posthoc.prior_selection must be one of {', '.join(PRIOR_SELECTIONS)}. "
-                             f"Got {p['prior_selection']!r}.")
         return p
 
     @classmethod

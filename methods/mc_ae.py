@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from laebench.params import Param
+
 from .ae import AE
 from .base import Samples
 from .registry import register
@@ -20,15 +22,8 @@ class MCAE(AE):
 
     description = "Monte-Carlo dropout autoencoder"
     stochastic = True
-    default_params = {"p": 0.2}
-
-    @classmethod
-    def validate_params(cls, params: dict) -> dict:
-        params = super().validate_params(params)
-        p = params["p"]
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p < 1:
-            raise ValueError(f"mc_ae.p (dropout probability) must be in (0, 1). Got {p!r}.")
-        return params
+    param_spec = {"p": Param(0.2, "Dropout probability, at training and test time (appendix A: 0.2).",
+                             low=0, high=1, low_open=True, high_open=True)}
 
     @property
     def dropout(self) -> float:  # read by AE.build

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from laebench.params import Param
+
 from .ae import AE
 from .ae_likelihood import gaussian_nll, variance_from_raw
 from .architectures import build_decoder, build_encoder
@@ -23,15 +25,8 @@ class VAE(AE):
 
     description = "Variational autoencoder (Gaussian encoder and decoder)"
     stochastic = True
-    default_params = {"kl_weight": 1.0e-3}
-
-    @classmethod
-    def validate_params(cls, params: dict) -> dict:
-        params = super().validate_params(params)
-        w = params["kl_weight"]
-        if isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0:
-            raise ValueError(f"vae.kl_weight must be a number >= 0. Got {w!r}.")
-        return params
+    param_spec = {"kl_weight": Param(1.0e-3, "Weight of the KL term (appendix A: 1e-3; the authors' conv config "
+                                             "1e-5).", low=0)}
 
     def build(self) -> None:
         m, shape = self.spec.model, self.image_shape

@@ -16,6 +16,8 @@ from typing import Any, Callable
 
 import torch
 
+from laebench.params import Param, defaults, validate
+
 
 @dataclass(frozen=True)
 class Job:
@@ -55,6 +57,12 @@ class Task:
     description: str = ""
     needs_model: bool = True
     default_params: dict[str, Any] = {}
+    param_spec: dict[str, Param] = {}  # declarative parameters (laebench.params); default_params derives from it
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "param_spec" in cls.__dict__ and "default_params" not in cls.__dict__:
+            cls.default_params = defaults(cls.param_spec)
     data_roles: tuple[str, ...] = ()  # extra datasets the experiment must name under `data:`
     directions: dict[str, str] = {}  # metric glob -> "max" | "min"
 
@@ -63,11 +71,8 @@ class Task:
 
     @classmethod
     def validate_params(cls, params: dict) -> dict:
-        unknown = set(params) - set(cls.default_params)
-        if unknown:
-            allowed = ", ".join(sorted(cls.default_params)) or "none"
-            raise ValueError(f"Unknown parameter(s) {sorted(unknown)} for task '{cls.key}'. Allowed: {allowed}.")
-        return {**cls.default_params, **params}
+        """Fill defaults; unknown names and values `param_spec` refuses raise ValueError (one line)."""
+        return validate(cls.key, "task", cls.param_spec, cls.default_params, params)
 
     def jobs(self, method_labels: list[str], seeds: list[int]) -> list[Job]:
         return [Job(label, seed) for label in method_labels for seed in seeds]

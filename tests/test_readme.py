@@ -64,7 +64,9 @@ def test_check_method_fails_on_a_broken_plugin(tmp_path, monkeypatch, scoped_reg
 
     from methods.testing import check_method
 
-    plugin = _block_after("## Adding a method").replace('{"latent_noise": 0.1}', '{"latent_noise": 0.0}')
+    block = _block_after("## Adding a method")
+    plugin = block.replace('Param(0.1,', 'Param(0.0,')
+    assert plugin != block
     (tmp_path / "my_methods.py").write_text(plugin)
     monkeypatch.syspath_prepend(str(tmp_path))
     from my_methods import NoisyAE
