@@ -12,31 +12,40 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-KINDS = ("number", "int", "choice", "bool")
+KINDS = ("number", "int", "choice", "bool", "list", "any")
 
 
 @dataclass(frozen=True)
 class Param:
     default: Any
     doc: str
-    kind: str = "number"  # "number" (int or float), "int", "choice" (one of `choices`), "bool"
+    kind: str = "number"  # "number" (int or float), "int", "choice" (one of `choices`), "bool",
+    #                       "list" (non-empty, each element checked by `item`), "any" (checked by the class)
     low: float | None = None
     high: float | None = None
     low_open: bool = False  # the bound itself excluded
     high_open: bool = False
     choices: tuple = ()
     nullable: bool = False  # None accepted (e.g. "choose it for me")
+    item: "Param | None" = None  # kind "list": what each element must be
+    accepts: str = ""  # kind "any": the accepted values in words (the class checks them)
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"Param kind must be one of {', '.join(KINDS)}. Got {self.kind!r}.")
         if self.kind == "choice" and not self.choices:
             raise ValueError("Param of kind 'choice' needs its choices.")
+        if self.kind == "list" and self.item is None:
+            raise ValueError("Param of kind 'list' needs its item Param.")
 
     def accepted(self) -> str:
         """What the parameter accepts, in words: 'a number in (0, 1)', 'one of exact, approx', ..."""
         if self.kind == "choice":
             text = "one of " + ", ".join(map(str, self.choices))
+        elif self.kind == "list":
+            text = f"a non-empty list, each {self.item.accepted()}"
+        elif self.kind == "any":
+            text = self.accepts or "any value"
         elif self.kind == "bool":
             text = "true or false"
         else:
@@ -55,10 +64,14 @@ class Param:
         return text + (" or null" if self.nullable else "")
 
     def ok(self, value) -> bool:
+        if self.kind == "any":
+            return True
         if value is None:
             return self.nullable
         if self.kind == "choice":
             return value in self.choices
+        if self.kind == "list":
+            return isinstance(value, list) and bool(value) and all(self.item.ok(v) for v in value)
         if self.kind == "bool":
             return isinstance(value, bool)
         if isinstance(value, bool) or not isinstance(value, int if self.kind == "int" else (int, float)):

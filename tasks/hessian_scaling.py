@@ -18,6 +18,8 @@ import pandas as pd
 
 from methods.curvature.scaling import POINTS as MODES
 
+from laebench.params import Param
+
 from .base import EvalContext, Job, Task
 from .registry import register
 
@@ -26,20 +28,22 @@ from .registry import register
 class HessianScaling(Task):
     description = "Time and memory of diagonal-GGN / KFAC backends against image size (Fig. 7)"
     needs_model = False
-    default_params = {"modes": list(MODES), "sides": [8, 16, 32, 64, 128, 256], "batch_size": 1, "channels": 3,
-                      "repeats": 3, "threshold": 4096, "time_budget": 120.0, "memory_budget_gb": 4.0,
-                      "fit_min_side": 32}
+    param_spec = {
+        "modes": Param(list(MODES), "Backends measured.", kind="list", item=Param("exact", "", kind="choice",
+                                                                                    choices=MODES)),
+        "sides": Param([8, 16, 32, 64, 128, 256], "Image sides (pixels).", kind="list",
+                       item=Param(8, "", kind="int", low=4)),
+        "batch_size": Param(1, "Images per measured call.", kind="int", low=1),
+        "channels": Param(3, "Image channels.", kind="int", low=1),
+        "repeats": Param(3, "Timed repeats per point (the median is kept).", kind="int", low=1),
+        "threshold": Param(4096, "Mode 'mix': layers with at most this many features are exact.", kind="int", low=0),
+        "time_budget": Param(120.0, "Seconds a point may take before it is recorded over budget.", low=0,
+                             low_open=True),
+        "memory_budget_gb": Param(4.0, "Memory a point may use before it is recorded over budget.", low=0,
+                                  low_open=True),
+        "fit_min_side": Param(32, "Smallest side used by the log-log slope fit.", kind="int", low=1),
+    }
     directions = {"time_s@*": "min", "peak_mem_mb@*": "min", "slope_*": "min", "over_budget@*": "min"}
-
-    @classmethod
-    def validate_params(cls, params: dict) -> dict:
-        p = super().validate_params(params)
-        bad = [m for m in p["modes"] if m not in MODES]
-        if bad:
-            raise ValueError(f"Unknown Hessian mode(s) {bad}. Available: {', '.join(MODES)}.")
-        if not p["sides"] or any(not isinstance(s, int) or s < 4 for s in p["sides"]):
-            raise ValueError(f"sides must be a list of integers >= 4. Got {p['sides']!r}.")
-        return p
 
     def jobs(self, method_labels: list[str], seeds: list[int]) -> list[Job]:
         return [Job(mode, seed, (("side", side),)) for mode in self.params["modes"] for side in self.params["sides"]

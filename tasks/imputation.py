@@ -28,6 +28,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from laebench.params import Param
+
 from . import metrics
 from .base import EvalContext, Task
 from .registry import register
@@ -130,25 +132,21 @@ def _fit_classifier(net, x, y, epochs, optimizer, generator) -> None:
 @register("imputation")
 class Imputation(Task):
     description = "Missing-data imputation (upper half of the image): MSE, log p(x), classifier calibration"
-    default_params = {"mask": "upper_half", "protocol": "ours", "n_first": 5, "n_refine": 5, "n_iterations": 10,
-                      "max_test": 1000, "batch_size": 500, "classifier_epochs": 5,
-                      "authors_samples": 10, "max_val": None}  # the last two: protocol "authors" only
+    param_spec = {
+        "mask": Param("upper_half", "Which pixels are missing.", kind="choice", choices=MASKS),
+        "protocol": Param("ours", "ours (missing pixels vs the true image) or authors (their code's procedure and "
+                          "target: the noise-filled input, summed over pixels).", kind="choice", choices=PROTOCOLS),
+        "n_first": Param(5, "ours: imputation chains (samples) per image.", kind="int", low=1),
+        "n_refine": Param(5, "ours: samples per refinement stage.", kind="int", low=1),
+        "n_iterations": Param(10, "ours: iterations per stage.", kind="int", low=1),
+        "max_test": Param(1000, "ours: the first this many test images; null: all.", kind="int", low=1, nullable=True),
+        "batch_size": Param(500, "Images per batch.", kind="int", low=1),
+        "classifier_epochs": Param(5, "Epochs of the classifier scoring the imputations.", kind="int", low=1),
+        "authors_samples": Param(10, "authors: samples per stage (their code: 10).", kind="int", low=1),
+        "max_val": Param(None, "authors: the first this many validation images; null: all.", kind="int", low=1, nullable=True),
+    }
     directions = {"mse": "min", "log_px": "max", "gaussian_log_px": "max", "authors/mse*": "min",
                   "authors/log_px*": "max", "*accuracy": "max", "*ce": "min"}
-
-    @classmethod
-    def validate_params(cls, params: dict) -> dict:
-        p = super().validate_params(params)
-        if p["mask"] not in MASKS:
-            raise ValueError(f"imputation.mask must be one of {', '.join(MASKS)}. Got {p['mask']!r}.")
-        if p["protocol"] not in PROTOCOLS:
-            raise ValueError(f"imputation.protocol must be one of {', '.join(PROTOCOLS)}. Got {p['protocol']!r}.")
-        for key in ("n_first", "n_refine", "n_iterations", "batch_size", "classifier_epochs", "max_test",
-                    "authors_samples", "max_val"):
-            if (not (isinstance(p[key], int) and not isinstance(p[key], bool) and p[key] > 0)
-                    and not (key in ("max_test", "max_val") and p[key] is None)):
-                raise ValueError(f"imputation.{key} must be a positive integer. Got {p[key]!r}.")
-        return p
 
     @torch.no_grad()
     def evaluate(self, ctx: EvalContext) -> list[dict]:

@@ -31,6 +31,8 @@ from sklearn.metrics import make_scorer
 from sklearn.model_selection import GridSearchCV, PredefinedSplit
 from sklearn.neighbors import KNeighborsClassifier
 
+from laebench.params import Param
+
 from .base import EvalContext, Task
 from .registry import register
 
@@ -111,25 +113,18 @@ def fit_knn(z: np.ndarray, y: np.ndarray, k_grid: list[int], cv_folds: int = 2) 
 @register("knn")
 class KNN(Task):
     description = "Semi-supervised KNN accuracy on latent embeddings with few labels per class"
-    default_params = {"labels_per_class": [1, 2, 4, 6, 8, 10, 15, 25, 50, 100], "repetitions": 5, "n_embed": 100,
-                      "max_eval": None, "cv_folds": 2, "k_grid": [1, 3, 5, 7, 9, 15], "labels_multilabel": 10,
-                      "batch_size": 100}  # inputs per sample() call, each returning n_embed reconstructions
+    param_spec = {
+        "labels_per_class": Param([1, 2, 4, 6, 8, 10, 15, 25, 50, 100], "Labelled training images per class.",
+                                  kind="list", item=Param(1, "", kind="int", low=1)),
+        "repetitions": Param(5, "Random labelled subsets per label count.", kind="int", low=1),
+        "n_embed": Param(100, "Samples averaged into an input's embedding.", kind="int", low=1),
+        "max_eval": Param(None, "The first this many evaluation images; null: all.", kind="int", low=1, nullable=True),
+        "cv_folds": Param(2, "Cross-validation folds choosing k.", kind="int", low=2),
+        "k_grid": Param([1, 3, 5, 7, 9, 15], "Candidate numbers of neighbours.", kind="list", item=Param(1, "", kind="int", low=1)),
+        "labels_multilabel": Param(10, "Multi-label data (CelebA): labelled images per attribute.", kind="int", low=1),
+        "batch_size": Param(100, "Inputs per sample() call, each returning n_embed reconstructions.", kind="int", low=1),
+    }
     directions = {"accuracy/*": "max", "member_accuracy/*": "max"}
-
-    @classmethod
-    def validate_params(cls, params: dict) -> dict:
-        p = super().validate_params(params)
-        for key in ("labels_per_class", "k_grid"):
-            v = p[key]
-            if not (isinstance(v, list) and v and all(isinstance(i, int) and i > 0 for i in v)):
-                raise ValueError(f"knn.{key} must be a non-empty list of positive integers. Got {v!r}.")
-        for key in ("repetitions", "n_embed", "cv_folds", "labels_multilabel", "batch_size", "max_eval"):
-            v = p[key]
-            if not (isinstance(v, int) and v > 0) and not (key == "max_eval" and v is None):
-                raise ValueError(f"knn.{key} must be a positive integer{' or null' * (key == 'max_eval')}. Got {v!r}.")
-        if p["cv_folds"] < 2:
-            raise ValueError(f"knn.cv_folds must be at least 2. Got {p['cv_folds']}.")
-        return p
 
     @torch.no_grad()
     def embed(self, ctx: EvalContext, x_all: torch.Tensor) -> list[tuple[np.ndarray, np.ndarray]]:

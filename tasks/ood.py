@@ -28,6 +28,8 @@ import torch
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_curve
 
+from laebench.params import Param
+
 from . import metrics
 from .base import EvalContext, Task
 from .ood_scores import batch_scores, oriented
@@ -46,18 +48,23 @@ def _positive_int(v) -> bool:
 @register("ood")
 class OOD(Task):
     description = "OOD detection (in: data.train, out: data.ood; test or validation split): AUROC, AUPR, FPR@95"
-    default_params = {"n_samples": 10, "batch_size": 500, "max_test": None, "typicality_train": 2000,
-                      "split": "test"}
+    param_spec = {
+        "n_samples": Param(10, "Samples per image: an integer, or per method label/key with a 'default'.",
+                           kind="any", accepts="a positive integer or a mapping of method labels/keys to positive "
+                           "integers with a 'default'"),
+        "batch_size": Param(500, "Images per batch.", kind="int", low=1),
+        "max_test": Param(None, "The first this many in and OOD evaluation images; null: all.", kind="int", low=1, nullable=True),
+        "typicality_train": Param(2000, "Training images forming the typicality reference; null: all (authors).",
+                                  kind="int", low=1, nullable=True),
+        "split": Param("test", "Evaluation split: test, or the authors' 5,000-image validation split.",
+                       kind="choice", choices=SPLITS),
+    }
     data_roles = ("ood",)
     directions = {"auroc/*": "max", "aupr/*": "max", "fpr95/*": "min"}
 
     @classmethod
     def validate_params(cls, params: dict) -> dict:
         p = super().validate_params(params)
-        for key in ("batch_size", "max_test", "typicality_train"):
-            v = p[key]
-            if not _positive_int(v) and not (key in ("max_test", "typicality_train") and v is None):
-                raise ValueError(f"ood.{key} must be a positive integer. Got {v!r}.")
         n = p["n_samples"]
         if isinstance(n, dict):
             bad = {k: v for k, v in n.items() if not _positive_int(v)}
@@ -66,8 +73,6 @@ class OOD(Task):
                                  f"positive integers with a 'default'. Got {n!r}.")
         elif not _positive_int(n):
             raise ValueError(f"ood.n_samples must be a positive integer. Got {n!r}.")
-        if p["split"] not in SPLITS:
-            raise ValueError(f"ood.split must be one of {', '.join(SPLITS)}. Got {p['split']!r}.")
         return p
 
     def samples_for(self, ctx: EvalContext) -> int:

@@ -17,6 +17,9 @@ from tests.conftest import run_cli
     (Param(0.0, "x.", low=0, high=1, high_open=True), [0, 0.999], [1, -0.1], "a number in [0, 1)"),
     (Param("a", "c.", kind="choice", choices=("a", "b")), ["a", "b"], ["c", None, 1], "one of a, b"),
     (Param(False, "f.", kind="bool"), [True, False], [0, 1, "yes"], "true or false"),
+    (Param([8], "s.", kind="list", item=Param(8, "", kind="int", low=4)), [[4], [8, 16]], [[], [3], 8, [8.0], None],
+     "a non-empty list, each an integer >= 4"),
+    (Param(1, "n.", kind="any", accepts="whatever the class checks"), [None, {}, -1], [], "whatever the class checks"),
 ])
 def test_param_accepts_exactly_what_it_says(param, good, bad, words):
     assert param.accepted() == words
