@@ -117,7 +117,8 @@ def to_markdown(outcomes: list[tuple[Outcome, list[Path]]], raw: pd.DataFrame, r
            f"- Per-trial provenance: `raw.csv`; all numbers: `leaderboard.md`", "",
            "Verdicts: **reproduced** (every part of the claim holds), **partly reproduced** (some parts hold, "
            "others fail or could not be tested here), **not reproduced** (no part that could be tested holds), "
-           "**not comparable** (the authors computed a number the rule uses differently), **not run** (no "
+           "**not comparable** (the authors computed a number the rule uses differently), **other setting** "
+           "(the experiment trains on another dataset than the paper's claim), **not run** (no "
            "experiment of this grid measures it).", "", "## Summary", "",
            "| claim | experiment | verdict | measured |", "|---|---|---|---|"]
     for o, _ in outcomes:

@@ -5,7 +5,8 @@ paper's rows for the task (with `note` where the authors computed a number diffe
 returns a `Judgement` (parts that hold, fail or cannot be tested; the table to show; the numbers it
 compares); `combine` gives the verdict: reproduced (every part holds), partly reproduced (some hold, the
 others fail or cannot be tested), not reproduced (none that could be tested holds), not run. `evaluate`
-turns it into "not comparable" when a number the rule compares carries a reference note.
+turns it into "other setting" when the experiment trains on another dataset than the claim's, and "not
+comparable" when a number the rule compares carries a reference note.
 """
 from __future__ import annotations
 
@@ -107,6 +108,11 @@ def evaluate(claim, ev: Evidence | None) -> Outcome:
         return Outcome(claim, None, "not run", Judgement([]), f"no `{claim.task}` experiment with {claim.needs}")
     judgement = claim.judge(ev)
     verdict = combine(judgement.parts)
+    if claim.dataset and ev.dataset and ev.dataset != claim.dataset and verdict != "not run":
+        return Outcome(claim, ev, "other setting", judgement,
+                       f"the paper's claim is on {claim.dataset}, this experiment trains on {ev.dataset}: no verdict "
+                       f"on the paper. On our numbers alone the rule says {verdict}: "
+                       + "; ".join(p.measured for p in judgement.parts if p.measured))
     notes = sorted({ev.note(label, metric) for label, metric in judgement.used} - {""})
     failed = [p for p in judgement.parts if p.holds is False]
     reason = "; ".join(p.measured for p in (failed or judgement.parts) if p.measured)
