@@ -39,7 +39,7 @@ def main(argv=None) -> int:
     if not pairs:
         print("no lae_online / lae_posthoc (temperature 1, unit noise) pair with the same setup in", args.models)
         return 1
-    print("seed  weights  median  q25  q75  (1-(1-alpha)^T)/alpha")
+    print("seed  weights  median  q25  q75  (1-(1-alpha)^T)/alpha  lae_online / lae_posthoc model")
     for o, p in pairs:
         on, post = cache.load(ModelSpec(**o)), cache.load(ModelSpec(**p))
         h_post = post.precision_ - post.prior_precision_
@@ -48,7 +48,8 @@ def main(argv=None) -> int:
         ratio = (h_on[mask] / h_post[mask]).double().numpy()
         alpha = on.params["alpha"]
         print(f"{o['seed']:>4}  {int(mask.sum()):>7}  {np.median(ratio):>6.0f}  {np.quantile(ratio, 0.25):>4.0f}  "
-              f"{np.quantile(ratio, 0.75):>4.0f}  {(1 - (1 - alpha) ** on.step_) / alpha:.0f}")
+              f"{np.quantile(ratio, 0.75):>4.0f}  {(1 - (1 - alpha) ** on.step_) / alpha:>21.0f}  "
+              f"{on.spec.key} / {post.spec.key}")
     return 0
 
 
