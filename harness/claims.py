@@ -76,9 +76,11 @@ def judge_table3(ev: Evidence) -> Judgement:
                             f"sigma2_output (within {TIE})")
         mc = ev.labels("mc_ae")
         value = ev.mean(mc[0], metric) if mc else math.nan
-        parts += [part, Part(f"{name}: MC-AE inverted (sigma2_output AUROC below 0.5: more variance in-distribution)",
-                             bool(value < 0.5) if np.isfinite(value) else None,
-                             f"mc_ae {fmt(value)}" if mc else "no mc_ae method")]
+        seeds = ev.per_seed(metric)[mc[0]].dropna() if mc and mc[0] in ev.per_seed(metric) else pd.Series(dtype=float)
+        parts += [part, Part(f"{name}: MC-AE inverted (sigma2_output AUROC below 0.5 in every seed: more variance "
+                             f"in-distribution)", bool((seeds < 0.5).all()) if len(seeds) else None,
+                             f"mc_ae {fmt(value)} (seeds: {', '.join(fmt(v) for v in seeds)})" if mc
+                             else "no mc_ae method")]
         used += u + ([(mc[0], metric)] if mc else [])
         columns += [f"auroc/{c}{s}" for s in SCORES if ev.has(f"auroc/{c}{s}")]
     return Judgement(parts, ev.labels(), columns, used)
