@@ -136,8 +136,8 @@ class LAEPosthoc(AE):
         self._set_mode(False)
         train_x = data.train_x.to(self.device)
         started = time.perf_counter()
-        self.noise_variance_ = self._noise_variance(train_x)
-        if _uses_laplace_torch(self.params):
+        if _uses_laplace_torch(self.params):  # laplace-torch takes the noise when it is built
+            self.noise_variance_ = self._noise_variance(self._training_sq_error(train_x), train_x.numel())
             self._fit_laplace_torch(train_x)
         else:
             self._fit_laebench(train_x)
@@ -155,14 +155,19 @@ class LAEPosthoc(AE):
         self.history_ = [record]
         reporter(record)
 
-    @torch.no_grad()
-    def _noise_variance(self, train_x: torch.Tensor) -> float:
+    def _noise_variance(self, sq_error: float | None, n_values: int) -> float:
         """The Gaussian likelihood's noise variance per pixel: 1 ("unit"), or the MAP network's mean squared
         error on the training set ("mle", the variance's maximum-likelihood estimate)."""
         if self.params["observation_noise"] == "unit":
             return 1.0
-        sq = sum(float(((self.network(xb) - xb) ** 2).sum()) for xb in batches(train_x, 1024, shuffle=False))
-        return max(sq / train_x.numel(), 1e-12)
+        return max(sq_error / n_values, 1e-12)
+
+    @torch.no_grad()
+    def _training_sq_error(self, train_x: torch.Tensor) -> float | None:
+        """The MAP network's summed squared error on the training set, when the noise needs it (else None)."""
+        if self.params["observation_noise"] == "unit":
+            return None
+        return sum(float(((self.network(xb) - xb) ** 2).sum()) for xb in batches(train_x, 1024, shuffle=False))
 
     # --- prior precision -------------------------------------------------------------------------------
     def _set_prior(self, prior: float) -> None:
@@ -230,6 +235,7 @@ class LAEPosthoc(AE):
                 sq_error += float(((network(xb) - xb) ** 2).sum())
             g = diag_ggn(network, xb, self.params["hessian"], threshold=self.params["threshold"], activations=record)
             torch._foreach_add_(ggn, g)
+        self.noise_variance_ = self._noise_variance(sq_error, train_x.numel())  # from the GGN pass's forwards
         h = flatten(ggn).div_(self.noise_variance_ * self.params["temperature"])
         mean = flatten([p.detach() for p in network.parameters()])
         sq_norm = float(mean.double().square().sum())
