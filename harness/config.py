@@ -16,16 +16,16 @@ from pathlib import Path
 
 import yaml
 
-from methods.architectures import architecture_options
 from methods.base import ModelSpec
 from methods.training import DEFAULT_TRAIN
-from harness.data import DATASETS
 from harness.registry import import_plugins
 
 from .checks import ConfigError, is_int, is_number, no_unknown, require, safe_name
+from .sections import data_section, model_section
+from .spaces import SearchSettings, check_space_values, experiment_search, is_space, parse_search, split_spaces
 
-GRID_KEYS = {"name", "description", "seeds", "resources", "plugins", "train", "experiments"}
-EXPERIMENT_KEYS = {"name", "task", "task_params", "data", "model", "methods", "train", "seeds", "resources"}
+GRID_KEYS = {"name", "description", "seeds", "resources", "plugins", "train", "experiments", "search", "max_failures"}
+EXPERIMENT_KEYS = {"name", "task", "task_params", "data", "model", "methods", "train", "seeds", "resources", "search"}
 TRAIN_KEYS = set(DEFAULT_TRAIN)
 
 
@@ -35,6 +35,8 @@ class MethodEntry:
     key: str  # registered method key
     params: dict
     train: dict | None = None  # the method's own training settings (`methods.<label>.train`), if any
+    # a search (some params or train settings are spaces): seed -> {"params", "train", "search"} once chosen
+    chosen: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -48,10 +50,18 @@ class Experiment:
     train: dict
     seeds: list[int]
     resources: dict
+    search: SearchSettings = field(default_factory=SearchSettings)
 
     def spec(self, entry: MethodEntry, seed: int) -> ModelSpec:
-        return ModelSpec(method=entry.key, params=entry.params, data=self.data["train"], model=self.model,
-                         train=entry.train or self.train, seed=seed)
+        """The model of `entry` for `seed`; for a search, the chosen configuration (`is_search` says whether
+        there is one to choose, `harness.search` chooses it)."""
+        chosen = entry.chosen.get(seed)
+        params, train = (chosen["params"], chosen["train"]) if chosen else (entry.params, entry.train or self.train)
+        return ModelSpec(method=entry.key, params=params, data=self.data["train"], model=self.model,
+                         train=train, seed=seed)
+
+    def is_search(self, entry: MethodEntry) -> bool:
+        return any(is_space(v) for v in [*entry.params.values(), *(entry.train or self.train).values()])
 
 
 @dataclass
@@ -64,6 +74,7 @@ class Grid:
     experiments: list[Experiment]
     source: str = ""
     raw: dict = field(default_factory=dict)
+    max_failures: int = 0  # Tune retries of a trial that raised (pre-emptible nodes), before it counts as failed
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -132,6 +143,10 @@ def parse_grid(raw, source: str = "<grid>", plugin_paths: list[str] | None = Non
     seeds = _seeds(raw.get("seeds", [0]), "seeds")
     resources = _resources(raw.get("resources", {}), "resources", {"cpu": 1, "gpu": 0})
     train = _train(raw.get("train", {}), "train", DEFAULT_TRAIN)
+    search = parse_search(raw.get("search"), "search")
+    max_failures = raw.get("max_failures", 0)
+    require(is_int(max_failures) and max_failures >= 0, "max_failures",
+            "must be an integer >= 0 (how often Tune retries a trial that raised)", max_failures)
     experiments_raw = raw.get("experiments")
     require(isinstance(experiments_raw, list) and experiments_raw, "experiments", "must be a non-empty list",
              experiments_raw)
@@ -157,19 +172,20 @@ def parse_grid(raw, source: str = "<grid>", plugin_paths: list[str] | None = Non
             task_params = task_cls.validate_params(task_params)
         except ValueError as exc:
             raise ConfigError(f"{where}.task_params: {exc}") from None
-        data = _data(exp.get("data"), f"{where}.data", task_cls)
+        data = data_section(exp.get("data"), f"{where}.data", task_cls)
         exp_train = _train(exp.get("train", {}), f"{where}.train", train)
         model, methods = {}, []
         if task_cls.needs_model:
-            model = _model(exp.get("model"), f"{where}.model")
+            model = model_section(exp.get("model"), f"{where}.model")
             methods = _methods(exp.get("methods"), f"{where}.methods", get_method, exp_train)
         experiments.append(Experiment(
             name=exp_name, task=task_cls.key, task_params=task_params, data=data, model=model, methods=methods,
             train=exp_train,
             seeds=_seeds(exp.get("seeds", seeds), f"{where}.seeds"),
-            resources=_resources(exp.get("resources", {}), f"{where}.resources", resources)))
+            resources=_resources(exp.get("resources", {}), f"{where}.resources", resources),
+            search=experiment_search(exp.get("search"), f"{where}.search", search, task_cls, task_params)))
     return Grid(name=name, seeds=seeds, resources=resources, plugins=plugins, train=train,
-                experiments=experiments, source=source, raw=raw)
+                experiments=experiments, source=source, raw=raw, max_failures=max_failures)
 
 
 def _seeds(value, path) -> list[int]:
@@ -189,8 +205,17 @@ def _resources(value, path, base: dict) -> dict:
 
 
 def _train(value, path, base: dict) -> dict:
+    """Training settings over `base`; a setting may be a search space (`harness.spaces`)."""
     require(isinstance(value, dict), path, "must be a mapping", value)
     no_unknown(value, TRAIN_KEYS, path)
+    plain, spaces = split_spaces(value, path)
+    check_space_values(spaces, plain, path, lambda m: _train_values(m, path, base))
+    out = _train_values(plain, path, base)
+    out.update(spaces)
+    return out
+
+
+def _train_values(value: dict, path, base: dict) -> dict:
     out = copy.deepcopy(base)
     for key, v in value.items():
         p = f"{path}.{key}"
@@ -216,54 +241,6 @@ def _train(value, path, base: dict) -> dict:
     return out
 
 
-def _dataset_spec(value, path) -> dict:
-    if isinstance(value, str):
-        value = {"name": value}
-    require(isinstance(value, dict), path, "must be a dataset name or {name, classes, limit}", value)
-    no_unknown(value, {"name", "classes", "limit"}, path)
-    require(isinstance(value.get("name"), str) and value.get("name") in DATASETS, f"{path}.name",
-             f"must be one of {', '.join(DATASETS)}", value.get("name"))
-    classes = value.get("classes")
-    if classes is not None:
-        require(isinstance(classes, list) and classes and all(is_int(c) and c >= 0 for c in classes),
-                 f"{path}.classes", "must be a non-empty list of class indices (integers >= 0)", classes)
-        require(len(set(classes)) == len(classes), f"{path}.classes", "must not repeat a class", classes)
-    limit = value.get("limit")
-    if limit is not None:
-        require(is_int(limit) and limit > 0, f"{path}.limit", "must be a positive integer", limit)
-    return {"name": value["name"], "classes": classes, "limit": limit}
-
-
-def _data(value, path, task_cls) -> dict:
-    if value is None and not task_cls.needs_model and not task_cls.data_roles:
-        return {}
-    require(isinstance(value, dict) and "train" in value, path, "must be a mapping with a 'train' dataset", value)
-    allowed = {"train", *task_cls.data_roles}
-    no_unknown(value, allowed, path)
-    for role in task_cls.data_roles:
-        require(role in value, f"{path}.{role}", f"is required by task '{task_cls.key}'", None)
-    return {role: _dataset_spec(v, f"{path}.{role}") for role, v in value.items()}
-
-
-def _model(value, path) -> dict:
-    require(isinstance(value, dict), path, "must be a mapping like {arch: mlp, latent_dim: 2}", value)
-    try:
-        opts = architecture_options(value)
-    except ValueError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    k = opts.get("latent_dim")
-    require(is_int(k) and k > 0, f"{path}.latent_dim", "must be a positive integer", k)
-    for key in ("hidden", "channels"):
-        if key in opts:
-            v = opts[key]
-            require(isinstance(v, list) and (v or key == "hidden") and all(is_int(n) and n > 0 for n in v),
-                     f"{path}.{key}", "must be a list of positive integers (layer widths)", v)
-    if "kernel_size" in opts:
-        v = opts["kernel_size"]
-        require(is_int(v) and v > 0 and v % 2 == 1, f"{path}.kernel_size", "must be a positive odd integer", v)
-    return dict(value)
-
-
 def _methods(value, path, get_method, experiment_train: dict) -> list[MethodEntry]:
     require(isinstance(value, dict) and value, path,
              "must be a non-empty mapping of method name to parameters, e.g. {ae: {}}", value)
@@ -282,7 +259,12 @@ def _methods(value, path, get_method, experiment_train: dict) -> list[MethodEntr
         train = None if train_override is None else _train(train_override, f"{p}.train", experiment_train)
         try:
             cls = get_method(key)
-            params = cls.validate_params(params)
+        except ValueError as exc:
+            raise ConfigError(f"{p}: {exc}") from None
+        plain, spaces = split_spaces(params, p)
+        check_space_values(spaces, plain, p, cls.validate_params)
+        try:
+            params = {**cls.validate_params(plain), **spaces}
         except ValueError as exc:
             raise ConfigError(f"{p}: {exc}") from None
         entries.append(MethodEntry(label=str(label), key=key, params=params, train=train))

@@ -24,6 +24,7 @@ import pandas as pd
 from tasks.base import Task
 
 from .numbers import ci95_half, fmt_ci
+from .search_table import search_markdown, search_rows
 
 RAW_COLUMNS = ["experiment", "task", "dataset", "arch", "method", "method_key", "seed", "point", "metric", "value",
                "status", "error", "config_hash", "model_key", "git_commit", "versions", "device", "host",
@@ -279,5 +280,9 @@ def write_leaderboards(run_dir: str | Path) -> pd.DataFrame:
     raw.to_csv(run_dir / "raw.csv", index=False)
     board = aggregate(raw, run_dir)
     board.to_csv(run_dir / "leaderboard.csv", index=False)
-    (run_dir / "leaderboard.md").write_text(to_markdown(board, raw))
+    current = json.loads((run_dir / "plan.json").read_text()) if (run_dir / "plan.json").exists() else None
+    searches = search_rows(run_dir, current)
+    if not searches.empty:
+        searches.to_csv(run_dir / "searches.csv", index=False)
+    (run_dir / "leaderboard.md").write_text(to_markdown(board, raw) + search_markdown(searches))
     return board

@@ -40,6 +40,8 @@ class Plan:
     train_layers: list[list[ModelSpec]] = field(default_factory=list)
     resources: dict[str, dict] = field(default_factory=dict)  # spec key -> resources
     evals: list[EvalJob] = field(default_factory=list)
+    # evaluations of searched methods whose configuration is not chosen yet (`harness.search`): no model yet
+    unsearched: list[EvalJob] = field(default_factory=list)
 
     @property
     def models(self) -> list[ModelSpec]:
@@ -70,15 +72,19 @@ def make_plan(grid: Grid) -> Plan:
         for job in task.jobs(list(entries), exp.seeds):
             # What determines this trial's result: a changed setting re-runs it, another method's does not.
             entry = entries.get(job.label)
+            method = {**{k: v for k, v in entry.__dict__.items() if k != "chosen"},
+                      **({"chosen": entry.chosen[job.seed]} if job.seed in entry.chosen else {})} if entry else job.label
             chash = config_hash({"task": exp.task, "task_params": exp.task_params, "data": exp.data,
                                  "model": exp.model, "train": exp.train, "seed": job.seed, "point": job.point,
-                                 "method": entry.__dict__ if entry else job.label})
-            spec = None
-            if task.needs_model:
+                                 "method": method})
+            spec, target = None, plan.evals
+            if task.needs_model and exp.is_search(entry) and job.seed not in entry.chosen:
+                target = plan.unsearched
+            elif task.needs_model:
                 spec = exp.spec(entries[job.label], job.seed)
                 visit(spec, exp.resources)
             point_tag = "".join(f"/{k}={v}" for k, v in job.point)
-            plan.evals.append(EvalJob(
+            target.append(EvalJob(
                 trial_id=f"{exp.name}/{job.label}/seed{job.seed}{point_tag}", experiment=exp.name, task=exp.task,
                 label=job.label, seed=job.seed, point=job.point_dict, spec=spec, resources=exp.resources,
                 config_hash=chash))

@@ -24,7 +24,8 @@ from .config import Grid, plugin_paths
 from .leaderboard import write_leaderboards
 from .locks import exclusive, lock_settings
 from .plan import Plan, make_plan
-from .trials import eval_trial, record_is_current, record_path, train_trial
+from .search import apply_choices, plan_searches, run_searches, search_key_of
+from .trials import eval_trial, record_is_current, record_path, train_trial, write_record
 
 
 @dataclasses.dataclass
@@ -45,7 +46,14 @@ class RunSummary:
 
 def describe(plan: Plan, grid: Grid, results: Path) -> str:
     cache = ModelCache(results / "models")
-    lines = [f"Grid '{grid.name}': {len(plan.models)} model(s), {len(plan.evals)} evaluation trial(s)"]
+    pending = {s.key for s in apply_choices(grid, results)}
+    plan = make_plan(grid)
+    lines = [f"Grid '{grid.name}': {len(plan.models)} model(s), {len(plan.evals)} evaluation trial(s)"
+             + (f", {len(plan.unsearched)} more after their search" if plan.unsearched else "")]
+    for search in plan_searches(grid):
+        users = ", ".join(f"{e}/{label}/seed{seed}" for e, label, seed in search.users)
+        state = "to run" if search.key in pending else "done"
+        lines.append(f"  search   {search.key:<28} {users}  {search.settings.num_samples} sample(s), {state}")
     for i, layer in enumerate(plan.train_layers):
         for spec in layer:
             found = cache.check(spec)
@@ -100,21 +108,24 @@ def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = 
              resume: bool = False, log=print) -> RunSummary:
     results = Path(results).resolve()
     run_dir = results / grid.name
-    plan = make_plan(grid)
+    make_plan(grid)  # a plan error (a task's jobs) stops the run before Ray starts
     locks = lock_settings()
     paths = plugin_paths(grid.source)
     init_ray(address, paths)
     check_resources(grid)  # before anything is written: a grid this cluster cannot run leaves no folder
     run_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(run_dir / "grid.json", json.dumps(grid.raw, indent=1, default=str).encode())
-    # The leaderboard shows only this grid's current trials, not records left by an edited earlier version.
-    plan_hashes = {j.trial_id: j.config_hash for j in plan.evals}
-    write_atomic(run_dir / "plan.json", json.dumps(plan_hashes, indent=1).encode())
     cache = ModelCache(results / "models", locks)
     run_id = f"{socket.gethostname()}:{os.getpid()}:{time.time():.0f}"
     common = {"models_dir": str(results / "models"), "run_dir": str(run_dir), "data_root": data_root,
-              "plugins": grid.plugins, "plugin_paths": paths, "resume": resume, "run_id": run_id, "lock": locks}
+              "plugins": grid.plugins, "plugin_paths": paths, "resume": resume, "run_id": run_id, "lock": locks,
+              "max_failures": grid.max_failures}
     started = time.perf_counter()
+    search_errors = run_searches(grid, results, common, log)
+    plan = make_plan(grid)  # searched methods now have their chosen configuration
+    # The leaderboard shows only this grid's current trials, not records left by an edited earlier version.
+    plan_hashes = {j.trial_id: j.config_hash for j in [*plan.evals, *plan.unsearched]}
+    write_atomic(run_dir / "plan.json", json.dumps(plan_hashes, indent=1).encode())
 
     to_train = []
     for layer in plan.train_layers:
@@ -142,7 +153,7 @@ def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = 
             configs = [{"spec": s.to_dict(), "common": common, "cpus": plan.resources[s.key]["cpu"],
                         "gpus": plan.resources[s.key]["gpu"]} for s in runnable]
             log(f"[laebench] training layer {i}: {len(configs)} model(s)")
-            _tune(_run_train, configs, run_dir, f"train{i}")
+            _tune(_run_train, configs, run_dir, f"train{i}", grid.max_failures, log)
         for spec in layer:
             entry = cache.entry(spec)
             trained_here += entry is not None and entry.get("run_id") == run_id
@@ -158,13 +169,16 @@ def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = 
     if todo:
         configs = [{"job": job.to_config(), "common": common, "experiment": experiments[job.experiment],
                     "cpus": job.resources["cpu"], "gpus": job.resources["gpu"]} for job in todo]
-        _tune(_run_eval, eval_batches(configs, _slots()), run_dir, "eval")
+        _tune(_run_eval, eval_batches(configs, _slots()), run_dir, "eval", grid.max_failures, log)
     failed_evals = evaluated_here = 0
+    for job in plan.unsearched:  # their search found no configuration: recorded as failed, the rest go on
+        failed_evals += 1
+        error = f"search failed: {search_errors.get(search_key_of(grid, job), 'no configuration chosen')}"
+        write_record(run_dir, {**job.to_config(), "status": "failed", "metrics": [], "error": error})
+        log(f"[laebench] FAILED {job.trial_id}: {error}")
     for job in todo:
         path = record_path(run_dir, job.trial_id)
         if not path.exists():
-            from .trials import write_record
-
             write_record(run_dir, {"trial_id": job.trial_id, "experiment": job.experiment, "task": job.task,
                                    "label": job.label, "seed": job.seed, "point": job.point,
                                    "config_hash": job.config_hash, "status": "failed", "metrics": [],
@@ -206,8 +220,11 @@ def _run_train(config: dict) -> None:
 
 
 def _run_eval(config: dict) -> None:
-    for one in config["trial"]["batch"]:  # each writes its own record: one failing never stops the others
-        eval_trial(one)
+    retry = [one["job"]["trial_id"] for one in config["trial"]["batch"] if eval_trial(one)]
+    if retry:  # after the whole batch: each writes its own record, one failing never stops the others
+        from .retries import RetryTrial
+
+        raise RetryTrial(f"evaluation(s) {', '.join(retry)} failed; Tune retries them (grid max_failures)")
 
 
 def _slots() -> int:
@@ -235,9 +252,11 @@ def eval_batches(configs: list[dict], slots: int, per_slot: int = 4, max_batch: 
             for (cpus, gpus), group in groups.items() for i in range(0, len(group), size)]
 
 
-def _tune(fn, configs: list[dict], run_dir: Path, phase: str) -> None:
+def _tune(fn, configs: list[dict], run_dir: Path, phase: str, max_failures: int = 0, log=print) -> None:
     """One Tune experiment over `configs`, a trial each, resources per trial from the config."""
     from ray import tune
+
+    from .progress import PhaseProgress
 
     trainable = tune.with_resources(fn, lambda cfg: {"cpu": cfg["trial"]["cpus"], "gpu": cfg["trial"]["gpus"]})
     tuner = tune.Tuner(
@@ -246,6 +265,7 @@ def _tune(fn, configs: list[dict], run_dir: Path, phase: str) -> None:
         tune_config=tune.TuneConfig(reuse_actors=True, trial_dirname_creator=lambda trial: trial.trial_id),
         run_config=tune.RunConfig(name=f"{phase}-{time.strftime('%Y%m%d-%H%M%S')}",
                                   storage_path=str(run_dir / ".tune"), verbose=0,
-                                  failure_config=tune.FailureConfig(max_failures=0)),
+                                  callbacks=[PhaseProgress(phase, log, total=len(configs))],
+                                  failure_config=tune.FailureConfig(max_failures=max_failures)),
     )
     tuner.fit()

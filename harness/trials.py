@@ -26,6 +26,7 @@ from .data import load_dataset
 from .locks import exclusive
 from .provenance import provenance
 from .registry import import_plugins
+from .retries import RetryTrial, retry_left
 
 
 def trial_device() -> torch.device:
@@ -138,9 +139,14 @@ def train_trial(config: dict) -> None:
                     print(f"[train] {spec.key} on {device}", flush=True)
                     train_model(spec, common, device)
             except Exception as exc:  # recorded under the lock, so a waiting run sees it and does not retry
+                if retry_left(common, spec.key):
+                    traceback.print_exc()
+                    raise RetryTrial(f"training {spec.key} failed ({_one_line(exc)}); Tune retries it") from exc
                 cache.record_failure(spec, _one_line(exc))
                 traceback.print_exc()
                 failed = 1
+    except RetryTrial:
+        raise
     except Exception as exc:  # plugins, device or lock: recorded, never raised, the other trials go on
         cache.record_failure(spec, _one_line(exc))
         traceback.print_exc()
@@ -164,7 +170,8 @@ def record_is_current(run_dir: Path, job: dict, cache: ModelCache) -> bool:
     return entry is not None and record.get("model_sha256") == entry["sha256"]
 
 
-def eval_trial(config: dict) -> None:
+def eval_trial(config: dict) -> bool:
+    """Evaluate one job and write its record; returns whether Tune should retry it (grid `max_failures`)."""
     job, common = config["job"], config["common"]
     run_dir = Path(common["run_dir"])
     cache = _cache(common)
@@ -174,14 +181,17 @@ def eval_trial(config: dict) -> None:
             if record_is_current(run_dir, job, cache):
                 print(f"[eval] {job['trial_id']}: already evaluated (by another run meanwhile)", flush=True)
                 _tune_report({"failed": 0})
-                return
+                return False
             record = _evaluate(config, cache)
+            if record["status"] != "ok" and retry_left(common, job["trial_id"]):
+                return True
             record["attempt"] = _previous_attempt(run_dir, job["trial_id"]) + 1
             write_record(run_dir, record)
     except Exception as exc:  # the lock itself failed (storage gone): report, never raise
         traceback.print_exc()
         record = {"status": "failed", "error": _one_line(exc)}
     _tune_report({"failed": int(record["status"] != "ok")})
+    return False
 
 
 def _evaluate(config: dict, cache: ModelCache) -> dict:
@@ -190,7 +200,7 @@ def _evaluate(config: dict, cache: ModelCache) -> dict:
 
     job, common = config["job"], config["common"]
     record = {**{k: job[k] for k in ("trial_id", "experiment", "task", "label", "seed", "point", "config_hash")},
-              **describe(config["experiment"], job["label"]),
+              **describe(config["experiment"], job["label"], job["seed"]),
               "model_key": None, "model_sha256": None, "status": "ok", "error": "", "metrics": [],
               "run_id": common.get("run_id", "")}
     started = time.perf_counter()
@@ -228,14 +238,20 @@ def _evaluate(config: dict, cache: ModelCache) -> dict:
     return record
 
 
-def describe(experiment: dict, label: str) -> dict:
+def describe(experiment: dict, label: str, seed: int | None = None) -> dict:
     """What the leaderboard shows about a trial besides its numbers, from its experiment as validated: the
-    training dataset, architecture, method key and parameters of `label`, and the task's parameters."""
+    training dataset, architecture, method key and parameters of `label` (for a search, the configuration
+    chosen for `seed` and the search's summary), and the task's parameters."""
     train = (experiment.get("data") or {}).get("train") or {}
     method = next((m for m in experiment.get("methods") or [] if m.get("label") == label), {})
-    return {"dataset": train.get("name", "") if isinstance(train, dict) else str(train),
-            "arch": (experiment.get("model") or {}).get("arch", ""), "method_key": method.get("key", ""),
-            "method_params": method.get("params", {}), "task_params": experiment.get("task_params") or {}}
+    chosen = (method.get("chosen") or {}).get(seed)
+    out = {"dataset": train.get("name", "") if isinstance(train, dict) else str(train),
+           "arch": (experiment.get("model") or {}).get("arch", ""), "method_key": method.get("key", ""),
+           "method_params": chosen["params"] if chosen else method.get("params", {}),
+           "task_params": experiment.get("task_params") or {}}
+    if chosen:
+        out["search"] = {**chosen["search"], "train": chosen["train"]}
+    return out
 
 
 def _previous_attempt(run_dir: Path, trial_id: str) -> int:
