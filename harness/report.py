@@ -23,6 +23,7 @@ from .figures import FIGURES
 from .leaderboard import collect_raw, paper_reference, write_leaderboards
 from .numbers import fmt_ci
 from .provenance import git_commit
+from .search_table import search_markdown, search_rows
 
 MARKS = {True: "✓ holds", False: "✗ fails", None: "– not tested"}
 
@@ -174,6 +175,11 @@ def to_html(markdown: str, title: str) -> str:
             f"</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
+def _current_plan(run_dir: Path) -> dict | None:
+    path = run_dir / "plan.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def write_report(run_dir: str | Path, command: str | None = None) -> Path:
     """Rebuild the leaderboards, judge every claim, draw its figures; write reproduction.md and .html."""
     run_dir = Path(run_dir)
@@ -181,6 +187,7 @@ def write_report(run_dir: str | Path, command: str | None = None) -> Path:
     raw = collect_raw(run_dir)
     outcomes = build_outcomes(run_dir, board, raw)
     text = to_markdown(outcomes, raw, run_dir, command or f"python -m harness report {run_dir} --paper")
+    text += search_markdown(search_rows(run_dir, _current_plan(run_dir)))  # tuned methods: what was chosen
     path = run_dir / "reproduction.md"
     path.write_text(text)
     path.with_suffix(".html").write_text(to_html(text, f"Reproduction report: {run_dir.name}"))

@@ -172,7 +172,6 @@ def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = 
         _tune(_run_eval, eval_batches(configs, _slots()), run_dir, "eval", grid.max_failures, log)
     failed_evals = evaluated_here = 0
     for job in plan.unsearched:  # their search found no configuration: recorded as failed, the rest go on
-        failed_evals += 1
         error = f"search failed: {search_errors.get(search_key_of(grid, job), 'no configuration chosen')}"
         write_record(run_dir, {**job.to_config(), "status": "failed", "metrics": [], "error": error})
         log(f"[laebench] FAILED {job.trial_id}: {error}")
@@ -192,9 +191,11 @@ def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = 
             log(f"[laebench] FAILED {job.trial_id}: {record['error']}")
         else:
             evaluated_here += record.get("run_id") == run_id
+    failed_evals += len(plan.unsearched)
     with exclusive(run_dir / "leaderboard.lock", "leaderboards", locks):  # a concurrent run may be writing them
         write_leaderboards(run_dir)
-    shared = (n_train - failed_models - trained_here) + (len(todo) - failed_evals - evaluated_here)
+    shared = (n_train - failed_models - trained_here) + (len(todo) + len(plan.unsearched) - failed_evals
+                                                         - evaluated_here)
     log(f"[laebench] done in {time.perf_counter() - started:.1f}s: trained {trained_here}, "
         f"failed models {failed_models}, evaluated {evaluated_here}, failed evaluations {failed_evals}"
         + (f", {shared} model(s)/evaluation(s) done by another run meanwhile" if shared else ""))

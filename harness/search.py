@@ -198,7 +198,13 @@ def _trial_row(result) -> dict:
     return {"config": (result.config or {}).get("sampled", {}), "status": status,
             "epochs": int(m.get("training_iteration", 0) or 0), "value": m.get("selection"),
             "val_loss": m.get("val_loss"), "model_key": m.get("model_key"),
-            "error": " ".join(str(result.error).split())[-300:] if result.error else ""}
+            "error": _last_line(result.error) if result.error else ""}
+
+
+def _last_line(error) -> str:
+    """`RuntimeError: diverged` from a trial's error (Tune wraps the trial's traceback)."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else type(error).__name__)[:300]
 
 
 def _finite(value) -> bool:

@@ -2,7 +2,7 @@
 
 Placement is forced, not left to timing: each node has one CPU, each trial needs one, and the method's
 training waits (up to a minute, then fails) until a second training runs at the same time, so two trainings
-must run at once, on different nodes."""
+must run at once, on different nodes; the same holds for the two trials of a hyper-parameter search."""
 import json
 import subprocess
 import sys
@@ -38,13 +38,14 @@ RENDEZVOUS = textwrap.dedent('''
     from pathlib import Path
     import methods
 
-    ROOM = Path(__file__).parent / "room"
+    ROOMS = Path(__file__).parent
 
     @methods.register("rendezvous_ae")
     class RendezvousAE(methods.get("ae")):
         description = "ae that trains only alongside another training"
 
         def _fit(self, data, dependencies, reporter, checkpoint_path):
+            ROOM = ROOMS / f"room-limit{self.spec.data.get('limit')}"  # one room per experiment
             ROOM.mkdir(exist_ok=True)
             (ROOM / f"seed{self.spec.seed}-pid{os.getpid()}").touch()
             deadline = time.time() + 60
@@ -70,21 +71,32 @@ def test_two_node_cluster_runs_grid(tmp_path):
             data: {train: synthetic}
             model: {arch: mlp, latent_dim: 2, hidden: [16, 8]}
             methods: {rendezvous_ae: {}}
+          # a search: its two trials must train at once too, so they run on both nodes
+          - name: searched
+            task: reconstruction
+            seeds: [0]
+            search: {num_samples: 1}
+            data: {train: {name: synthetic, limit: 400}}
+            model: {arch: mlp, latent_dim: 2, hidden: [16, 8]}
+            methods: {rendezvous_ae: {train: {lr: {grid: [1.0e-3, 3.0e-3]}}}}
     """))
     proc = subprocess.run([sys.executable, "-c", SCRIPT, str(grid), str(tmp_path / "res")], cwd=ROOT,
                           capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     line = next(l for l in proc.stdout.splitlines() if l.startswith("SUMMARY"))
     summary = json.loads(line.split(" ", 1)[1])
-    assert summary["ok"] and summary["trained"] == 4 and summary["evaluated"] == 4
+    assert summary["ok"] and summary["trained"] == 4 and summary["evaluated"] == 5
     assert len(summary["nodes"]) == 2
+    searches = pd.read_csv(tmp_path / "res" / "cluster" / "searches.csv")
+    assert searches[["experiment", "trials", "finished"]].values.tolist() == [["searched", 2, 2]]
     raw = pd.read_csv(tmp_path / "res" / "cluster" / "raw.csv")
-    assert sorted(raw.seed.unique()) == [0, 1, 2, 3] and (raw.status == "ok").all()
+    assert sorted(raw[raw.experiment == "recon"].seed.unique()) == [0, 1, 2, 3] and (raw.status == "ok").all()
     assert set(raw.metric) == {"mse", "log_px"}
     # two trainings ran at once (the rendezvous), so on both nodes; model provenance records the node of each
     import torch
 
-    assert len(list((tmp_path / "room").iterdir())) == 4
+    assert len(list((tmp_path / "room-limitNone").iterdir())) == 4
+    assert len(list((tmp_path / "room-limit400").iterdir())) == 2
 
     nodes = set(raw.node.dropna())
     for path in (tmp_path / "res" / "models").glob("*/model.pt"):
