@@ -24,6 +24,7 @@ import pandas as pd
 from tasks.base import Task
 
 from .numbers import ci95_half, fmt_ci
+from .plan import current_hashes
 from .search_table import search_markdown, search_rows
 
 RAW_COLUMNS = ["experiment", "task", "dataset", "arch", "method", "method_key", "seed", "point", "metric", "value",
@@ -68,7 +69,7 @@ def _legacy_description(rec: dict, exps: dict[str, dict]) -> dict:
 
 def collect_raw(run_dir: Path) -> pd.DataFrame:
     """A row per trial and metric from `trials/*.json`: every column comes from the record itself."""
-    current = json.loads((run_dir / "plan.json").read_text()) if (run_dir / "plan.json").exists() else None
+    current = current_hashes(run_dir)
     exps = None
     rows = []
     for path in sorted((run_dir / "trials").glob("*.json")):
@@ -280,7 +281,7 @@ def write_leaderboards(run_dir: str | Path) -> pd.DataFrame:
     raw.to_csv(run_dir / "raw.csv", index=False)
     board = aggregate(raw, run_dir)
     board.to_csv(run_dir / "leaderboard.csv", index=False)
-    current = json.loads((run_dir / "plan.json").read_text()) if (run_dir / "plan.json").exists() else None
+    current = current_hashes(run_dir)
     searches = search_rows(run_dir, current)
     if not searches.empty:
         searches.to_csv(run_dir / "searches.csv", index=False)

@@ -6,9 +6,11 @@ from each task's `jobs(...)`; their `trial_id` names the result file, so finishe
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from methods import get as get_method
 from methods.base import ModelSpec
@@ -91,3 +93,23 @@ def make_plan(grid: Grid) -> Plan:
     n_layers = 1 + max(depth.values(), default=-1)
     plan.train_layers = [[specs[k] for k in sorted(specs) if depth[k] == i] for i in range(n_layers)]
     return plan
+
+
+def serialise(plan: Plan, grid: Grid) -> dict:
+    """The plan's one serialised form: written to `<run_dir>/plan.json`, and the source of every evaluation
+    trial's config (its job and its validated experiment), so the file and the trials cannot disagree."""
+    return {"grid": grid.name, "source": grid.source,
+            "experiments": {e.name: dataclasses.asdict(e) for e in grid.experiments},
+            "models": [[spec.to_dict() for spec in layer] for layer in plan.train_layers],
+            "trials": [job.to_config() for job in [*plan.evals, *plan.unsearched]]}
+
+
+def current_hashes(run_dir: Path) -> dict[str, str] | None:
+    """trial id -> config hash of the grid's current plan (`plan.json`); None when there is none."""
+    path = Path(run_dir) / "plan.json"
+    if not path.exists():
+        return None
+    doc = json.loads(path.read_text())
+    if isinstance(doc.get("trials"), list):
+        return {t["trial_id"]: t["config_hash"] for t in doc["trials"]}
+    return doc  # written before the plan was one document: trial id -> config hash

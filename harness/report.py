@@ -22,6 +22,7 @@ from .verdicts import Evidence, Outcome, evaluate
 from .figures import FIGURES
 from .leaderboard import collect_raw, paper_reference, write_leaderboards
 from .numbers import fmt_ci
+from .plan import current_hashes
 from .provenance import git_commit
 from .search_table import search_markdown, search_rows
 
@@ -115,7 +116,7 @@ def to_markdown(outcomes: list[tuple[Outcome, list[Path]]], raw: pd.DataFrame, r
            f"- Trials ran at commit(s): {listed('git_commit')}",
            f"- Packages: {listed('versions')}",
            f"- Device(s): {listed('device')}; seeds: {listed('seed')}",
-           f"- Per-trial provenance: `raw.csv`; all numbers: `leaderboard.md`", "",
+           "- Per-trial provenance: `raw.csv`; all numbers: `leaderboard.md`", "",
            "Verdicts: **reproduced** (every part of the claim holds), **partly reproduced** (some parts hold, "
            "others fail or could not be tested here), **not reproduced** (no part that could be tested holds), "
            "**not comparable** (the authors computed a number the rule uses differently), **other setting** "
@@ -175,11 +176,6 @@ def to_html(markdown: str, title: str) -> str:
             f"</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
-def _current_plan(run_dir: Path) -> dict | None:
-    path = run_dir / "plan.json"
-    return json.loads(path.read_text()) if path.exists() else None
-
-
 def write_report(run_dir: str | Path, command: str | None = None) -> Path:
     """Rebuild the leaderboards, judge every claim, draw its figures; write reproduction.md and .html."""
     run_dir = Path(run_dir)
@@ -187,7 +183,7 @@ def write_report(run_dir: str | Path, command: str | None = None) -> Path:
     raw = collect_raw(run_dir)
     outcomes = build_outcomes(run_dir, board, raw)
     text = to_markdown(outcomes, raw, run_dir, command or f"python -m harness report {run_dir} --paper")
-    text += search_markdown(search_rows(run_dir, _current_plan(run_dir)))  # tuned methods: what was chosen
+    text += search_markdown(search_rows(run_dir, current_hashes(run_dir)))  # tuned methods: what was chosen
     path = run_dir / "reproduction.md"
     path.write_text(text)
     path.with_suffix(".html").write_text(to_html(text, f"Reproduction report: {run_dir.name}"))

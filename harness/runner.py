@@ -23,7 +23,7 @@ from .files import write_atomic
 from .config import Grid, plugin_paths
 from .leaderboard import write_leaderboards
 from .locks import exclusive, lock_settings
-from .plan import Plan, make_plan
+from .plan import Plan, make_plan, serialise
 from .search import apply_choices, plan_searches, run_searches, search_key_of
 from .trials import eval_trial, record_is_current, record_path, train_trial, write_record
 
@@ -72,6 +72,8 @@ def init_ray(address: str | None, extra_paths: list[str]) -> None:
     import ray
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    # Tune's console tables and banners off: harness.progress prints one line per finished trial instead
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     if ray.is_initialized():
         return
     paths = [p for p in [*extra_paths, os.environ.get("PYTHONPATH", "")] if p]
@@ -114,7 +116,6 @@ def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = 
     init_ray(address, paths)
     check_resources(grid)  # before anything is written: a grid this cluster cannot run leaves no folder
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(run_dir / "grid.json", json.dumps(grid.raw, indent=1, default=str).encode())
     cache = ModelCache(results / "models", locks)
     run_id = f"{socket.gethostname()}:{os.getpid()}:{time.time():.0f}"
     common = {"models_dir": str(results / "models"), "run_dir": str(run_dir), "data_root": data_root,
@@ -124,8 +125,8 @@ def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = 
     search_errors = run_searches(grid, results, common, log)
     plan = make_plan(grid)  # searched methods now have their chosen configuration
     # The leaderboard shows only this grid's current trials, not records left by an edited earlier version.
-    plan_hashes = {j.trial_id: j.config_hash for j in [*plan.evals, *plan.unsearched]}
-    write_atomic(run_dir / "plan.json", json.dumps(plan_hashes, indent=1).encode())
+    document = serialise(plan, grid)
+    write_atomic(run_dir / "plan.json", json.dumps(document, indent=1, default=str).encode())
 
     to_train = []
     for layer in plan.train_layers:
@@ -165,9 +166,9 @@ def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = 
 
     todo = [job for job in plan.evals if not _finished(run_dir, job, cache)]
     log(f"[laebench] evaluations: {len(plan.evals)} planned, {len(plan.evals) - len(todo)} done, {len(todo)} to run")
-    experiments = {e.name: dataclasses.asdict(e) for e in grid.experiments}
+    experiments, jobs = document["experiments"], {t["trial_id"]: t for t in document["trials"]}
     if todo:
-        configs = [{"job": job.to_config(), "common": common, "experiment": experiments[job.experiment],
+        configs = [{"job": jobs[job.trial_id], "common": common, "experiment": experiments[job.experiment],
                     "cpus": job.resources["cpu"], "gpus": job.resources["gpu"]} for job in todo]
         _tune(_run_eval, eval_batches(configs, _slots()), run_dir, "eval", grid.max_failures, log)
     failed_evals = evaluated_here = 0

@@ -244,7 +244,7 @@ def describe(experiment: dict, label: str, seed: int | None = None) -> dict:
     chosen for `seed` and the search's summary), and the task's parameters."""
     train = (experiment.get("data") or {}).get("train") or {}
     method = next((m for m in experiment.get("methods") or [] if m.get("label") == label), {})
-    chosen = (method.get("chosen") or {}).get(seed)
+    chosen = (method.get("chosen") or {}).get(seed) or (method.get("chosen") or {}).get(str(seed))
     out = {"dataset": train.get("name", "") if isinstance(train, dict) else str(train),
            "arch": (experiment.get("model") or {}).get("arch", ""), "method_key": method.get("key", ""),
            "method_params": chosen["params"] if chosen else method.get("params", {}),

@@ -102,3 +102,25 @@ def validate(owner: str, kind: str, spec: dict[str, Param], defaults_: dict[str,
             raise ValueError(f"{owner}.{name} must be {p.accepted()} ({p.doc.split('.')[0].strip()}). "
                              f"Got {out[name]!r}.")
     return out
+
+
+class Parameterised:
+    """What methods and tasks share: a registry `key`, a one-line `description`, declarative parameters
+    (`param_spec`, from which `default_params` derives) and `validate_params`. `kind` names the family in
+    error messages."""
+
+    kind: str = "component"
+    key: str = ""  # set by the registry's `register`
+    description: str = ""
+    default_params: dict[str, Any] = {}
+    param_spec: dict[str, Param] = {}  # declarative parameters; default_params derives from it
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "param_spec" in cls.__dict__ and "default_params" not in cls.__dict__:
+            cls.default_params = defaults(cls.param_spec)
+
+    @classmethod
+    def validate_params(cls, params: dict) -> dict:
+        """Fill defaults; unknown names and values `param_spec` refuses raise ValueError (one line)."""
+        return validate(cls.key, cls.kind, cls.param_spec, cls.default_params, params)

@@ -16,12 +16,12 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 from torch import nn
 
-from laebench.params import Param, defaults, validate
+from laebench.params import Parameterised
 
 
 @dataclass(frozen=True)
@@ -78,20 +78,12 @@ class NotFittedError(RuntimeError):
     """`sample` or `state_dict` was called before `fit` or `load_state_dict`."""
 
 
-class Method:
+class Method(Parameterised):
     """Base class of autoencoder methods. Subclass, declare `param_spec` (or set `default_params`), implement
-    `_fit` and `_sample`."""
+    `_fit` and `_sample`. `key`, `description`, `param_spec` and `validate_params`: `laebench.params.Parameterised`."""
 
-    key: str = ""  # set by `methods.register`
-    description: str = ""
+    kind = "method"
     stochastic: bool = True
-    default_params: dict[str, Any] = {}
-    param_spec: dict[str, Param] = {}  # declarative parameters (laebench.params); default_params derives from it
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if "param_spec" in cls.__dict__ and "default_params" not in cls.__dict__:
-            cls.default_params = defaults(cls.param_spec)
 
     def __init__(self, spec: ModelSpec, image_shape: tuple[int, int, int]):
         self.spec = spec
@@ -101,11 +93,6 @@ class Method:
         self.fitted_ = False
 
     # --- configuration --------------------------------------------------------------------------------
-    @classmethod
-    def validate_params(cls, params: dict) -> dict:
-        """Fill defaults; unknown names and values `param_spec` refuses raise ValueError (one line)."""
-        return validate(cls.key, "method", cls.param_spec, cls.default_params, params)
-
     @classmethod
     def dependencies(cls, spec: ModelSpec) -> dict[str, ModelSpec]:
         """Other trained models this one is built from, by name. Default: none."""

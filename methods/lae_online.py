@@ -49,9 +49,9 @@ from laebench.params import Param
 
 from .ae import AE
 from .base import Samples
-from .curvature import DEFAULT_THRESHOLD, MODES, record_activations
-from .laplace_common import (SampledAutoencoder, flatten, posterior_health, sample_diagonal_gaussian, sample_weights,
-                             unflatten)
+from .curvature import MODES, record_activations
+from .laplace_common import (SampledAutoencoder, flatten, hessian_params, posterior_health, sample_diagonal_gaussian,
+                             sample_weights, unflatten)
 from .registry import register
 
 INITIAL_PRECISIONS = ("prior", "n_prior")
@@ -64,10 +64,7 @@ class LAEOnline(AE):
     description = "Laplacian autoencoder, online training (the paper's method)"
     stochastic = True
     param_spec = {
-        "hessian": Param("mix", "Diagonal GGN backend (methods.curvature): exact, approx (E.4.1) or mix.",
-                         kind="choice", choices=MODES),
-        "threshold": Param(DEFAULT_THRESHOLD, "Hessian 'mix': layers with at most this many features are exact.",
-                           low=0),
+        **hessian_params(MODES, "Diagonal GGN backend (methods.curvature): exact, approx (E.4.1) or mix."),
         "alpha": Param(1.0e-3, "Hessian memory factor: H <- (1 - alpha) H + GGN (authors: 1e-3).", low=0, high=1,
                        high_open=True),
         "prior_precision": Param(1.0, "Isotropic prior precision, always inside the sampling precision.", low=0,

@@ -38,22 +38,19 @@ sets the OOD task's per-method `n_samples` accordingly.
 """
 from __future__ import annotations
 
-import copy
 import time
-import warnings
 
 import torch
-from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
 from laebench.params import Param
 
 from .ae import AE
 from .base import ModelSpec, Samples
-from .curvature import DEFAULT_THRESHOLD, POSTHOC_MODES
-from .laplace_common import (SampledAutoencoder, flatten, gaussian_log_likelihood, log_marginal_likelihood,
-                             optimise_prior_precision, posterior_health, sample_diagonal_gaussian, sample_weights,
+from .curvature import POSTHOC_MODES
+from .laplace_common import (SampledAutoencoder, flatten, gaussian_log_likelihood, hessian_params,
+                             log_marginal_likelihood, optimise_prior_precision, posterior_health, sample_diagonal_gaussian, sample_weights,
                              unflatten)
+from .posthoc_laplace_torch import build_laplace, fit_laplace, to_device
 from .registry import register
 from .training import batches
 
@@ -80,10 +77,7 @@ class LAEPosthoc(AE):
     description = "Post-hoc Laplace approximation of a trained autoencoder"
     stochastic = True
     param_spec = {
-        "hessian": Param("mix", "GGN structure: exact, approx, mix (laebench diagonal) or kfac (laplace-torch).",
-                         kind="choice", choices=HESSIANS),
-        "threshold": Param(DEFAULT_THRESHOLD, "Hessian 'mix': layers with at most this many features are exact.",
-                           low=0, low_open=True),
+        **hessian_params(HESSIANS, "GGN structure: exact, approx, mix (laebench diagonal) or kfac (laplace-torch)."),
         "prior_precision": Param(None, "Prior precision; null chooses it (prior_selection).", low=0, low_open=True,
                                  nullable=True),
         "backend": Param("laebench", "Diagonal GGN by laebench's Hessian backpropagation or laplace-torch (MLPs).",
@@ -247,31 +241,12 @@ class LAEPosthoc(AE):
         self.laplace_state_ = None
 
     def _laplace(self):
-        """A laplace-torch object (BackPACK GGN) on a copy of the network with flat outputs `[B, D]`.
-
-        The copy keeps BackPACK's hooks off our modules; the final `Unflatten` is dropped because
-        laplace-torch's regression needs flat outputs and BackPACK has no rule for it.
-        """
-        from laplace import Laplace
-        from laplace.curvature import BackPackGGN
-
-        layers = [*copy.deepcopy(self.encoder), *copy.deepcopy(self.decoder)]
-        layers = layers[:-1] if isinstance(layers[-1], nn.Unflatten) else [*layers, nn.Flatten()]
-        structure = "kron" if self.params["hessian"] == "kfac" else "diag"
-        return Laplace(nn.Sequential(*layers), "regression", subset_of_weights="all", hessian_structure=structure,
-                       backend=BackPackGGN, sigma_noise=getattr(self, "noise_variance_", 1.0) ** 0.5,
-                       temperature=float(self.params["temperature"]))
+        return build_laplace(self.encoder, self.decoder, self.params["hessian"],
+                             getattr(self, "noise_variance_", 1.0), float(self.params["temperature"]))
 
     def _fit_laplace_torch(self, train_x: torch.Tensor) -> None:
         la = self._laplace()
-        loader = DataLoader(TensorDataset(train_x, train_x.flatten(1)), batch_size=int(self.params["batch_size"]))
-        with warnings.catch_warnings():  # BackPACK's hooks warn that inputs need no gradient: expected here
-            warnings.simplefilter("ignore", UserWarning)
-            la.fit(loader)
-        if self.params["prior_precision"] is None:
-            la.optimize_prior_precision(method="marglik")
-        else:
-            la.prior_precision = float(self.params["prior_precision"])
+        fit_laplace(la, train_x, int(self.params["batch_size"]), self.params["prior_precision"])
         self.prior_precision_ = float(la.prior_precision.mean())
         self.log_marglik_ = float(la.log_marginal_likelihood())
         if self.params["hessian"] == "kfac":
@@ -299,7 +274,7 @@ class LAEPosthoc(AE):
         self.prior_source_ = state.get("prior_source", "")
         if self.laplace_state_ is not None:
             self._la = self._laplace()
-            self._la.load_state_dict(_to_device(self.laplace_state_, self.device))
+            self._la.load_state_dict(to_device(self.laplace_state_, self.device))
 
     # --- sampling --------------------------------------------------------------------------------------
     def _sample(self, x: torch.Tensor, n: int) -> Samples:
@@ -312,13 +287,3 @@ class LAEPosthoc(AE):
             draw = lambda: unflatten(self._la.sample(1)[0], mean)
         return sample_weights(SampledAutoencoder(self.encoder, self.decoder), draw, x, n)
 
-
-def _to_device(obj, device):
-    """Tensors inside nested lists/dicts (laplace-torch's KFAC state) moved to `device`."""
-    if torch.is_tensor(obj):
-        return obj.to(device)
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_to_device(v, device) for v in obj)
-    if isinstance(obj, dict):
-        return {k: _to_device(v, device) for k, v in obj.items()}
-    return obj

@@ -131,3 +131,14 @@ def posterior_health(precision: Tensor, initial: float | Tensor) -> dict:
 def gaussian_log_likelihood(sq_error: float, n_values: int, variance: float = 1.0) -> float:
     """Gaussian log-likelihood (noise `variance`) of `n_values` pixels with summed squared error `sq_error`."""
     return -0.5 * sq_error / variance - 0.5 * n_values * math.log(2 * math.pi * variance)
+
+
+def hessian_params(modes, doc: str) -> dict:
+    """The GGN structure and the 'mix' threshold, as both Laplace methods declare them."""
+    from laebench.params import Param
+
+    from .curvature import DEFAULT_THRESHOLD
+
+    return {"hessian": Param("mix", doc, kind="choice", choices=modes),
+            "threshold": Param(DEFAULT_THRESHOLD, "Hessian 'mix': layers with at most this many features are exact.",
+                               low=0)}

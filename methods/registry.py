@@ -3,7 +3,4 @@
 from laebench.registry import Registry
 
 METHODS = Registry("method", "laebench.methods")
-register = METHODS.register
-get = METHODS.get
-names = METHODS.names
-registered = METHODS.registered
+register, get, names, registered = METHODS.register, METHODS.get, METHODS.names, METHODS.registered

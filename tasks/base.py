@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import torch
 
-from laebench.params import Param, defaults, validate
+from laebench.params import Param, Parameterised
 
 
 @dataclass(frozen=True)
@@ -50,29 +50,25 @@ class EvalContext:
     train_config: dict = field(default_factory=dict)
 
 
-class Task:
-    """Base class of evaluations. Subclass, set `default_params`, implement `evaluate`."""
+def sampling_params(n_samples: int, batch_size: int) -> dict[str, Param]:
+    """The parameters of tasks that sample networks over batches of test images."""
+    return {"n_samples": Param(n_samples, "Networks (or draws) sampled per test batch.", kind="int", low=1),
+            "batch_size": Param(batch_size, "Test images per batch.", kind="int", low=1),
+            "max_test": Param(None, "Use the first this many test images; null: all.", kind="int", low=1,
+                              nullable=True)}
 
-    key: str = ""
-    description: str = ""
+
+class Task(Parameterised):
+    """Base class of evaluations. Subclass, declare `param_spec` (or set `default_params`), implement `evaluate`.
+    `key`, `description`, `param_spec` and `validate_params`: `laebench.params.Parameterised`."""
+
+    kind = "task"
     needs_model: bool = True
-    default_params: dict[str, Any] = {}
-    param_spec: dict[str, Param] = {}  # declarative parameters (laebench.params); default_params derives from it
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if "param_spec" in cls.__dict__ and "default_params" not in cls.__dict__:
-            cls.default_params = defaults(cls.param_spec)
     data_roles: tuple[str, ...] = ()  # extra datasets the experiment must name under `data:`
     directions: dict[str, str] = {}  # metric glob -> "max" | "min"
 
     def __init__(self, params: dict | None = None):
         self.params = self.validate_params(params or {})
-
-    @classmethod
-    def validate_params(cls, params: dict) -> dict:
-        """Fill defaults; unknown names and values `param_spec` refuses raise ValueError (one line)."""
-        return validate(cls.key, "task", cls.param_spec, cls.default_params, params)
 
     def jobs(self, method_labels: list[str], seeds: list[int]) -> list[Job]:
         return [Job(label, seed) for label in method_labels for seed in seeds]

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from laebench.params import Param
 
-from .base import EvalContext, Task
+from .base import EvalContext, Task, sampling_params
 from .reconstruction import gaussian_log_px
 from .registry import register
 
@@ -21,10 +20,7 @@ from .registry import register
 @register("hessian_quality")
 class HessianQuality(Task):
     description = "-log p(x) and MSE of sampled networks (Table 2)"
-    param_spec = {"n_samples": Param(100, "Networks (or draws) sampled per test batch.", kind="int", low=1),
-                  "batch_size": Param(250, "Test images per batch.", kind="int", low=1),
-                  "max_test": Param(None, "Use the first this many test images; null: all.", kind="int", low=1,
-                                    nullable=True)}
+    param_spec = sampling_params(100, 250)
     directions = {"neg_log_px": "min", "mse": "min", "gaussian_neg_log_px": "min"}
 
     def evaluate(self, ctx: EvalContext) -> list[dict]:

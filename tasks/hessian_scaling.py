@@ -11,7 +11,6 @@ backpack_kfac, fwd_bwd (baseline).
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 import pandas as pd

@@ -37,7 +37,6 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from . import metrics
 from .base import EvalContext
 
 

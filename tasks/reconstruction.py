@@ -11,9 +11,8 @@ import math
 
 import torch
 
-from laebench.params import Param
 
-from .base import EvalContext, Task
+from .base import EvalContext, Task, sampling_params
 from .registry import register
 
 
@@ -28,10 +27,7 @@ def gaussian_log_px(x: torch.Tensor, recon: torch.Tensor, variance: torch.Tensor
 @register("reconstruction")
 class Reconstruction(Task):
     description = "Test MSE (per image, summed over pixels) and Gaussian log-likelihood"
-    param_spec = {"n_samples": Param(10, "Networks (or draws) sampled per test batch.", kind="int", low=1),
-                  "batch_size": Param(500, "Test images per batch.", kind="int", low=1),
-                  "max_test": Param(None, "Use the first this many test images; null: all.", kind="int", low=1,
-                                    nullable=True)}
+    param_spec = sampling_params(10, 500)
     directions = {"mse": "min", "log_px": "max"}
 
     def evaluate(self, ctx: EvalContext) -> list[dict]:

@@ -3,7 +3,4 @@
 from laebench.registry import Registry
 
 TASKS = Registry("task", "laebench.tasks")
-register = TASKS.register
-get = TASKS.get
-names = TASKS.names
-registered = TASKS.registered
+register, get, names, registered = TASKS.register, TASKS.get, TASKS.names, TASKS.registered

@@ -51,3 +51,10 @@ def scoped_registries(tmp_path):
     for name, module in list(sys.modules.items()):
         if str(getattr(module, "__file__", None) or "").startswith(str(tmp_path)):
             del sys.modules[name]
+
+
+def pytest_collection_modifyitems(config, items):
+    """`LAEBENCH_REVERSE_TESTS=1 python -m pytest` runs the suite in reverse order (a check that no test depends on
+    another having run first; `--random-order-seed=N` shuffles)."""
+    if os.environ.get("LAEBENCH_REVERSE_TESTS") == "1":
+        items.reverse()

@@ -1,5 +1,4 @@
 """Datasets: generated and bundled sets always; the real ones from ../shared/data when present."""
-import os
 
 import pytest
 import torch

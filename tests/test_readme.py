@@ -1,6 +1,5 @@
 """The README's examples run: the method plugin trains, samples, validates in a grid and passes `check_method`."""
 import re
-import sys
 import textwrap
 
 import torch

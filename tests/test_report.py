@@ -58,15 +58,14 @@ TINY = textwrap.dedent("""
 def _run_in_process(grid_path, results):
     """The grid through the harness's own trial functions, in this process and without Ray (seconds, not minutes)."""
     from harness.config import load_grid
-    from harness.plan import make_plan
+    from harness.plan import make_plan, serialise
     from harness.trials import eval_trial, train_model
 
     grid = load_grid(grid_path)
     plan = make_plan(grid)
     run_dir = results / grid.name
     run_dir.mkdir(parents=True)
-    (run_dir / "grid.json").write_text(json.dumps(grid.raw, default=str))
-    (run_dir / "plan.json").write_text(json.dumps({j.trial_id: j.config_hash for j in plan.evals}))
+    (run_dir / "plan.json").write_text(json.dumps(serialise(plan, grid), default=str))
     common = {"models_dir": str(results / "models"), "run_dir": str(run_dir), "data_root": None, "plugins": [],
               "resume": False}
     for spec in plan.models:

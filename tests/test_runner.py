@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import yaml
 import pytest
 
 from tests.conftest import ROOT, run_cli
@@ -107,16 +108,19 @@ def test_rerun_trains_nothing_report_rebuilds_and_edits_rerun_only_what_changed(
     assert row.n_seeds == 2 and row.ci95_low <= row["mean"] <= row.ci95_high
     # the leaderboard's mean is the mean of the raw per-seed values
     assert abs(row["mean"] - raw[raw.metric == "mse"].value.mean()) < 1e-9
-    # records describe themselves: the board is the same without the grid as written
-    (run_dir / "grid.json").rename(run_dir / "grid.json.bak")
+    # one serialised plan (plan.json: experiments as validated, models, trials); records describe themselves
+    assert not (run_dir / "grid.json").exists()
+    plan = json.loads((run_dir / "plan.json").read_text())
+    assert sorted(plan["experiments"]) == ["recon"] and len(plan["trials"]) == 2 and len(plan["models"][0]) == 2
     assert run_cli("report", run_dir).returncode == 0
     again = pd.read_csv(run_dir / "leaderboard.csv")
     pd.testing.assert_frame_equal(board, again)
     assert set(again.dataset) == {"synthetic"} and set(again.arch) == {"mlp"}
     raw = pd.read_csv(run_dir / "raw.csv")
     assert set(raw.method_key) == {"ae"} and json.loads(raw.task_params.iloc[0])["n_samples"] >= 1
-    # a record written before records described themselves: its description comes from the grid as written
-    (run_dir / "grid.json.bak").rename(run_dir / "grid.json")
+    # a record written before records described themselves (when runs also wrote the grid as written to
+    # grid.json): its description comes from that file
+    (run_dir / "grid.json").write_text(json.dumps(yaml.safe_load(grid.read_text())))
     old = sorted((run_dir / "trials").glob("*.json"))[0]
     record = json.loads(old.read_text())
     for key in ("dataset", "arch", "method_key", "method_params", "task_params"):
