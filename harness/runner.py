@@ -25,7 +25,8 @@ from .leaderboard import write_leaderboards
 from .locks import exclusive, lock_settings
 from .plan import Plan, make_plan, serialise
 from .search import apply_choices, plan_searches, run_searches, search_key_of
-from .trials import eval_trial, record_is_current, record_path, train_trial, write_record
+from .trials import record_is_current, record_path, write_record
+from .tune_functions import run_eval, run_train
 
 
 @dataclasses.dataclass
@@ -154,7 +155,7 @@ def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = 
             configs = [{"spec": s.to_dict(), "common": common, "cpus": plan.resources[s.key]["cpu"],
                         "gpus": plan.resources[s.key]["gpu"]} for s in runnable]
             log(f"[laebench] training layer {i}: {len(configs)} model(s)")
-            _tune(_run_train, configs, run_dir, f"train{i}", grid.max_failures, log)
+            _tune(run_train, configs, run_dir, f"train{i}", grid.max_failures, log)
         for spec in layer:
             entry = cache.entry(spec)
             trained_here += entry is not None and entry.get("run_id") == run_id
@@ -170,7 +171,7 @@ def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = 
     if todo:
         configs = [{"job": jobs[job.trial_id], "common": common, "experiment": experiments[job.experiment],
                     "cpus": job.resources["cpu"], "gpus": job.resources["gpu"]} for job in todo]
-        _tune(_run_eval, eval_batches(configs, _slots()), run_dir, "eval", grid.max_failures, log)
+        _tune(run_eval, eval_batches(configs, _slots()), run_dir, "eval", grid.max_failures, log)
     failed_evals = evaluated_here = 0
     for job in plan.unsearched:  # their search found no configuration: recorded as failed, the rest go on
         error = f"search failed: {search_errors.get(search_key_of(grid, job), 'no configuration chosen')}"
@@ -215,18 +216,6 @@ def _dependency_failures(spec, cache: ModelCache) -> str:
 
     bad = [dep.key for dep in get_method(spec.method).dependencies(spec).values() if not cache.has(dep)]
     return ", ".join(bad)
-
-
-def _run_train(config: dict) -> None:
-    train_trial(config["trial"])
-
-
-def _run_eval(config: dict) -> None:
-    retry = [one["job"]["trial_id"] for one in config["trial"]["batch"] if eval_trial(one)]
-    if retry:  # after the whole batch: each writes its own record, one failing never stops the others
-        from .retries import RetryTrial
-
-        raise RetryTrial(f"evaluation(s) {', '.join(retry)} failed; Tune retries them (grid max_failures)")
 
 
 def _slots() -> int:

@@ -6,8 +6,9 @@ The model is trained under its cache lock exactly as `harness.trials.train_model
 finished trial's model is the one every task later loads; a configuration already in the cache is not
 retrained: its stored per-epoch history is reported instead. Reports are held back by one epoch so the last
 one carries `finished` and `selection` (ASHA counts one report per epoch). A trial stopped by the scheduler
-stores nothing. The selection value is the best validation loss, or a task metric on the validation split of
-datasets whose test split is removed (`without_test`).
+stores nothing. The selection value is the best validation loss (for a method that trains no epochs of its own,
+an ensemble of cached members, the validation MSE of its sampled reconstructions), or a task metric on the
+validation split of datasets whose test split is removed (`without_test`).
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import math
 import shutil
 import tempfile
 from pathlib import Path
+
+import torch
 
 from methods import get as get_method
 from methods.base import ModelSpec
@@ -72,9 +75,24 @@ def search_trial(config: dict, static: dict) -> None:
             cache.discard(spec)
             train_model(spec, common, device, report=reporter)
     extra = {"model_key": spec.key}
+    if not math.isfinite(reporter.best):  # no per-epoch validation loss (ensembles): one from Method.sample
+        reporter({"epoch": 1, "val_loss": sampled_val_mse(cache.load(spec, device), spec, static, device)})
     if static["metric"] != "val_loss":
         extra["selection"] = _validation_metric(spec, static, cache, device)
     reporter.finish(extra)
+
+
+@torch.no_grad()
+def sampled_val_mse(method, spec: ModelSpec, static: dict, device, n: int = 5, batch: int = 500) -> float:
+    """Mean squared error per pixel of `n` sampled reconstructions of the validation images: the validation loss
+    of a method that trains no epochs of its own (an ensemble of cached members)."""
+    val_x = dataset_for(spec.data, static["common"].get("data_root")).val_x
+    total = 0.0
+    for start in range(0, len(val_x), batch):
+        x = val_x[start:start + batch].to(device)
+        recon = method.sample(x, n, seed=spec.seed).recon
+        total += float(((recon - x.unsqueeze(0)) ** 2).mean(dim=(0, 2, 3, 4)).sum())
+    return total / len(val_x)
 
 
 def _train_dependencies(spec: ModelSpec, common: dict, device, cache: ModelCache) -> None:

@@ -176,6 +176,7 @@ def test_choice_ignores_the_test_split_failures_are_retried_or_recorded_and_a_re
     test_auroc = [r[r.metric == "auroc/sigma2_output"].value.item() for r in raw.values()]
     assert test_auroc[0] != test_auroc[1]
     assert "## Searches" in (tmp_path / "a" / "clean" / "leaderboard.md").read_text()
+    assert list((tmp_path / "a" / "clean" / ".tune").glob("search-*/*/events.out.tfevents*"))  # TensorBoard
     record = json.loads(next((tmp_path / "a" / "clean" / "trials").glob("*lae_online*.json")).read_text())
     assert record["method_params"]["prior_precision"] == json.loads(a.chosen)["params.prior_precision"]
     assert record["model_key"] == a.model_key
