@@ -5,6 +5,7 @@ data, 1-2 epochs) and share the session's Ray instance; the two-node search is i
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -13,8 +14,9 @@ import pytest
 
 from harness.checks import ConfigError
 from harness.cli import main
-from harness.config import parse_grid
-from harness.search import concrete, plan_searches
+from harness.config import load_grid, parse_grid
+from harness.locks import lock_settings
+from harness.search import concrete, plan_searches, run_searches
 from tests.conftest import run_cli
 
 
@@ -91,13 +93,18 @@ def test_searches_are_planned_once_per_seed_and_shared_by_experiments():
 POISON = textwrap.dedent('''
     """Replace every dataset's test split by noise, in the driver and in every Ray worker."""
     import dataclasses
+    import os
+    from pathlib import Path
     import torch
     import harness.data
     import harness.trials
 
     _load = harness.data.load_dataset
+    MARKS = Path(__file__).parent / "poisoned"
 
     def poisoned(*args, **kwargs):
+        MARKS.mkdir(exist_ok=True)
+        (MARKS / str(os.getpid())).touch()  # which processes loaded poisoned data
         data = _load(*args, **kwargs)
         noise = torch.rand(data.test_x.shape, generator=torch.Generator().manual_seed(7))
         return dataclasses.replace(data, test_x=noise, test_y=data.test_y.flip(0))
@@ -159,22 +166,30 @@ def _search_grid(tmp_path: Path, name: str, plugins: list[str], failures: bool) 
 
 
 def test_choice_ignores_the_test_split_failures_are_retried_or_recorded_and_a_rerun_searches_nothing(
-        tmp_path, ray_address, capsys, scoped_registries):
+        tmp_path, ray_address, capsys, scoped_registries, monkeypatch):
+    import harness.data
+    import harness.trials
+
+    for module in (harness.data, harness.trials):  # the poison plugin patches them in this process too: undo after
+        monkeypatch.setattr(module, "load_dataset", module.load_dataset)
     (tmp_path / "poison.py").write_text(POISON)
     (tmp_path / "flaky.py").write_text(FLAKY)
     clean = _search_grid(tmp_path, "clean", ["flaky"], failures=True)
     poisoned = _search_grid(tmp_path, "poisoned", ["poison"], failures=False)
     code, out = _run(capsys, "run", "--grid", clean, "--results", tmp_path / "a", "--address", ray_address)
     assert code == 1, out  # broken_ae's search found nothing
-    code, out = _run(capsys, "run", "--grid", poisoned, "--results", tmp_path / "b", "--address", ray_address)
-    assert code == 0, out
+    # the same search with every dataset's test split replaced by noise, in the driver and in every worker
+    results_b = tmp_path / "b"
+    common = {"models_dir": str(results_b / "models"), "run_dir": str(results_b / "poisoned"), "data_root": None,
+              "plugins": ["poison"], "plugin_paths": [str(tmp_path)], "resume": False, "run_id": "poisoned",
+              "lock": lock_settings(), "max_failures": 0}
+    assert run_searches(load_grid(poisoned), results_b, common, log=lambda line: None) == {}
+    assert any(int(p.name) != os.getpid() for p in (tmp_path / "poisoned").iterdir())  # workers loaded poison
     a = pd.read_csv(tmp_path / "a" / "clean" / "searches.csv").iloc[0]
-    b = pd.read_csv(tmp_path / "b" / "poisoned" / "searches.csv").iloc[0]
-    assert (a.chosen, a.best_value, a.finished) == (b.chosen, b.best_value, 2)
-    # the poison reached the evaluation, which does use the test split
-    raw = {g: pd.read_csv(tmp_path / d / g / "raw.csv") for d, g in (("a", "clean"), ("b", "poisoned"))}
-    test_auroc = [r[r.metric == "auroc/sigma2_output"].value.item() for r in raw.values()]
-    assert test_auroc[0] != test_auroc[1]
+    b = json.loads(next((results_b / "searches").glob("*.json")).read_text())
+    assert json.loads(a.chosen) == b["best"]["config"] and a.best_value == b["best"]["value"]
+    assert (a.finished, b["finished"]) == (2, 2)
+    raw = {"clean": pd.read_csv(tmp_path / "a" / "clean" / "raw.csv")}
     assert "## Searches" in (tmp_path / "a" / "clean" / "leaderboard.md").read_text()
     assert list((tmp_path / "a" / "clean" / ".tune").glob("search-*/*/events.out.tfevents*"))  # TensorBoard
     record = json.loads(next((tmp_path / "a" / "clean" / "trials").glob("*lae_online*.json")).read_text())
@@ -190,6 +205,7 @@ def test_choice_ignores_the_test_split_failures_are_retried_or_recorded_and_a_re
 
     summary = next(p for p in (tmp_path / "a" / "searches").glob("lae_online-*.json"))
     stamp = summary.stat().st_mtime_ns
-    code, out = _run(capsys, "run", "--grid", poisoned, "--results", tmp_path / "b", "--address", ray_address)
-    assert code == 0 and "searches:" not in out and "0 to train" in out and "0 to run" in out, out
+    code, out = _run(capsys, "run", "--grid", clean, "--results", tmp_path / "a", "--address", ray_address)
+    assert code == 1 and "searches: 1 to run" in out, out  # only broken_ae's failed search is tried again
+    assert "0 to train" in out and "0 to run" in out, out
     assert summary.stat().st_mtime_ns == stamp
