@@ -24,6 +24,7 @@ from methods.base import ModelSpec
 
 from .config import Grid
 from .files import write_atomic
+from .locks import exclusive
 from .spaces import SearchSettings, is_space
 
 
@@ -127,9 +128,16 @@ def run_searches(grid: Grid, results: Path, common: dict, log=print) -> dict[str
         who = ", ".join(f"{e}/{label}/seed{seed}" for e, label, seed in search.users)
         log(f"[laebench] search {i}/{len(pending)} ({who}): {search.settings.num_samples} sample(s) of "
             f"{json.dumps(search.spaces)}, {search.settings.scheduler['name']}, chosen by {search.settings.metric}")
-        summary = _run_one(search, grid, results, common, log)
-        summary_path(results, search).parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(summary_path(results, search), json.dumps(summary, indent=1, default=str).encode())
+        path = summary_path(results, search)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # one run searches at a time; a concurrent run of the grid waits, then takes the choice
+        with exclusive(path.with_suffix(".lock"), f"search {search.key}", common.get("lock")):
+            summary = load_summary(results, search)
+            if summary is not None and summary["status"] == "ok":
+                log(f"[laebench] search {search.key}: done by another run meanwhile")
+                continue
+            summary = _run_one(search, grid, results, common, log)
+            write_atomic(path, json.dumps(summary, indent=1, default=str).encode())
         if summary["status"] != "ok":
             errors[search.key] = summary["error"]
             log(f"[laebench] FAILED search {search.key}: {summary['error']}")
