@@ -184,8 +184,21 @@ def parse_grid(raw, source: str = "<grid>", plugin_paths: list[str] | None = Non
             seeds=_seeds(exp.get("seeds", seeds), f"{where}.seeds"),
             resources=_resources(exp.get("resources", {}), f"{where}.resources", resources),
             search=experiment_search(exp.get("search"), f"{where}.search", search, task_cls, task_params)))
+        _check_grid_spaces(experiments[-1], where)
     return Grid(name=name, seeds=seeds, resources=resources, plugins=plugins, train=train,
                 experiments=experiments, source=source, raw=raw, max_failures=max_failures)
+
+
+def _check_grid_spaces(exp: Experiment, where: str) -> None:
+    """Optuna samples; it cannot enumerate a `grid:` space (Tune's grid_search)."""
+    if exp.search.search_alg != "optuna":
+        return
+    for entry in exp.methods:
+        for part, values in (("", entry.params), ("train.", entry.train or exp.train)):
+            for key, value in values.items():
+                require(not (is_space(value) and "grid" in value), f"{where}.methods.{entry.label}.{part}{key}",
+                        "is a grid: space, which search_alg: optuna cannot enumerate; use choice: or search_alg: "
+                        "random", value)
 
 
 def _seeds(value, path) -> list[int]:

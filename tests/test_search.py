@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import textwrap
+import types
 from pathlib import Path
 
 import pandas as pd
@@ -49,8 +51,11 @@ def grid_dict(methods: dict, search: dict | None = None, train: dict | None = No
     ({"ae": {}}, {"metric": "auroc"}, None, "experiments[0].search.metric must be 'val_loss'"),
     ({"ae": {}}, {"scheduler": {"name": "fifo", "grace_period": 2}}, None, "fifo takes no options"),
     ({"ae": {}}, {"budget": 3}, None, "experiments[0].search: unknown key"),
+    ({"mc_ae": {"p": {"grid": [0.1, 0.2]}}}, {"search_alg": "optuna"}, None,
+     "experiments[0].methods.mc_ae.p is a grid: space, which search_alg: optuna cannot enumerate"),
 ])
-def test_bad_spaces_and_search_blocks_name_their_key_path(methods, search, train, message):
+def test_bad_spaces_and_search_blocks_name_their_key_path(methods, search, train, message, monkeypatch):
+    monkeypatch.setitem(sys.modules, "optuna", types.ModuleType("optuna"))  # an optional extra: not needed to parse
     with pytest.raises(ConfigError) as err:
         parse_grid(grid_dict(methods, search, train))
     assert str(err.value).startswith(message) or message in str(err.value), str(err.value)
