@@ -67,9 +67,9 @@ def _legacy_description(rec: dict, exps: dict[str, dict]) -> dict:
             "task_params": exp.get("task_params") or {}}
 
 
-def collect_raw(run_dir: Path) -> pd.DataFrame:
+def collect_raw(run_dir: Path, current: dict | None = None) -> pd.DataFrame:
     """A row per trial and metric from `trials/*.json`: every column comes from the record itself."""
-    current = current_hashes(run_dir)
+    current = current_hashes(run_dir) if current is None else current
     exps = None
     rows = []
     for path in sorted((run_dir / "trials").glob("*.json")):
@@ -277,11 +277,11 @@ def write_leaderboards(run_dir: str | Path) -> pd.DataFrame:
     if not (run_dir / "trials").is_dir():
         raise FileNotFoundError(f"No trial records under {run_dir / 'trials'}: pass the folder of one grid's "
                                 f"results, e.g. results/demo.")
-    raw = collect_raw(run_dir)
+    current = current_hashes(run_dir)
+    raw = collect_raw(run_dir, current)
     raw.to_csv(run_dir / "raw.csv", index=False)
     board = aggregate(raw, run_dir)
     board.to_csv(run_dir / "leaderboard.csv", index=False)
-    current = current_hashes(run_dir)
     searches = search_rows(run_dir, current)
     if not searches.empty:
         searches.to_csv(run_dir / "searches.csv", index=False)

@@ -24,7 +24,7 @@ from .config import Grid, plugin_paths
 from .leaderboard import write_leaderboards
 from .locks import exclusive, lock_settings
 from .plan import Plan, make_plan, serialise
-from .search import apply_choices, plan_searches, run_searches, search_key_of
+from .search import apply_choices, plan_searches, run_searches
 from .trials import record_is_current, record_path, write_record
 from .tune_functions import run_eval, run_train
 
@@ -174,7 +174,7 @@ def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = 
         _tune(run_eval, eval_batches(configs, _slots()), run_dir, "eval", grid.max_failures, log)
     failed_evals = evaluated_here = 0
     for job in plan.unsearched:  # their search found no configuration: recorded as failed, the rest go on
-        error = f"search failed: {search_errors.get(search_key_of(grid, job), 'no configuration chosen')}"
+        error = f"search failed: {search_errors.get((job.experiment, job.label, job.seed), 'no configuration chosen')}"
         write_record(run_dir, {**job.to_config(), "status": "failed", "metrics": [], "error": error})
         log(f"[laebench] FAILED {job.trial_id}: {error}")
     for job in todo:

@@ -77,11 +77,6 @@ def plan_searches(grid: Grid) -> list[Search]:
     return list(found.values())
 
 
-def search_key_of(grid: Grid, job) -> str | None:
-    """The key of the search that chooses the model of evaluation `job` (an `EvalJob`), if any."""
-    return next((s.key for s in plan_searches(grid) if (job.experiment, job.label, job.seed) in s.users), None)
-
-
 def summary_path(results: Path, search: Search) -> Path:
     return Path(results) / "searches" / f"{search.key}.json"
 
@@ -118,7 +113,8 @@ def _search_record(summary: dict) -> dict:
 
 
 def run_searches(grid: Grid, results: Path, common: dict, log=print) -> dict[str, str]:
-    """Run every pending search; returns {search key: error} of searches where no trial finished."""
+    """Run every pending search; returns {(experiment, label, seed): error} for the users of searches where no
+    trial finished."""
     pending = apply_choices(grid, results)
     if not pending:
         return {}
@@ -139,7 +135,7 @@ def run_searches(grid: Grid, results: Path, common: dict, log=print) -> dict[str
             summary = _run_one(search, grid, results, common, log)
             write_atomic(path, json.dumps(summary, indent=1, default=str).encode())
         if summary["status"] != "ok":
-            errors[search.key] = summary["error"]
+            errors.update({user: summary["error"] for user in search.users})
             log(f"[laebench] FAILED search {search.key}: {summary['error']}")
         else:
             log(f"[laebench] search {search.key}: best {search.settings.metric} {summary['best']['value']:.5g} "

@@ -66,31 +66,36 @@ def search_trial(config: dict, static: dict) -> None:
     cache = ModelCache(common["models_dir"], common.get("lock"))
     _train_dependencies(spec, common, device, cache)
     reporter = _HeldBackReporter(tune.report, static["metric"])
+    method = None  # loaded from the cache once, and only when something below needs it
     with cache.lock(spec):
         if cache.check(spec).ok:
             print(f"[search] {spec.key}: already trained; reporting its stored history", flush=True)
-            for record in getattr(cache.load(spec, "cpu"), "history_", []):
+            method = cache.load(spec, device)
+            for record in getattr(method, "history_", []):
                 reporter(record)
         else:
             cache.discard(spec)
             train_model(spec, common, device, report=reporter)
+    needs_val_mse, task_metric = not math.isfinite(reporter.best), static["metric"] != "val_loss"
+    if (needs_val_mse or task_metric) and method is None:
+        method = cache.load(spec, device)
     extra = {"model_key": spec.key}
-    if not math.isfinite(reporter.best):  # no per-epoch validation loss (ensembles): one from Method.sample
-        reporter({"epoch": 1, "val_loss": sampled_val_mse(cache.load(spec, device), spec, static, device)})
-    if static["metric"] != "val_loss":
-        extra["selection"] = _validation_metric(spec, static, cache, device)
+    if needs_val_mse:  # no per-epoch validation loss (ensembles): one from Method.sample
+        val_x = dataset_for(spec.data, common.get("data_root")).val_x
+        reporter({"epoch": 1, "val_loss": sampled_val_mse(method, val_x, spec.seed, device)})
+    if task_metric:
+        extra["selection"] = _validation_metric(method, spec, static, cache, device)
     reporter.finish(extra)
 
 
 @torch.no_grad()
-def sampled_val_mse(method, spec: ModelSpec, static: dict, device, n: int = 5, batch: int = 500) -> float:
+def sampled_val_mse(method, val_x: torch.Tensor, seed: int, device, n: int = 5, batch: int = 500) -> float:
     """Mean squared error per pixel of `n` sampled reconstructions of the validation images: the validation loss
     of a method that trains no epochs of its own (an ensemble of cached members)."""
-    val_x = dataset_for(spec.data, static["common"].get("data_root")).val_x
     total = 0.0
     for start in range(0, len(val_x), batch):
         x = val_x[start:start + batch].to(device)
-        recon = method.sample(x, n, seed=spec.seed).recon
+        recon = method.sample(x, n, seed=seed).recon
         total += float(((recon - x.unsqueeze(0)) ** 2).mean(dim=(0, 2, 3, 4)).sum())
     return total / len(val_x)
 
@@ -105,7 +110,7 @@ def _train_dependencies(spec: ModelSpec, common: dict, device, cache: ModelCache
                 train_model(dep, common, device, report=lambda metrics: None)
 
 
-def _validation_metric(spec: ModelSpec, static: dict, cache: ModelCache, device) -> float:
+def _validation_metric(method, spec: ModelSpec, static: dict, cache: ModelCache, device) -> float:
     """The experiment's task run with `split: validation` on test-less datasets; its metric `static["metric"]`."""
     from tasks import get as get_task
     from tasks.base import EvalContext
@@ -117,7 +122,7 @@ def _validation_metric(spec: ModelSpec, static: dict, cache: ModelCache, device)
             for role, s in static["data"].items()}
     artifacts = Path(tempfile.mkdtemp(prefix="laebench-search-"))
     try:
-        ctx = EvalContext(experiment="search", method_label=spec.method, method=cache.load(spec, device),
+        ctx = EvalContext(experiment="search", method_label=spec.method, method=method,
                           data=data.get("train"), extra_data={r: d for r, d in data.items() if r != "train"},
                           point={}, seed=spec.seed, device=device, artifact_dir=artifacts,
                           model_config=spec.model, train_config=spec.train, aux_model=cache.get_or_train)
