@@ -193,6 +193,7 @@ def _check_data_root(data_root: str | None, resolve) -> str:
 def _verify(results: Path) -> int:
     """`python -m harness verify DIR`: what a rerun would retrain or rerun, one line each."""
     from .cache import lock_holder, verify_store
+    from .search import stored_summaries
 
     if not results.is_dir():
         raise ValueError(f"{results} is not a folder. Pass a results folder (the --results of a run).")
@@ -211,7 +212,13 @@ def _verify(results: Path) -> int:
     print(f"evaluations: {len(reruns)} record(s) to rerun")
     for trial, why in reruns:
         print(f"  rerun {trial}: {why}")
-    return 1 if bad or reruns else 0
+    searches = stored_summaries(results)
+    failed = [s for s in searches if s["status"] != "ok"]
+    if searches:
+        print(f"searches: {len(searches)} stored, {len(failed)} to search again")
+    for s in failed:
+        print(f"  search again {s.get('key', '?')}: {s['status']}: {s.get('error', '')}")
+    return 1 if bad or reruns or failed else 0
 
 
 if __name__ == "__main__":

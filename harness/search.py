@@ -89,6 +89,21 @@ def load_summary(results: Path, search: Search) -> dict | None:
     return summary if isinstance(summary, dict) and summary.get("status") in ("ok", "failed") else None
 
 
+def stored_summaries(results: Path) -> list[dict]:
+    """Every search summary under `results/searches` (`harness verify`); an unreadable one has status
+    "unreadable" (a rerun of its grid searches again)."""
+    out = []
+    for path in sorted((Path(results) / "searches").glob("*.json")):
+        try:
+            summary = json.loads(path.read_text())
+        except (OSError, ValueError):
+            summary = None
+        if not isinstance(summary, dict) or summary.get("status") not in ("ok", "failed"):
+            summary = {"key": path.stem, "status": "unreadable", "error": "unreadable summary"}
+        out.append(summary)
+    return out
+
+
 def apply_choices(grid: Grid, results: Path) -> list[Search]:
     """Set each searched entry's chosen configuration from stored summaries; returns the searches still to run
     (no summary yet, or a failed one: a rerun tries again)."""

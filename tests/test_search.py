@@ -207,6 +207,9 @@ def test_choice_ignores_the_test_split_failures_are_retried_or_recorded_and_a_re
     assert len(list((tmp_path / "attempts").iterdir())) == 2
     error = raw["clean"][raw["clean"].method == "broken_ae"].error.iloc[0]
     assert error == "search failed: no trial finished with a finite val_loss; trial errors: RuntimeError: diverged"
+    code, out = _run(capsys, "verify", tmp_path / "a")  # the failed search is listed with its error
+    assert code == 1 and "searches: 2 stored, 1 to search again" in out, out
+    assert "search again broken_ae-" in out and "failed: no trial finished with a finite val_loss" in out, out
 
     summary = next(p for p in (tmp_path / "a" / "searches").glob("lae_online-*.json"))
     stamp = summary.stat().st_mtime_ns
