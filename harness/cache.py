@@ -27,6 +27,7 @@ from typing import Callable
 
 import torch
 
+from laebench.checkpoints import CheckpointError, load_checkpoint
 from methods import get as get_method
 from methods.base import Method, ModelSpec
 
@@ -128,7 +129,10 @@ class ModelCache:
 
     def load(self, spec: ModelSpec, device: str | torch.device = "cpu") -> Method:
         data = self._verified_bytes(self.folder(spec), spec.key)
-        blob = torch.load(io.BytesIO(data), map_location=device, weights_only=False)
+        try:
+            blob = load_checkpoint(data, map_location=device, name=str(self.folder(spec) / MODEL))
+        except CheckpointError as exc:
+            raise CacheError(f"Model {spec.key} is unusable: {exc}; rerun the grid to retrain it.") from None
         method = get_method(spec.method)(spec, tuple(blob["image_shape"]))
         method.load_state_dict(blob["state"], device=device)
         method.history_ = blob.get("history", [])
@@ -157,7 +161,8 @@ class ModelCache:
         with exclusive(folder / LOCK, f"model {folder.name}", self.lock_settings):
             found = inspect_folder(folder)
             if found.ok:
-                state = torch.load(io.BytesIO(self._verified_bytes(folder, folder.name)), map_location=device)
+                state = load_checkpoint(self._verified_bytes(folder, folder.name), map_location=device,
+                                        name=str(folder / MODEL))
                 module.load_state_dict(state)
             else:
                 if found.status == "bad":
@@ -174,7 +179,8 @@ class ModelCache:
 
 # --- checking entries -----------------------------------------------------------------------------------
 
-_HASHED: dict[tuple, str] = {}  # (path, inode, size, mtime, ctime) -> sha256, so a run hashes each file once
+_HASHED: dict[tuple, tuple[str, str]] = {}  # (path, inode, size, mtime, ctime) -> (sha256, refusal or ""):
+# a run hashes and safe-loads each file once
 
 
 def inspect_folder(folder: Path, hash_file: bool = True) -> Entry:
@@ -210,12 +216,23 @@ def inspect_folder(folder: Path, hash_file: bool = True) -> Entry:
         return Entry(folder, "bad", f"model.pt is {st.st_size} bytes but entry.json records {size} ({what})")
     if hash_file:
         memo = (str(model), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-        actual = _HASHED.get(memo)
-        if actual is None:
-            actual = _HASHED[memo] = sha256_file(model)
+        if memo not in _HASHED:
+            _HASHED[memo] = (sha256_file(model), _refusal(model))
+        actual, refused = _HASHED[memo]
         if actual != sha:
             return Entry(folder, "bad", "model.pt's sha256 differs from entry.json (corrupted)")
+        if refused:  # a matching manifest vouches for nothing: whoever wrote the file could write both
+            return Entry(folder, "bad", refused)
     return Entry(folder, "ok", "", manifest)
+
+
+def _refusal(model: Path) -> str:
+    """Why the safe loader refuses `model` ('' when it loads): a checkpoint that holds code is damaged."""
+    try:
+        load_checkpoint(model, map_location="cpu", name="model.pt")
+    except CheckpointError as exc:
+        return str(exc)
+    return ""
 
 
 def verify_store(results: Path) -> tuple[list[Entry], list[tuple[str, str]], int]:

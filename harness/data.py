@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from laebench.checkpoints import CheckpointError, load_checkpoint
+
 DATASETS = ("mnist", "fashionmnist", "celeba", "digits", "synthetic")
 VALIDATION_SEED = 0
 MNIST_FILES = (
@@ -172,9 +174,13 @@ def _load_celeba(name: str, root: Path) -> Dataset:
         )
     digest = hashlib.sha1(f"{folder.resolve()}:{attr_file.stat().st_mtime}".encode()).hexdigest()[:12]
     cached = cache_dir() / f"celeba64-{digest}.pt"
+    blob = None
     if cached.exists():
-        blob = torch.load(cached)
-    else:
+        try:
+            blob = load_checkpoint(cached)
+        except CheckpointError as exc:  # a damaged or planted cache file is decoded again, never executed
+            print(f"[data] decoding CelebA again: {exc}", flush=True)
+    if blob is None:
         blob = _decode_celeba(folder, attr_file, image_dir)
         torch.save(blob, cached.with_suffix(".tmp"))
         os.replace(cached.with_suffix(".tmp"), cached)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import socket
 import time
@@ -70,15 +71,22 @@ def describe(plan: Plan, grid: Grid, results: Path) -> str:
 
 
 def init_ray(address: str | None, extra_paths: list[str]) -> None:
+    """Start a private local Ray instance (no `address`) or join a cluster, with Ray's authentication as it is.
+
+    laebench never sets `RAY_AUTH_MODE`: a local instance runs with the token Ray generates (Ray >= 2.59
+    turns token authentication on for local clusters), a cluster with whatever its operator configured.
+    A local instance listens on the loopback address only (`RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`, Ray's own
+    single-machine mode), so nothing off this machine can reach its GCS or raylets at all.
+    """
     import ray
 
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     # Tune's console tables and banners off: harness.progress prints one line per finished trial instead
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    quiet_token_notice()
     if ray.is_initialized():
         return
     paths = [p for p in [*extra_paths, os.environ.get("PYTHONPATH", "")] if p]
-    runtime_env = {"env_vars": {"PYTHONPATH": os.pathsep.join(paths), "RAY_AUTH_MODE": "disabled"}}
+    runtime_env = {"env_vars": {"PYTHONPATH": os.pathsep.join(paths)}}
     for var in ("LAEBENCH_CACHE", "LAEBENCH_DATA"):
         if os.environ.get(var):
             runtime_env["env_vars"][var] = os.environ[var]
@@ -87,9 +95,41 @@ def init_ray(address: str | None, extra_paths: list[str]) -> None:
         ray.init(address=address, **kwargs)
     else:
         num_cpus = int(os.environ.get("LAEBENCH_NUM_CPUS", os.cpu_count() or 1))
+        loopback_only()
         # "local": always a fresh instance of our own; without it Ray joins any `ray start` cluster it finds
         # on this machine (another user's, a test's) and then refuses num_cpus.
         ray.init(address="local", num_cpus=num_cpus, **kwargs)
+
+
+LOOPBACK_VAR = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def loopback_only() -> None:
+    """Make the next local Ray instance listen on 127.0.0.1 only (unless the user set `LOOPBACK_VAR`).
+
+    Ray binds its GCS and raylets to 127.0.0.1 when its node address is the loopback one, which it chooses
+    when clusters are off (`LOOPBACK_VAR=0`, its default on macOS and Windows). Ray reads the variable once,
+    at import, into `ray_constants.ENABLE_RAY_CLUSTER`, so the constant is refreshed too (ray may be imported
+    already); `tests/test_untrusted_files.py` checks the address, so a Ray that changes this is noticed.
+    """
+    from ray._private import ray_constants
+
+    os.environ.setdefault(LOOPBACK_VAR, "0")
+    ray_constants.ENABLE_RAY_CLUSTER = ray_constants.env_bool(LOOPBACK_VAR, True)
+
+
+class _TokenNotice(logging.Filter):
+    """Drops Ray's notice that token authentication is on (the state laebench wants, not news); keeps its
+    warning that authentication is *off*."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Token authentication is enabled for this Ray cluster")
+
+
+def quiet_token_notice() -> None:
+    logger = logging.getLogger("ray._private.authentication.authentication_token_setup")
+    if not any(isinstance(f, _TokenNotice) for f in logger.filters):
+        logger.addFilter(_TokenNotice())
 
 
 def check_resources(grid: Grid) -> None:

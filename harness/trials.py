@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from laebench.checkpoints import CheckpointError, load_checkpoint
 from methods import get as get_method
 from methods.base import ModelSpec
 
@@ -96,10 +97,9 @@ def train_model(spec: ModelSpec, common: dict, device: torch.device | None = Non
         partial.unlink(missing_ok=True)
     elif partial.exists():
         try:
-            torch.load(partial, map_location="cpu", weights_only=False)
-        except Exception as exc:  # a torn or truncated per-epoch checkpoint: start this model afresh
-            print(f"[train] {spec.key}: discarding unreadable partial.pt ({_one_line(exc)}); training from epoch 0",
-                  flush=True)
+            load_checkpoint(partial, map_location="cpu")
+        except CheckpointError as exc:  # torn, truncated or holding code: start this model afresh
+            print(f"[train] {spec.key}: discarding {exc}; training from epoch 0", flush=True)
             partial.unlink(missing_ok=True)
     started = time.perf_counter()
     method = cls(spec, data.image_shape).fit(data, dependencies=deps, device=device,

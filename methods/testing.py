@@ -16,6 +16,7 @@ import io
 
 import torch
 
+from laebench.checkpoints import CheckpointError, load_checkpoint
 from laebench.contracts import check_registered_class, require
 
 from .base import Method, ModelSpec, NotFittedError, Samples
@@ -78,8 +79,12 @@ def check_method(cls: type[Method], data, *, params: dict | None = None, model: 
 
     buffer = io.BytesIO()
     torch.save({"state": method.state_dict(), "image_shape": list(data.image_shape)}, buffer)
-    buffer.seek(0)
-    blob = torch.load(buffer, map_location="cpu", weights_only=False)
+    try:
+        blob = load_checkpoint(buffer.getvalue(), map_location="cpu", name=f"{where}'s checkpoint")
+    except CheckpointError as exc:
+        raise AssertionError(f"{exc}. laebench reads checkpoints with weights_only=True: keep state_dict() to "
+                             "tensors and plain values (or allow-list a class with "
+                             "torch.serialization.add_safe_globals).") from None
     loaded = cls(spec, tuple(blob["image_shape"]))
     require(loaded.load_state_dict(blob["state"]) is loaded, f"{where}: load_state_dict must return self.")
     require(_same(s, loaded.sample(x, n, seed=1)), f"{where}: a checkpoint round trip (state_dict, torch.save, "

@@ -16,6 +16,8 @@ from typing import Callable, Iterable
 
 import torch
 
+from laebench.checkpoints import load_checkpoint
+
 DEFAULT_TRAIN = {
     "lr": 1.0e-3,
     "batch_size": 64,
@@ -63,7 +65,7 @@ def fit_loop(*, params: Iterable[torch.nn.Parameter], train_step_loss: Callable[
     generator = torch.Generator().manual_seed(seed)
     state = {"epoch": 0, "best_val": math.inf, "best_state": None, "bad_epochs": 0, "history": []}
     if checkpoint_path and Path(checkpoint_path).exists():
-        saved = torch.load(checkpoint_path, map_location=train_x.device, weights_only=False)
+        saved = load_checkpoint(checkpoint_path, map_location=train_x.device)
         set_state(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])

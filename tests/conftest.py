@@ -11,7 +11,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
@@ -25,10 +24,14 @@ def ray_address():
     """Address of a Ray instance shared by every test that runs a grid (started once)."""
     import ray
 
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+    from harness.runner import loopback_only, quiet_token_notice
+
+    if not ray.is_initialized():  # as `harness run` starts one: Ray's token authentication on, loopback only
+        quiet_token_notice()
+        loopback_only()
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
                  runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-                                           "RAY_AUTH_MODE": "disabled", "OMP_NUM_THREADS": "1"}})
+                                           "OMP_NUM_THREADS": "1"}})
     yield ray.get_runtime_context().gcs_address
 
 

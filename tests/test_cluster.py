@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 
 SCRIPT = textwrap.dedent('''
     import json, os, sys
-    os.environ["RAY_AUTH_MODE"] = "disabled"
+    os.environ["RAY_AUTH_MODE"] = "token"  # a cluster as an operator starts one: token authentication on
     import ray
     from ray.cluster_utils import Cluster
     from harness.config import load_grid
@@ -100,5 +100,5 @@ def test_two_node_cluster_runs_grid(tmp_path):
 
     nodes = set(raw.node.dropna())
     for path in (tmp_path / "res" / "models").glob("*/model.pt"):
-        nodes.add(torch.load(path, map_location="cpu", weights_only=False)["provenance"]["node"])
+        nodes.add(torch.load(path, map_location="cpu", weights_only=True)["provenance"]["node"])
     assert nodes <= set(summary["nodes"]) and len(nodes) == 2, nodes

@@ -88,7 +88,7 @@ def test_sample_shapes_spread_and_checkpoint(case, data):
     buffer = io.BytesIO()
     torch.save(method.state_dict(), buffer)
     buffer.seek(0)
-    loaded = get(name)(spec, data.image_shape).load_state_dict(torch.load(buffer, weights_only=False))
+    loaded = get(name)(spec, data.image_shape).load_state_dict(torch.load(buffer, weights_only=True))
     s2 = loaded.sample(x, n, seed=3)
     assert torch.equal(s2.recon, s.recon) and torch.equal(s2.latents, s.latents)
     if s.variance is not None:

@@ -197,7 +197,7 @@ def test_resume_after_kill(tmp_path, ray_address):
     assert done, "no model finished before the kill"
     partial = next(iter(interrupted()), None)
     assert partial is not None, "no training was in progress at the kill: nothing to resume"
-    saved = torch.load(partial, weights_only=False)
+    saved = torch.load(partial, weights_only=True)
     epoch = saved["loop"]["epoch"]
     assert 0 < epoch < 60 and len(saved["loop"]["history"]) == epoch
     for record in saved["loop"]["history"]:  # mark the epochs trained before the kill
@@ -211,7 +211,7 @@ def test_resume_after_kill(tmp_path, ray_address):
     assert f"{len(done)} cached" in resumed.stdout
     assert all(p.stat().st_mtime == m for p, m in done.items())
     assert not partial.exists() and (partial.parent / "model.pt").exists()
-    history = torch.load(partial.parent / "model.pt", weights_only=False)["history"]
+    history = torch.load(partial.parent / "model.pt", weights_only=True)["history"]
     assert [bool(h.get("before_kill")) for h in history[:epoch]] == [True] * epoch  # started from the checkpoint
     assert len(history) > epoch and not any(h.get("before_kill") for h in history[epoch:])  # and went on
     raw = pd.read_csv(results / "killed" / "raw.csv")
@@ -237,7 +237,7 @@ def test_partial_training_resumes_from_its_last_epoch(tmp_path):
     import torch
 
     first = cache.folder(spec)
-    state = torch.load(first / "model.pt", weights_only=False)
+    state = torch.load(first / "model.pt", weights_only=True)
     assert epochs == [1, 2, 3] and len(state["history"]) == 3
     epochs.clear()
     # run the 5-epoch training but interrupt after epoch 2 by raising from the reporter

@@ -67,7 +67,7 @@ def test_truncated_checkpoint_is_reported_and_retrained_alone(tmp_path, ray_addr
     cache = ModelCache(results / "models")
     bad, good = sorted(specs(grid), key=lambda s: s.seed)
     assert cache.has(bad) and cache.has(good)
-    weights = torch.load(cache.folder(bad) / "model.pt", weights_only=False)["state"]
+    weights = torch.load(cache.folder(bad) / "model.pt", weights_only=True)["state"]
     good_mtime = (cache.folder(good) / "model.pt").stat().st_mtime_ns
     path = cache.folder(bad) / "model.pt"
     size = path.stat().st_size
@@ -88,7 +88,7 @@ def test_truncated_checkpoint_is_reported_and_retrained_alone(tmp_path, ray_addr
     assert trainings(cache, bad) == 2 and trainings(cache, good) == 1
     assert (cache.folder(good) / "model.pt").stat().st_mtime_ns == good_mtime
     # CPU training is bitwise reproducible: the retrained weights are the lost ones
-    again = torch.load(cache.folder(bad) / "model.pt", weights_only=False)["state"]
+    again = torch.load(cache.folder(bad) / "model.pt", weights_only=True)["state"]
     assert torch.equal(_flat(weights), _flat(again)) and _flat(weights).numel() > 100
     assert run(capsys, "verify", results)[0] == 0
 
