@@ -1,4 +1,4 @@
-"""Command line: `python -m harness run | report | list | verify`.
+"""Command line: `python -m harness run | report | list | verify | pack`.
 
 Bad input (unknown method, malformed YAML, missing dataset, ...) prints one line `error: ...` and exits
 with code 2 before Ray starts; a run in which some trials failed writes its leaderboards and exits 1.
@@ -39,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     lister = sub.add_parser("list", help="list registered methods and tasks")
     lister.add_argument("--params", action="store_true",
                         help="also each one's parameters: accepted values, default, what it does")
+    packer = sub.add_parser("pack", help="copy what a report is rebuilt from (trial records, plan, per-input tables "
+                            "compressed) into another folder, e.g. to commit it")
+    packer.add_argument("run_dir", help="a grid's results folder, e.g. results/demo")
+    packer.add_argument("dest", help="the folder to write (created)")
     verify = sub.add_parser("verify", help="check every cached model (size, sha256, spec) and trial record of a "
                             "results folder; list what a run would retrain or rerun (exit 1 if anything)")
     verify.add_argument("results", help="a results folder (holding models/), or its models/ folder")
@@ -101,6 +105,13 @@ def _dispatch(args) -> int:
 
     if args.command == "verify":
         return _verify(Path(args.results))
+    if args.command == "pack":
+        from .pack import pack
+
+        size = pack(args.run_dir, args.dest)
+        print(f"packed {args.run_dir} into {args.dest}: {size / 1e6:.1f} MB; rebuild its report with "
+              f"`python -m harness report {args.dest} --paper`")
+        return 0
 
     from .config import load_grid
     from .data import resolve_data_root

@@ -19,6 +19,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from .numbers import ci95_half
+from .pack import artifact
 
 DPI = 80
 NOT_SCORES = ("set", "is_ood", "log_px_raw")
@@ -71,8 +72,8 @@ def _lines(ax, s: pd.DataFrame, x: str, palette: dict, log: bool = False, marker
 
 def _trial_files(ev, run_dir: Path, name: str) -> list[tuple[str, int, Path]]:
     trials = ev.raw.drop_duplicates("trial_id")
-    found = [(r.method, r.seed, Path(run_dir) / "artifacts" / r.trial_id / name) for r in trials.itertuples()]
-    return [f for f in found if f[2].exists()]
+    found = [(r.method, r.seed, artifact(Path(run_dir) / "artifacts" / r.trial_id, name)) for r in trials.itertuples()]
+    return [f for f in found if f[2] is not None]
 
 
 def _sweep(ev, pattern: str) -> pd.DataFrame:

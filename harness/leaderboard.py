@@ -6,7 +6,7 @@ aggregates over seeds: mean, std, 95% t-interval, n_seeds, and the paper's publi
 is one (`harness/paper/reference.csv`, copied from the paper's tables; `paper_note` where the authors
 computed it differently). A peak memory of 0 or less means "not measured" (below the measurement floor) and
 is left out of the mean. `leaderboard.md` shows a table per experiment, methods as rows, the best mean per
-metric in bold, each number rounded to 2 significant digits of its CI95 half-width; a per-parameter sweep
+metric in bold with every method not significantly behind it (none when no method is), each number rounded to 2 significant digits of its CI95 half-width; a per-parameter sweep
 (`time_s@side=<s>`, `accuracy/n=<n>`) is a long table, a row per method and parameter value, numerically
 sorted, over-budget and failed points marked. `write_leaderboards(run_dir)` rebuilds all three from
 `trials/*.json` (`python -m harness report DIR`).
@@ -23,6 +23,7 @@ import pandas as pd
 
 from tasks.base import Task
 
+from . import paired
 from .numbers import ci95_half, fmt_ci
 from .plan import current_hashes
 from .search_table import search_markdown, search_rows
@@ -143,7 +144,7 @@ def _summaries(raw: pd.DataFrame, keys: list[str], run_dir: Path | None = None) 
         if task_cls.summarize is Task.summarize:
             continue
         first = group.iloc[0]
-        artifact_dir = (run_dir or Path(".")) / "artifacts" / experiment
+        artifact_dir = run_dir / "artifacts" / experiment if run_dir is not None else None  # None: write nothing
         params = json.loads(first.task_params) if isinstance(first.task_params, str) else {}
         for r in task_cls(params).summarize(group, artifact_dir):
             rows.append({**dict(zip(keys, [experiment, task_key, first.dataset, first.arch, r["method"], r["metric"]])),
@@ -180,19 +181,37 @@ def _cell(r, n_max: int, bold: bool, notes: _Notes) -> str:
     return cell
 
 
-def _best(rows: pd.DataFrame, by: list[str]) -> set:
-    """Index labels of the best mean per group of `by`, following each metric's direction."""
-    best = set()
+def _best(rows: pd.DataFrame, by: list[str], seeds: pd.DataFrame) -> set:
+    """Index labels to bold per group of `by`: the best mean and every method not significantly behind it (paired t
+    over seeds, Holm over the group's comparisons, alpha 0.05); none when no method is ahead of every other.
+    `seeds` holds the ok raw rows of the experiment (method, metric, seed, value)."""
+    bold = set()
     for _, g in rows.groupby(by, sort=False):
         d, valid = g.direction.iloc[0], g[g["mean"].notna()]
-        if d in ("max", "min") and len(valid) > 1:
-            best.add(valid["mean"].idxmax() if d == "max" else valid["mean"].idxmin())
-    return best
+        if d not in ("max", "min") or len(valid) < 2:
+            continue
+        best = valid["mean"].idxmax() if d == "max" else valid["mean"].idxmin()
+        metric = valid.loc[best, "metric"]
+        per_seed = seeds[seeds.metric == metric].pivot_table(index="seed", columns="method", values="value")
+        sign = 1 if d == "max" else -1
+
+        def values(method):
+            return {s: sign * v for s, v in per_seed[method].dropna().items()} if method in per_seed else {}
+
+        others = [i for i in valid.index if i != best]
+        tests = [paired.two_sided(paired.seed_difference(values(valid.loc[best, "method"]),
+                                                         values(valid.loc[i, "method"])), paired.ABOVE_ZERO)
+                 for i in others]
+        adjusted = paired.holm([p for p, _ in tests])
+        behind = {i for i, (_, side), p in zip(others, tests, adjusted) if paired.outcome(p, side) == paired.HOLDS}
+        if behind:
+            bold |= {i for i in valid.index if i not in behind}
+    return bold
 
 
-def _wide_table(group: pd.DataFrame, n_max: int, notes: _Notes) -> list[str]:
+def _wide_table(group: pd.DataFrame, n_max: int, notes: _Notes, seeds: pd.DataFrame) -> list[str]:
     metrics, methods = list(dict.fromkeys(group.metric)), list(dict.fromkeys(group.method))
-    best = _best(group, ["metric"])
+    best = _best(group, ["metric"], seeds)
     arrows = group.drop_duplicates("metric").set_index("metric").direction
     out = ["| method | " + " | ".join(m + ARROWS.get(arrows[m], "") for m in metrics) + " |",
            "|---" * (len(metrics) + 1) + "|"]
@@ -205,11 +224,12 @@ def _wide_table(group: pd.DataFrame, n_max: int, notes: _Notes) -> list[str]:
     return out
 
 
-def _long_table(sweep: pd.DataFrame, param: str, failed: set, n_max: int, notes: _Notes) -> list[str]:
+def _long_table(sweep: pd.DataFrame, param: str, failed: set, n_max: int, notes: _Notes,
+                seeds: pd.DataFrame) -> list[str]:
     """One row per method and parameter value; the sweep's status flag as a column."""
     bases = [b for b in dict.fromkeys(sweep.base) if b != STATUS_METRIC]
     flagged = STATUS_METRIC in set(sweep.base) or any(k[0] == param for k in failed)
-    best = _best(sweep[sweep.base != STATUS_METRIC], ["base", "value"])
+    best = _best(sweep[sweep.base != STATUS_METRIC], ["base", "value"], seeds)
     arrows = sweep.drop_duplicates("base").set_index("base").direction
     out = [f"| method | {param} | " + " | ".join(b + ARROWS.get(arrows[b], "") for b in bases) + " |"
            + (" status |" if flagged else ""), "|---" * (len(bases) + 2 + flagged) + "|"]
@@ -247,21 +267,23 @@ def _failed_points(raw: pd.DataFrame, experiment: str) -> set:
 def to_markdown(board: pd.DataFrame, raw: pd.DataFrame) -> str:
     out = ["# Leaderboard", "",
            "Mean ± CI95 half-width over seeds (Student t), rounded to 2 significant digits of the half-width "
-           "(3 significant digits without one); [n=k] when fewer seeds than the grid's count; **bold**: best per "
-           "metric; (paper: published value, † computed differently by the authors); n/a: not measured.", ""]
+           "(3 significant digits without one); [n=k] when fewer seeds than the grid's count; **bold**: the best "
+           "mean per metric and every method not significantly behind it (paired t over seeds, Holm, α = 0.05), "
+           "none when no method is significantly behind the best; (paper: published value, † computed "
+           "differently by the authors); n/a: not measured.", ""]
     for exp, group in board.groupby("experiment", sort=False):
         first = group.iloc[0]
         out += [f"## {exp}", "", f"task `{first.task}`, data `{first.dataset}`, arch `{first.arch}`", ""]
-        seeds = raw[(raw.experiment == exp) & (raw.status == "ok")].seed.nunique()
-        n_max, notes = seeds or group.n_seeds.max(), _Notes()
+        seeds = raw[(raw.experiment == exp) & (raw.status == "ok") & (raw.metric != "")]
+        n_max, notes = seeds.seed.nunique() or group.n_seeds.max(), _Notes()
         parsed = group.metric.str.extract(SWEEP)
         scalar, sweep = group[parsed.base.isna()], group[parsed.base.notna()].join(parsed)
         family = scalar.metric.map(lambda m: m.split("/")[0] if "/" in m else "")  # auroc/*, posterior/*, ...
         for _, part in scalar.groupby(family, sort=False) if scalar.metric.nunique() > 8 else [("", scalar)]:
-            out += _wide_table(part, n_max, notes) + [""]
+            out += _wide_table(part, n_max, notes, seeds) + [""]
         failed = _failed_points(raw, exp)
         for param, part in sweep.groupby("param", sort=False):
-            out += _long_table(part, param, failed, n_max, notes) + [""]
+            out += _long_table(part, param, failed, n_max, notes, seeds) + [""]
         if notes:
             out += notes.lines() + [""]
     failed = raw[raw.status != "ok"].drop_duplicates("trial_id")

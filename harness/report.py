@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .claims import CLAIMS
-from .verdicts import Evidence, Outcome, evaluate
+from .claims import CLAIMS, departure
+from .verdicts import Comparison, Evidence, Outcome, evaluate, fmt, fmt_p, fmt_signed
 from .figures import FIGURES
 from .leaderboard import collect_raw, paper_reference, write_leaderboards
 from .numbers import fmt_ci
@@ -26,7 +26,17 @@ from .plan import current_hashes
 from .provenance import git_commit
 from .search_table import search_markdown, search_rows
 
-MARKS = {True: "✓ holds", False: "✗ fails", None: "– not tested"}
+MARKS = {"holds": "✓ holds", "contradicted": "✗ contradicted", "inconclusive": "? inconclusive", None: "– not tested"}
+RULES = ("How a verdict is decided: each part of a claim is a test of a difference, paired on the same test inputs "
+         "and seeds (AUROC: DeLong per seed, combined over seeds by random effects with the HKSJ error; per-seed "
+         "numbers: paired t over seeds). Every test of a claim is Holm-corrected (α = 0.05). A part **holds** when "
+         "its difference is significant in the paper's direction, is **contradicted** when significant the other "
+         "way, and is **inconclusive** otherwise; a tie is a difference within ±0.005 (the paper prints two "
+         "decimals). A claim is **reproduced** when every part holds, **not reproduced** when a part is "
+         "contradicted, **inconclusive** otherwise; **not comparable** when the authors computed a number the "
+         "rule uses differently, **other setting** when the experiment uses other data than the claim, **not "
+         "run** when no experiment measures it. An inconclusive test shows the seeds (at its test size) that would "
+         "detect the paper's published gap with 80% power.")
 
 
 def build_outcomes(run_dir: Path, board: pd.DataFrame, raw: pd.DataFrame) -> list[tuple[Outcome, list[Path]]]:
@@ -44,7 +54,7 @@ def build_outcomes(run_dir: Path, board: pd.DataFrame, raw: pd.DataFrame) -> lis
                 continue
             rows = board[board.experiment == exp]
             ev = Evidence(exp, str(rows.dataset.iloc[0]), rows, ok[ok.experiment == exp],
-                          _methods(raw[raw.experiment == exp]), ref[ref.task == claim.task])
+                          _methods(raw[raw.experiment == exp]), ref[ref.task == claim.task], run_dir)
             figures = []
             for name in claim.figures:
                 try:
@@ -79,6 +89,26 @@ def _cell(ev: Evidence, label: str, metric: str, notes: dict) -> str:
     return cell
 
 
+def _departure(ev: Evidence, label: str) -> str:
+    why = departure(ev, label)
+    return f" (departure: {why})" if why else ""
+
+
+def _comparison_cells(c: Comparison, n_tests: int) -> str:
+    e = c.estimate
+    low, high = e.ci()
+    size = f"{e.n_seeds} seed(s)" + (f" × {e.n_inputs} inputs" if e.n_inputs else "")
+    power = "—"
+    if c.outcome == "inconclusive":
+        need = c.seeds_needed(n_tests)
+        power = (f"{need:.0f} (paper's gap {fmt(c.gap)})" if np.isfinite(need) else
+                 f"over 1000 (paper's gap {fmt(c.gap)})" if need == np.inf else
+                 "n/a (no published value)" if not np.isfinite(c.gap) else "n/a (one seed: variance unknown)")
+    p = f"{fmt_p(c.p)} ({fmt_p(c.p_holm)})" if np.isfinite(c.p) else "n/a"
+    return (f" {c.text}: {MARKS[c.outcome].split(' ', 1)[1]} | {fmt_signed(e.value)} [{fmt(low)}, {fmt(high)}] "
+            f"(needs {c.region.describe()}) | {p} | {e.test}, {size} | {power} |")
+
+
 def _section(outcome: Outcome, figures: list[Path], run_dir: Path) -> list[str]:
     claim, ev, j = outcome.claim, outcome.evidence, outcome.judgement
     where = f" — `{ev.experiment}`" if ev else ""
@@ -93,13 +123,21 @@ def _section(outcome: Outcome, figures: list[Path], run_dir: Path) -> list[str]:
     if claim.dataset and ev.dataset != claim.dataset:
         out.append(f"- Setting differs from the paper's (`{claim.dataset}`): the rule is applied to our data; the "
                    f"paper's numbers are shown for reference, not as targets")
-    out += ["", "| | part of the claim | measured |", "|---|---|---|"]
-    out += [f"| {MARKS[p.holds]} | {p.text} | {p.measured} |" for p in j.parts]
+    n_tests = len(j.comparisons)
+    out += ["", "| | part of the claim | comparison | Δ [95% CI] | p (Holm) | test | seeds for 80% power |",
+            "|---|---|---|---|---|---|---|"]
+    for p in j.parts:
+        rows = p.comparisons or [None]
+        for i, c in enumerate(rows):
+            head = f"| {MARKS[p.state]} | {p.text} |" if i == 0 else "| | |"
+            out.append(head + (_comparison_cells(c, n_tests) if c else f" {p.measured} | | | | |"))
     if j.rows and j.columns:
         notes: dict[str, str] = {}
         out += ["", "| method | " + " | ".join(f"`{c}`" for c in j.columns) + " |", "|---" * (len(j.columns) + 1) + "|"]
-        out += [f"| {label} | " + " | ".join(_cell(ev, label, c, notes) for c in j.columns) + " |" for label in j.rows]
+        out += [f"| {label}{_departure(ev, label)} | " + " | ".join(_cell(ev, label, c, notes) for c in j.columns) + " |"
+                for label in j.rows]
         out += [f"\n{mark} computed differently by the authors: {note}" for note, mark in notes.items()]
+    out += ["", *claim.notes(ev)] if claim.notes(ev) else []
     out.append("")
     out += [f"![{p.stem}]({p.relative_to(run_dir).as_posix()})" for p in figures] or ["No figure: no artifacts."]
     return out + [""]
@@ -117,11 +155,7 @@ def to_markdown(outcomes: list[tuple[Outcome, list[Path]]], raw: pd.DataFrame, r
            f"- Packages: {listed('versions')}",
            f"- Device(s): {listed('device')}; seeds: {listed('seed')}",
            "- Per-trial provenance: `raw.csv`; all numbers: `leaderboard.md`", "",
-           "Verdicts: **reproduced** (every part of the claim holds), **partly reproduced** (some parts hold, "
-           "others fail or could not be tested here), **not reproduced** (no part that could be tested holds), "
-           "**not comparable** (the authors computed a number the rule uses differently), **other setting** "
-           "(the experiment trains on another dataset than the paper's claim), **not run** (no "
-           "experiment of this grid measures it).", "", "## Summary", "",
+           RULES, "", "## Summary", "",
            "| claim | experiment | verdict | measured |", "|---|---|---|---|"]
     for o, _ in outcomes:
         exp = f"`{o.evidence.experiment}`" if o.evidence else ""

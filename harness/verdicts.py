@@ -1,30 +1,75 @@
-"""The verdict machinery of `harness.claims`: one experiment's evidence, the parts of a claim, their verdict.
+"""The verdict machinery of `harness.claims`: one experiment's evidence, the parts of a claim, their tests, the
+verdict.
 
-`Evidence` holds one experiment's leaderboard rows, its per-seed raw rows, the grid's method entries and the
-paper's rows for the task (with `note` where the authors computed a number differently). A claim's judge
-returns a `Judgement` (parts that hold, fail or cannot be tested; the table to show; the numbers it
-compares); `combine` gives the verdict: reproduced (every part holds), partly reproduced (some hold, the
-others fail or cannot be tested), not reproduced (none that could be tested holds), not run. `evaluate`
-turns it into "other setting" when the experiment trains on another dataset than the claim's, and "not
-comparable" when a number the rule compares carries a reference note.
+`Evidence` holds one experiment's leaderboard rows, its per-seed raw rows, the grid's method entries, the paper's
+rows for the task and the folder of its artifacts (per-input OOD scores). A claim's judge returns a
+`Judgement`: parts, each decided by one or more `Comparison`s (a paired estimate from `harness.paired`, the
+region the paper puts it in, the paper's own value of it) or by an observation. `evaluate` computes every
+comparison's p-value, Holm-corrects them over the whole claim, and gives each a three-valued outcome (holds /
+contradicted / inconclusive); a part holds when all its comparisons hold and is contradicted when one is.
+A claim is reproduced (every part holds), not reproduced (a part is contradicted) or inconclusive, besides not
+run, "other setting" (another dataset than the claim's) and "not comparable" (a number the rule uses carries a
+reference note: the authors computed it differently).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from . import paired
+from .pack import artifact
+from .paired import CONTRADICTED, HOLDS, INCONCLUSIVE, Estimate, Region
+
 CONVENTIONS = {"": "our scores", "authors/": "the authors' scores"}  # metric-name infix -> convention
-TIE = 0.01  # the paper prints two decimals: a method within this of the best counts as best
+
+
+@dataclass
+class Comparison:
+    """One test: `estimate` must lie in `region`; `paper_value` is the paper's own value of the quantity."""
+
+    text: str  # what is compared, e.g. "lae_online − vae, AUROC sigma2_output"
+    estimate: Estimate
+    region: Region
+    paper_value: float = math.nan
+    p: float = math.nan  # two-sided level, before correction
+    side: int = 0  # +1: towards the region, -1: away
+    p_holm: float = math.nan
+    outcome: str = INCONCLUSIVE
+
+    @property
+    def gap(self) -> float:
+        """How far the paper's value sits inside the region (its nearest finite bound): what power is for."""
+        bounds = [b for b in (self.region.lo, self.region.hi) if np.isfinite(b)]
+        if not np.isfinite(self.paper_value) or not bounds:
+            return math.nan
+        return min(abs(self.paper_value - b) for b in bounds)
+
+    def seeds_needed(self, n_tests: int) -> float:
+        return paired.seeds_for_power(self.estimate, self.gap, n_tests=n_tests)
 
 
 @dataclass
 class Part:
     text: str  # what must hold
-    holds: bool | None  # None: could not be tested here
-    measured: str  # what we measured
+    comparisons: list[Comparison] = field(default_factory=list)
+    measured: str = ""  # why it could not be tested, or the observation that decides it
+    observed: bool | None = None  # a part decided by an observation (no sampling error), not a test
+
+    @property
+    def state(self) -> str | None:
+        """holds / contradicted / inconclusive; None: could not be tested here."""
+        if self.observed is not None:
+            return HOLDS if self.observed else CONTRADICTED
+        if not self.comparisons:
+            return None
+        outcomes = [c.outcome for c in self.comparisons]
+        if CONTRADICTED in outcomes:
+            return CONTRADICTED
+        return HOLDS if all(o == HOLDS for o in outcomes) else INCONCLUSIVE
 
 
 @dataclass
@@ -37,6 +82,8 @@ class Evidence:
     raw: pd.DataFrame
     methods: dict[str, dict] = field(default_factory=dict)  # label -> {"method": key, params...}
     reference: pd.DataFrame = None  # the paper's rows for this task (harness/paper/reference.csv)
+    run_dir: Path | None = None  # the grid's results folder: artifacts/<experiment>/<label>/seed<s>/
+    score_tables: dict = field(default_factory=dict)  # (label, seed) -> per-input table (tests, simulations)
 
     def key(self, label: str) -> str:
         return (self.methods.get(label) or {}).get("method", label)
@@ -58,6 +105,25 @@ class Evidence:
         rows = self.raw[self.raw.metric == metric]
         return rows.pivot_table(index="seed", columns="method", values="value", aggfunc="mean")
 
+    def seed_values(self, label: str, metric: str) -> dict[int, float]:
+        table = self.per_seed(metric)
+        if label not in table:
+            return {}
+        return {int(s): float(v) for s, v in table[label].dropna().items()}
+
+    def seeds(self, label: str) -> list[int]:
+        return sorted({int(s) for s in self.raw[self.raw.method == label].seed.dropna()})
+
+    def scores(self, label: str, seed: int) -> pd.DataFrame | None:
+        """The per-input table an OOD trial wrote (`scores.csv`, or `scores.csv.gz` in a packed report)."""
+        if (label, seed) not in self.score_tables:
+            table = None
+            if self.run_dir is not None:
+                path = artifact(self.run_dir / "artifacts" / self.experiment / label / f"seed{seed}", "scores.csv")
+                table = None if path is None else pd.read_csv(path)
+            self.score_tables[(label, seed)] = table
+        return self.score_tables[(label, seed)]
+
     def paper(self, label: str, metric: str) -> dict | None:
         """The paper's row for a method label (else its key, else "*") and metric (else without `authors/`)."""
         ref = self.reference
@@ -71,6 +137,10 @@ class Evidence:
                     return rows.iloc[0].to_dict()
         return None
 
+    def paper_value(self, label: str, metric: str) -> float:
+        row = self.paper(label, metric)
+        return float(row["value"]) if row is not None and np.isfinite(row["value"]) else math.nan
+
     def note(self, label: str, metric: str) -> str:
         row = self.paper(label, metric)
         return str(row.get("note") or "") if row else ""
@@ -83,6 +153,10 @@ class Judgement:
     columns: list[str] = field(default_factory=list)  # metrics of the table
     used: list[tuple[str, str]] = field(default_factory=list)  # (label, metric) numbers the rule compares
 
+    @property
+    def comparisons(self) -> list[Comparison]:
+        return [c for p in self.parts for c in p.comparisons]
+
 
 @dataclass
 class Outcome:
@@ -93,13 +167,23 @@ class Outcome:
     reason: str  # one line: the measured why
 
 
+def decide(judgement: Judgement) -> None:
+    """p-values of every comparison, Holm-corrected over the claim, and their outcomes (in place)."""
+    comparisons = judgement.comparisons
+    for c in comparisons:
+        c.p, c.side = paired.two_sided(c.estimate, c.region)
+    for c, adjusted in zip(comparisons, paired.holm([c.p for c in comparisons])):
+        c.p_holm = adjusted
+        c.outcome = paired.outcome(adjusted, c.side)
+
+
 def combine(parts: list[Part]) -> str:
-    tested = [p.holds for p in parts if p.holds is not None]
-    if not tested:
+    states = [p.state for p in parts]
+    if all(s is None for s in states):
         return "not run"
-    if all(tested):
-        return "reproduced" if len(tested) == len(parts) else "partly reproduced"
-    return "partly reproduced" if any(tested) else "not reproduced"
+    if CONTRADICTED in states:
+        return "not reproduced"
+    return "reproduced" if all(s == HOLDS for s in states) else "inconclusive"
 
 
 def evaluate(claim, ev: Evidence | None) -> Outcome:
@@ -107,15 +191,14 @@ def evaluate(claim, ev: Evidence | None) -> Outcome:
     if ev is None:
         return Outcome(claim, None, "not run", Judgement([]), f"no `{claim.task}` experiment with {claim.needs}")
     judgement = claim.judge(ev)
+    decide(judgement)
     verdict = combine(judgement.parts)
+    reason = summary(judgement)
     if claim.dataset and ev.dataset and ev.dataset != claim.dataset and verdict != "not run":
         return Outcome(claim, ev, "other setting", judgement,
                        f"the paper's claim is on {claim.dataset}, this experiment trains on {ev.dataset}: no verdict "
-                       f"on the paper. On our numbers alone the rule says {verdict}: "
-                       + "; ".join(p.measured for p in judgement.parts if p.measured))
+                       f"on the paper. On our numbers alone the rule says {verdict}: {reason}")
     notes = sorted({ev.note(label, metric) for label, metric in judgement.used} - {""})
-    failed = [p for p in judgement.parts if p.holds is False]
-    reason = "; ".join(p.measured for p in (failed or judgement.parts) if p.measured)
     if notes and verdict != "not run":
         reason = (f"not comparable with the paper: {'; '.join(notes)}. On our numbers alone the rule says "
                   f"{verdict}: {reason}")
@@ -123,31 +206,38 @@ def evaluate(claim, ev: Evidence | None) -> Outcome:
     return Outcome(claim, ev, verdict, judgement, reason)
 
 
+def summary(judgement: Judgement) -> str:
+    """One line: the count of parts per state, and the comparisons that decided against the claim or stayed open."""
+    states = [p.state for p in judgement.parts]
+    counts = ", ".join(f"{states.count(s)} {s}" for s in (HOLDS, CONTRADICTED, INCONCLUSIVE) if states.count(s))
+    untested = states.count(None)
+    counts += f", {untested} not tested" if untested else ""
+    worst = [c for c in judgement.comparisons if c.outcome == CONTRADICTED] or \
+        [c for c in judgement.comparisons if c.outcome == INCONCLUSIVE]
+    shown = "; ".join(f"{c.text}: {describe(c)}" for c in worst[:3])
+    more = f" (+{len(worst) - 3} more)" if len(worst) > 3 else ""
+    return f"parts: {counts or 'none'}" + (f". {shown}{more}" if shown else "")
+
+
+def describe(c: Comparison) -> str:
+    """`Δ = +0.12 [0.05, 0.19], p = 0.003 (Holm 0.01)`."""
+    low, high = c.estimate.ci()
+    p = "p n/a" if not np.isfinite(c.p) else f"p = {fmt_p(c.p)} (Holm {fmt_p(c.p_holm)})"
+    return f"{fmt_signed(c.estimate.value)} [{fmt(low)}, {fmt(high)}], {p}"
+
+
 def fmt(x: float) -> str:
     return "n/a" if not np.isfinite(x) else f"{x:.3g}"
 
 
-def is_best(value: float, others: dict[str, float], direction: str, tie: float = TIE) -> bool:
-    """`value` is the best of itself and `others` ("max" or "min"), up to `tie`."""
-    others = [v for v in others.values() if np.isfinite(v)]
-    if not np.isfinite(value) or not others:
-        return False
-    return value >= max(others) - tie if direction == "max" else value <= min(others) + tie
+def fmt_signed(x: float) -> str:
+    return "n/a" if not np.isfinite(x) else f"{x:+.3g}"
 
 
-def best_part(ev: Evidence, target: str, metric: str, direction: str, among: list[str] | None = None,
-              text: str = "") -> tuple[Part, list[tuple[str, str]]]:
-    """Does method `target` have the best mean `metric` among `among` (default: every method)?"""
-    text = text or f"{target} has the {'highest' if direction == 'max' else 'lowest'} `{metric}` (within {TIE})"
-    mine = [x for x in ev.labels(target) if np.isfinite(ev.mean(x, metric))]
-    others = {x: ev.mean(x, metric) for x in (among or ev.labels()) if x not in ev.labels(target)}
-    others = {x: v for x, v in others.items() if np.isfinite(v)}
-    if not mine or not others:
-        return Part(text, None, f"no {'other method' if mine else target} with `{metric}`"), []
-    value, pick = ev.mean(mine[0], metric), (max if direction == "max" else min)
-    rival = pick(others, key=others.get)
-    return (Part(text, is_best(value, others, direction), f"{mine[0]} {fmt(value)} vs best other {rival} "
-                 f"{fmt(others[rival])} (`{metric}`)"), [(mine[0], metric), *[(x, metric) for x in others]])
+def fmt_p(p: float) -> str:
+    if not np.isfinite(p):
+        return "n/a"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
 
 
 def conventions(ev: Evidence, template: str) -> list[str]:

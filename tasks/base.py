@@ -76,11 +76,11 @@ class Task(Parameterised):
     def evaluate(self, ctx: EvalContext) -> list[dict]:
         raise NotImplementedError
 
-    def summarize(self, raw, artifact_dir: Path) -> list[dict]:
+    def summarize(self, raw, artifact_dir: Path | None) -> list[dict]:
         """Rows computed across an experiment's trials (e.g. scaling slopes), for the leaderboard.
 
         `raw` is the experiment's part of `raw.csv` (a DataFrame); return `{"method", "metric", "value"}`
-        dicts. Default: none.
+        dicts. `artifact_dir` is where a plot or table may be written (None: write nothing). Default: none.
         """
         return []
 

@@ -75,12 +75,13 @@ class HessianScaling(Task):
         wide["channels"], wide["threshold"] = self.params["channels"], self.params["threshold"]
         wide["status"] = ["ok" if math.isfinite(t) else "out_of_budget" for t in wide.time_s]
         slopes = fit_slopes(wide, min_side=self.params["fit_min_side"])
-        artifact_dir.mkdir(parents=True, exist_ok=True)
-        wide.to_csv(artifact_dir / "scaling.csv", index=False)
-        try:
-            plot(wide, artifact_dir / "scaling.png")
-        except Exception as exc:  # a plot is an extra; the numbers are in scaling.csv
-            print(f"[hessian_scaling] plot skipped: {exc}")
+        if artifact_dir is not None:  # None: numbers only (a leaderboard built in memory)
+            artifact_dir.mkdir(parents=True, exist_ok=True)
+            wide.to_csv(artifact_dir / "scaling.csv", index=False)
+            try:
+                plot(wide, artifact_dir / "scaling.png")
+            except Exception as exc:  # a plot is an extra; the numbers are in scaling.csv
+                print(f"[hessian_scaling] plot skipped: {exc}")
         rows = []
         for r in slopes.to_dict("records"):
             n_points = len(str(r["sides"]).split(","))
