@@ -28,8 +28,9 @@ from typing import Callable
 import torch
 
 from laebench.checkpoints import CheckpointError, load_checkpoint
+from laebench.fingerprint import fingerprint
 from methods import get as get_method
-from methods.base import Method, ModelSpec
+from methods.base import Method, ModelSpec, current_code, model_key
 
 from .files import sha256_file, write_atomic
 from .locks import exclusive
@@ -61,6 +62,7 @@ class ModelCache:
     def __init__(self, root: str | os.PathLike, lock_settings: dict | None = None):
         self.root = Path(root)  # created on the first write: reading a store never writes
         self.lock_settings = lock_settings  # None: from the environment (harness.locks.lock_settings)
+        self._by_config: dict[str, list[Path]] | None = None  # configuration digest -> entry folders (`stale`)
 
     def folder(self, spec: ModelSpec) -> Path:
         return self.root / spec.key
@@ -75,6 +77,21 @@ class ModelCache:
         """The verified manifest of `spec`'s model, or None."""
         found = self.check(spec)
         return found.manifest if found.ok else None
+
+    def stale(self, spec: ModelSpec) -> Entry | None:
+        """A verified model of the same configuration as `spec` trained by other code (the method's code, or a
+        dependency's, changed since), or None. The newest one when there are several."""
+        if self._by_config is None:
+            self._by_config = {}
+            for folder in sorted(self.root.iterdir()) if self.root.is_dir() else []:
+                manifest = _read_manifest(folder)
+                if manifest and manifest.get("kind") == "method" and isinstance(manifest.get("spec"), dict):
+                    config = {k: v for k, v in manifest["spec"].items() if k != "code"}
+                    self._by_config.setdefault(_identity_digest(config), []).append(folder)
+        found = [inspect_folder(f) for f in self._by_config.get(_identity_digest(spec.config()), [])
+                 if f.name != spec.key]
+        found = [e for e in found if e.ok]
+        return max(found, key=lambda e: e.manifest.get("written", "")) if found else None
 
     def partial_path(self, spec: ModelSpec) -> Path:
         self.folder(spec).mkdir(parents=True, exist_ok=True)
@@ -117,7 +134,8 @@ class ModelCache:
                 "history": history or [], **(extra or {})}
         (folder / MODEL).unlink(missing_ok=True)  # no moment where an old checkpoint looks finished
         manifest = _write_checkpoint(folder, blob, {"kind": "method", "key": spec.key, "spec": spec.to_dict(),
-                                                    "run_id": run_id})
+                                                    "code": spec.code_fingerprint,
+                                                    "method_code": fingerprint(type(method)), "run_id": run_id})
         (folder / "spec.json").write_text(json.dumps(spec.to_dict(), indent=1, sort_keys=True))
         with open(folder / TRAININGS, "a") as log:
             log.write(json.dumps({k: manifest[k] for k in ("written", "host", "pid", "run_id", "sha256")}) + "\n")
@@ -204,8 +222,8 @@ def inspect_folder(folder: Path, hash_file: bool = True) -> Entry:
     if not model.exists():
         return Entry(folder, "bad", "entry.json is present but model.pt is missing")
     try:
-        expected = ModelSpec(**manifest["spec"]).key if kind == "method" else \
-            f"{folder.name.rsplit('-', 1)[0]}-{_identity_digest(manifest['identity'])}"
+        expected = model_key(ModelSpec(**manifest["spec"]).config(), manifest.get("code", "")) if kind == "method" \
+            else f"{folder.name.rsplit('-', 1)[0]}-{_identity_digest(manifest['identity'])}"
     except (KeyError, TypeError):
         return Entry(folder, "bad", "entry.json names no spec")
     if expected != folder.name:
@@ -226,6 +244,30 @@ def inspect_folder(folder: Path, hash_file: bool = True) -> Entry:
     return Entry(folder, "ok", "", manifest)
 
 
+def _read_manifest(folder: Path) -> dict | None:
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def code_change(entry: Entry) -> str:
+    """'' when a verified method entry was trained by the code there is now, else why not (one line)."""
+    if not entry.ok or entry.manifest.get("kind") != "method":
+        return ""
+    try:
+        spec = ModelSpec(**{k: v for k, v in entry.manifest["spec"].items() if k != "code"})
+        now = current_code(spec)
+    except (ValueError, TypeError, KeyError) as exc:  # a plugin's method that is not registered here
+        return f"its code cannot be checked here ({' '.join(str(exc).split())[:120]})"
+    then = entry.manifest.get("code", "")
+    if then == now:
+        return ""
+    return (f"code changed since it was trained ({entry.manifest.get('written', '?')}; code {then or 'unrecorded'} "
+            f"-> {now})")
+
+
 def _refusal(model: Path) -> str:
     """Why the safe loader refuses `model` ('' when it loads): a checkpoint that holds code is damaged."""
     try:
@@ -235,14 +277,18 @@ def _refusal(model: Path) -> str:
     return ""
 
 
-def verify_store(results: Path) -> tuple[list[Entry], list[tuple[str, str]], int]:
+def verify_store(results: Path) -> tuple[list[Entry], list[tuple[str, str]], int, list[tuple[str, str]]]:
     """Every model entry under `results/models` (or `results` itself when it is a models folder), the
-    evaluation records that would be rerun (`(grid/trial, reason)`), and the count of leftover temp files."""
+    evaluation records that would be rerun (`(grid/trial, reason)`), the count of leftover temp files, and the
+    verified models whose code changed since they were trained (`(key, reason)`: a run trains their
+    configuration anew, `run --reuse-stale` keeps them)."""
     models = results / "models" if (results / "models").is_dir() else results
     entries = [inspect_folder(f) for f in sorted(models.iterdir()) if f.is_dir() and _looks_like_entry(f)] \
         if models.is_dir() else []
     leftovers = sum(1 for e in entries for _ in e.folder.glob(".*.tmp"))
     sha_of = {e.folder.name: e.manifest["sha256"] for e in entries if e.ok}
+    stale = [(e.folder.name, why) for e in entries if (why := code_change(e))]
+    stale_keys = {key for key, _ in stale}
     reruns = []
     for run_dir in sorted(p for p in results.iterdir() if (p / "trials").is_dir()) if results.is_dir() else []:
         for path in sorted((run_dir / "trials").glob("*.json")):
@@ -258,7 +304,27 @@ def verify_store(results: Path) -> tuple[list[Entry], list[tuple[str, str]], int
             elif key and record.get("model_sha256") != sha_of.get(key):
                 why = "its model is not usable" if key not in sha_of else "its model was retrained since"
                 reruns.append((f"{run_dir.name}/{trial}", why))
-    return entries, reruns, leftovers
+            elif why := _record_code_change(record, key in stale_keys):
+                reruns.append((f"{run_dir.name}/{trial}", why))
+    return entries, reruns, leftovers, stale
+
+
+def _record_code_change(record: dict, model_stale: bool) -> str:
+    """'' when the record was made by the task code there is now from a model of current code, else why not."""
+    from tasks import get as get_task
+
+    if record.get("stale"):
+        return "made with --reuse-stale from a model whose code changed since"
+    if model_stale:
+        return "code changed since (its model's method)"
+    then = (record.get("code") or {}).get("task")
+    if not then:
+        return "code unrecorded (made before code fingerprints)"
+    try:
+        now = fingerprint(get_task(record["task"]))
+    except (ValueError, KeyError):
+        return ""  # a plugin's task that is not registered here: cannot tell
+    return "" if now == then else f"code changed since (task {record['task']}: {then} -> {now})"
 
 
 def lock_holder(folder: Path) -> str | None:

@@ -8,6 +8,7 @@ Without `--grid`, `run` uses the embedded default `configs/demo.yaml` (offline, 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -32,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--address", default=None, help="join a Ray cluster: 'auto' or HOST:PORT")
     run.add_argument("--resume", action="store_true", help="continue interrupted trainings from their last epoch")
     run.add_argument("--dry-run", action="store_true", help="print the trials and exit")
+    run.add_argument("--reuse-stale", action="store_true", help="use stored models whose code changed since they "
+                     "were trained instead of retraining them (the leaderboard marks their cells)")
     report = sub.add_parser("report", help="rebuild leaderboards of a results folder from raw trial records")
     report.add_argument("run_dir", help="a grid's results folder, e.g. results/demo")
     report.add_argument("--paper", action="store_true", help="also write RUN_DIR/reproduction.md and .html (each "
@@ -39,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     lister = sub.add_parser("list", help="list registered methods and tasks")
     lister.add_argument("--params", action="store_true",
                         help="also each one's parameters: accepted values, default, what it does")
+    lister.add_argument("--grid", default=None, help="also the methods and tasks of this grid's plugins")
+    lister.add_argument("--plugins", default=None, help="also those of these plugin modules (comma-separated, "
+                        "looked up in the working directory)")
     packer = sub.add_parser("pack", help="copy what a report is rebuilt from (trial records, plan, per-input tables "
                             "compressed) into another folder, e.g. to commit it")
     packer.add_argument("run_dir", help="a grid's results folder, e.g. results/demo")
@@ -78,6 +84,21 @@ def _dispatch(args) -> int:
     if args.command == "list":
         import methods
         import tasks
+
+        from .config import plugin_paths
+        from .registry import import_plugins
+
+        if args.grid:
+            import yaml
+
+            path = Path(args.grid)
+            if not path.is_file():
+                raise ValueError(f"--grid {path} is not a file. Pass a grid YAML file.")
+            raw = yaml.safe_load(path.read_text()) or {}
+            import_plugins([p.removesuffix(".py") for p in raw.get("plugins") or []], plugin_paths(path))
+        if args.plugins:
+            import_plugins([p.strip().removesuffix(".py") for p in args.plugins.split(",") if p.strip()],
+                           [os.getcwd()])
 
         for title, registry in (("methods", methods.METHODS), ("tasks", tasks.TASKS)):
             print(f"{title}:")
@@ -126,7 +147,8 @@ def _dispatch(args) -> int:
     if args.dry_run:
         print(describe(make_plan(grid), grid, Path(args.results).resolve()))
         return 0
-    summary = run_grid(grid, args.results, data_root=data_root, address=args.address, resume=args.resume)
+    summary = run_grid(grid, args.results, data_root=data_root, address=args.address, resume=args.resume,
+                       reuse_stale=args.reuse_stale)
     return 0 if summary.ok else 1
 
 
@@ -208,7 +230,8 @@ def _verify(results: Path) -> int:
 
     if not results.is_dir():
         raise ValueError(f"{results} is not a folder. Pass a results folder (the --results of a run).")
-    entries, reruns, leftovers = verify_store(results)
+    _import_recorded_plugins(results)
+    entries, reruns, leftovers, stale = verify_store(results)
     if not entries and not reruns:
         raise ValueError(f"{results} holds no model entries or trial records. Pass a results folder (the "
                          f"--results of a run) or its models/ folder.")
@@ -218,6 +241,11 @@ def _verify(results: Path) -> int:
         holder = lock_holder(e.folder)
         print(f"  retrain {e.folder.name}: {e.reason or 'no model written yet'}"
               + (f" (being trained now by {holder})" if holder else ""))
+    if stale:
+        print(f"  {len(stale)} verified model(s) whose code changed since they were trained (a run trains their "
+              f"configuration anew; --reuse-stale keeps them):")
+    for key, why in stale:
+        print(f"  code changed since: {key}: {why}")
     if leftovers:
         print(f"  ({leftovers} temporary file(s) left by interrupted writes; removed when their model is retrained)")
     print(f"evaluations: {len(reruns)} record(s) to rerun")
@@ -229,7 +257,20 @@ def _verify(results: Path) -> int:
         print(f"searches: {len(searches)} stored, {len(failed)} to search again")
     for s in failed:
         print(f"  search again {s.get('key', '?')}: {s['status']}: {s.get('error', '')}")
-    return 1 if bad or reruns or failed else 0
+    return 1 if bad or reruns or failed or stale else 0
+
+
+def _import_recorded_plugins(results: Path) -> None:
+    """The plugins of every grid in a results folder (`<grid>/plan.json`), so their methods and tasks can be
+    checked too; a plugin that no longer imports is named, and checking goes on without it."""
+    from .registry import import_plugins
+
+    for plan in sorted(results.glob("*/plan.json")):
+        try:
+            doc = json.loads(plan.read_text())
+            import_plugins(doc.get("plugins") or [], doc.get("plugin_paths") or [])
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            print(f"  (plugins of {plan.parent.name} not imported: {' '.join(str(exc).split())[:200]})")
 
 
 if __name__ == "__main__":

@@ -133,6 +133,8 @@ def parse_grid(raw, source: str = "<grid>", plugin_paths: list[str] | None = Non
              "must be a name of letters, digits, '-', '_', '.', not starting with '.' (it names the results folder)",
              name)
     plugins = raw.get("plugins", []) or []
+    if isinstance(plugins, list):  # `my_methods.py` names the module my_methods
+        plugins = [p[:-3] if isinstance(p, str) and p.endswith(".py") and len(p) > 3 else p for p in plugins]
     require(isinstance(plugins, list) and all(isinstance(p, str) and p and all(part.isidentifier() for part in
                                                                                   p.split(".")) for p in plugins),
              "plugins", "must be a list of module names (my_methods, or package.module)", plugins)
@@ -185,8 +187,24 @@ def parse_grid(raw, source: str = "<grid>", plugin_paths: list[str] | None = Non
             resources=_resources(exp.get("resources", {}), f"{where}.resources", resources),
             search=experiment_search(exp.get("search"), f"{where}.search", search, task_cls, task_params)))
         _check_grid_spaces(experiments[-1], where)
+        _check_importable(experiments[-1], where, plugins)
     return Grid(name=name, seeds=seeds, resources=resources, plugins=plugins, train=train,
                 experiments=experiments, source=source, raw=raw, max_failures=max_failures)
+
+
+def _check_importable(exp: Experiment, where: str, plugins: list[str]) -> None:
+    """A method or task registered only in the driver (the calling script, a module not under `plugins:`)
+    passes validation but is unknown to every Ray worker: refuse it now, with the fix."""
+    import methods
+    import tasks
+
+    problem = tasks.TASKS.importable_by_workers(exp.task, plugins)
+    if problem:
+        raise ConfigError(f"{where}.task: {problem}")
+    for entry in exp.methods:
+        problem = methods.METHODS.importable_by_workers(entry.key, plugins)
+        if problem:
+            raise ConfigError(f"{where}.methods.{entry.label}: {problem}")
 
 
 def _check_grid_spaces(exp: Experiment, where: str) -> None:

@@ -30,9 +30,9 @@ from .search_table import search_markdown, search_rows
 
 RAW_COLUMNS = ["experiment", "task", "dataset", "arch", "method", "method_key", "seed", "point", "metric", "value",
                "status", "error", "config_hash", "model_key", "git_commit", "versions", "device", "host",
-               "node", "wall_time_s", "trial_id", "method_params", "task_params"]
+               "node", "wall_time_s", "trial_id", "method_params", "task_params", "task_code", "method_code", "model_code", "stale"]
 BOARD_COLUMNS = ["experiment", "task", "dataset", "arch", "method", "metric", "mean", "std", "ci95_low", "ci95_high",
-                 "n_seeds", "paper", "paper_std", "direction", "paper_note"]
+                 "n_seeds", "paper", "paper_std", "direction", "paper_note", "stale"]
 SWEEP = re.compile(r"^(?P<base>.+?)[@/](?P<param>[A-Za-z_]\w*)=(?P<value>[^/@=]+)$")  # time_s@side=8, accuracy/n=1
 NOT_MEASURED = re.compile(r"^peak_mem")  # a peak memory <= 0 was below the measurement floor
 STATUS_METRIC = "over_budget"  # a sweep's 0/1 flag, shown as the point's status
@@ -88,7 +88,9 @@ def collect_raw(run_dir: Path, current: dict | None = None) -> pd.DataFrame:
                 "versions": rec.get("versions", ""), "device": rec.get("device", ""), "host": rec.get("host", ""),
                 "node": rec.get("node", ""), "wall_time_s": rec.get("wall_time_s"), "trial_id": rec["trial_id"],
                 "method_params": json.dumps(rec["method_params"], sort_keys=True, default=str),
-                "task_params": json.dumps(rec["task_params"], sort_keys=True, default=str)}
+                "task_params": json.dumps(rec["task_params"], sort_keys=True, default=str),
+                **{f"{part}_code": (rec.get("code") or {}).get(part, "") for part in ("task", "method", "model")},
+                "stale": bool(rec.get("stale", False))}
         if rec["status"] != "ok" or not rec["metrics"]:
             rows.append({**base, "metric": "", "value": np.nan})
         for m in rec["metrics"]:
@@ -115,7 +117,7 @@ def aggregate(raw: pd.DataFrame, run_dir: Path | None = None) -> pd.DataFrame:
         except ValueError:
             direction = None
         rows.append(dict(zip(keys, key), mean=mean, std=std, ci95_low=mean - half, ci95_high=mean + half,
-                         n_seeds=n, direction=direction))
+                         n_seeds=n, direction=direction, stale=bool(group.get("stale", pd.Series(False)).any())))
     rows += _summaries(raw, keys, run_dir)
     paper_cols = ("paper", "paper_std", "paper_note")
     board = pd.DataFrame(rows, columns=[c for c in BOARD_COLUMNS if c not in paper_cols])
@@ -127,6 +129,7 @@ def aggregate(raw: pd.DataFrame, run_dir: Path | None = None) -> pd.DataFrame:
                          how="left")
     board = exact.fillna({c: anyone[c] for c in paper_cols})
     board["paper_note"] = board["paper_note"].fillna("")
+    board["stale"] = board["stale"].astype("boolean").fillna(False).astype(bool)
     return board[BOARD_COLUMNS]
 
 
@@ -176,6 +179,8 @@ def _cell(r, n_max: int, bold: bool, notes: _Notes) -> str:
         cell += f" [n={r.n_seeds}]"
     if bold and np.isfinite(r["mean"]):
         cell = f"**{cell}**"
+    if bool(r.get("stale", False)):
+        cell += " ⚠stale code"
     if np.isfinite(r.paper):
         cell += f" (paper {r.paper:g}{notes.mark(r.paper_note)})"
     return cell

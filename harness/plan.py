@@ -12,11 +12,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from laebench.fingerprint import fingerprint
 from methods import get as get_method
 from methods.base import ModelSpec
 from tasks import get as get_task
 
-from .config import Grid
+from .config import Grid, plugin_paths
 
 
 @dataclass
@@ -54,15 +55,19 @@ def config_hash(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def make_plan(grid: Grid) -> Plan:
+def make_plan(grid: Grid, pins: dict[str, str] | None = None) -> Plan:
+    """The grid's trainings and evaluations. `pins` (model key -> code fingerprint) replaces a model by the one
+    of the same configuration trained by earlier code (`run --reuse-stale`): it is used as stored, so the
+    models it was built on are not needed."""
     plan = Plan()
     depth: dict[str, int] = {}
     specs: dict[str, ModelSpec] = {}
+    pins = pins or {}
 
     def visit(spec: ModelSpec, resources: dict) -> int:
         if spec.key in depth:
             return depth[spec.key]
-        deps = get_method(spec.method).dependencies(spec)
+        deps = {} if spec.code else get_method(spec.method).dependencies(spec)
         d = 1 + max((visit(dep, resources) for dep in deps.values()), default=-1)
         depth[spec.key], specs[spec.key] = d, spec
         plan.resources.setdefault(spec.key, resources)
@@ -76,15 +81,19 @@ def make_plan(grid: Grid) -> Plan:
             entry = entries.get(job.label)
             method = {**{k: v for k, v in entry.__dict__.items() if k != "chosen"},
                       **({"chosen": entry.chosen[job.seed]} if job.seed in entry.chosen else {})} if entry else job.label
-            chash = config_hash({"task": exp.task, "task_params": exp.task_params, "data": exp.data,
-                                 "model": exp.model, "train": exp.train, "seed": job.seed, "point": job.point,
-                                 "method": method})
             spec, target = None, plan.evals
             if task.needs_model and exp.is_search(entry) and job.seed not in entry.chosen:
                 target = plan.unsearched
             elif task.needs_model:
                 spec = exp.spec(entries[job.label], job.seed)
+                spec = spec.replace(code=pins[spec.key]) if spec.key in pins else spec
                 visit(spec, exp.resources)
+            # the code too: a fix in the task's or the model's code re-runs the trial (laebench.fingerprint)
+            code = {"task": fingerprint(type(task)), "model": spec.code_fingerprint if spec else "",
+                    "stale": bool(spec and spec.code)}  # a model kept by --reuse-stale: its record is marked
+            chash = config_hash({"task": exp.task, "task_params": exp.task_params, "data": exp.data,
+                                 "model": exp.model, "train": exp.train, "seed": job.seed, "point": job.point,
+                                 "method": method, "code": code})
             point_tag = "".join(f"/{k}={v}" for k, v in job.point)
             target.append(EvalJob(
                 trial_id=f"{exp.name}/{job.label}/seed{job.seed}{point_tag}", experiment=exp.name, task=exp.task,
@@ -98,7 +107,7 @@ def make_plan(grid: Grid) -> Plan:
 def serialise(plan: Plan, grid: Grid) -> dict:
     """The plan's one serialised form: written to `<run_dir>/plan.json`, and the source of every evaluation
     trial's config (its job and its validated experiment), so the file and the trials cannot disagree."""
-    return {"grid": grid.name, "source": grid.source,
+    return {"grid": grid.name, "source": grid.source, "plugins": grid.plugins, "plugin_paths": plugin_paths(grid.source),
             "experiments": {e.name: dataclasses.asdict(e) for e in grid.experiments},
             "models": [[spec.to_dict() for spec in layer] for layer in plan.train_layers],
             "trials": [job.to_config() for job in [*plan.evals, *plan.unsearched]]}

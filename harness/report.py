@@ -120,6 +120,12 @@ def _section(outcome: Outcome, figures: list[Path], run_dir: Path) -> list[str]:
     data = f"data `{ev.dataset}`" if ev.dataset else "no data set"
     out.append(f"- Ours: {data}, seeds {', '.join(map(str, seeds))}; cells are mean ± CI95 half-width over seeds "
                f"(Student t), n seeds")
+    code = ev.code()
+    if code:
+        methods = ", ".join(f"{label} `{' / '.join(c) or 'unrecorded'}`" for label, c in code.items() if label != "task")
+        out.append(f"- Code (fingerprints, `laebench.fingerprint`): task `{' / '.join(code.get('task', [])) or 'unrecorded'}`;"
+                   f" methods: {methods}" + (" — ⚠ a method with two fingerprints mixes code versions" if any(
+                       len(c) > 1 for label, c in code.items() if label != "task") else ""))
     if claim.dataset and ev.dataset != claim.dataset:
         out.append(f"- Setting differs from the paper's (`{claim.dataset}`): the rule is applied to our data; the "
                    f"paper's numbers are shown for reference, not as targets")

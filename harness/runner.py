@@ -19,6 +19,8 @@ import socket
 import time
 from pathlib import Path
 
+from methods.base import UNRECORDED
+
 from .cache import ModelCache, lock_holder
 from .files import write_atomic
 from .config import Grid, plugin_paths
@@ -148,7 +150,7 @@ def check_resources(grid: Grid) -> None:
 
 
 def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = None, address: str | None = None,
-             resume: bool = False, log=print) -> RunSummary:
+             resume: bool = False, reuse_stale: bool = False, log=print) -> RunSummary:
     results = Path(results).resolve()
     run_dir = results / grid.name
     make_plan(grid)  # a plan error (a task's jobs) stops the run before Ray starts
@@ -165,6 +167,7 @@ def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = 
     started = time.perf_counter()
     search_errors = run_searches(grid, results, common, log)
     plan = make_plan(grid)  # searched methods now have their chosen configuration
+    plan = _stale_models(plan, grid, cache, reuse_stale, log)
     # The leaderboard shows only this grid's current trials, not records left by an edited earlier version.
     document = serialise(plan, grid)
     write_atomic(run_dir / "plan.json", json.dumps(document, indent=1, default=str).encode())
@@ -244,6 +247,21 @@ def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = 
     log(f"[laebench] leaderboard: {run_dir / 'leaderboard.md'}")
     return RunSummary(run_dir, trained_here, len(plan.models) - n_train, failed_models,
                       evaluated_here, len(plan.evals) - len(todo), failed_evals, shared)
+
+
+def _stale_models(plan: Plan, grid: Grid, cache: ModelCache, reuse_stale: bool, log) -> Plan:
+    """Say which models are to be trained because their code changed since a stored model of the same
+    configuration was trained; with `reuse_stale`, plan with those stored models instead (marked in records)."""
+    stale = {spec.key: found for spec in plan.models if not cache.has(spec) and (found := cache.stale(spec))}
+    if not stale:
+        return plan
+    log(f"[laebench] {len(stale)} model(s) whose code changed since they were trained: "
+        + ("reusing the stored ones (--reuse-stale; their cells are marked)" if reuse_stale else
+           "training them anew (--reuse-stale keeps the stored ones)"))
+    for key, found in list(stale.items())[:5]:
+        log(f"  {key}: stored as {found.folder.name} (code {found.manifest.get('code') or 'unrecorded'})")
+    pins = {k: e.manifest.get("code") or UNRECORDED for k, e in stale.items()}
+    return make_plan(grid, pins=pins) if reuse_stale else plan
 
 
 def _finished(run_dir: Path, job, cache: ModelCache) -> bool:

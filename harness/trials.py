@@ -19,7 +19,8 @@ import torch
 
 from laebench.checkpoints import CheckpointError, load_checkpoint
 from methods import get as get_method
-from methods.base import ModelSpec
+from laebench.fingerprint import fingerprint
+from methods.base import ModelSpec, current_code
 
 from .cache import CacheError, ModelCache
 from .files import write_atomic
@@ -202,13 +203,15 @@ def _evaluate(config: dict, cache: ModelCache) -> dict:
     record = {**{k: job[k] for k in ("trial_id", "experiment", "task", "label", "seed", "point", "config_hash")},
               **describe(config["experiment"], job["label"], job["seed"]),
               "model_key": None, "model_sha256": None, "status": "ok", "error": "", "metrics": [],
-              "run_id": common.get("run_id", "")}
+              "run_id": common.get("run_id", ""), "code": {"task": "", "method": "", "model": ""},
+              "stale": False}
     started = time.perf_counter()
     device = torch.device("cpu")
     try:
         device = _setup(common, config.get("cpus"))
         exp = config["experiment"]
         task = get_task(job["task"])(exp["task_params"])
+        record["code"]["task"] = fingerprint(type(task))  # the code behind the numbers (and, below, the model's)
         method = None
         if job["spec"] is not None:
             spec = ModelSpec(**job["spec"])
@@ -221,6 +224,8 @@ def _evaluate(config: dict, cache: ModelCache) -> dict:
                                  f"{found.reason}); rerun the grid to retrain it")
             method = cache.load(spec, device)
             record["model_sha256"] = found.manifest["sha256"]
+            record["code"].update(model=found.manifest.get("code", ""), method=found.manifest.get("method_code", ""))
+            record["stale"] = bool(spec.code) and spec.code != current_code(spec)
         data_specs = exp["data"]
         data = dataset_for(data_specs["train"], common.get("data_root")) if "train" in data_specs else None
         extra = {role: dataset_for(s, common.get("data_root")) for role, s in data_specs.items() if role != "train"}

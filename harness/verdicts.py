@@ -124,6 +124,24 @@ class Evidence:
             self.score_tables[(label, seed)] = table
         return self.score_tables[(label, seed)]
 
+    def code(self) -> dict[str, list[str]]:
+        """label -> the distinct method-code fingerprints behind its numbers ('task' -> the task's)."""
+        out: dict[str, list[str]] = {}
+        if "method_code" not in self.raw:
+            return out
+        rows = self.raw.drop_duplicates("trial_id")
+        for label, group in rows.groupby("method", sort=False):
+            out[label] = sorted({c for c in group.method_code.fillna("") if c})
+        out["task"] = sorted({c for c in rows.task_code.fillna("") if c})
+        return out
+
+    def stale(self) -> list[str]:
+        """Labels with numbers from models kept by `--reuse-stale` (code changed since they were trained)."""
+        if "stale" not in self.raw:
+            return []
+        rows = self.raw[self.raw.stale.astype("boolean").fillna(False).astype(bool)]
+        return sorted(set(rows.method))
+
     def paper(self, label: str, metric: str) -> dict | None:
         """The paper's row for a method label (else its key, else "*") and metric (else without `authors/`)."""
         ref = self.reference
@@ -198,6 +216,16 @@ def evaluate(claim, ev: Evidence | None) -> Outcome:
         return Outcome(claim, ev, "other setting", judgement,
                        f"the paper's claim is on {claim.dataset}, this experiment trains on {ev.dataset}: no verdict "
                        f"on the paper. On our numbers alone the rule says {verdict}: {reason}")
+    compared = {label for label, _ in judgement.used} | set(judgement.rows)
+    mixed = {label: codes for label, codes in ev.code().items() if label in compared and len(codes) > 1}
+    if mixed and verdict != "not run":
+        which = "; ".join(f"{label}: {', '.join(codes)}" for label, codes in mixed.items())
+        return Outcome(claim, ev, "not comparable", judgement,
+                       f"numbers from more than one version of a method's code ({which}): rerun the grid so that "
+                       f"every seed comes from the same code. On our numbers alone the rule says {verdict}: {reason}")
+    stale = [label for label in ev.stale() if label in compared]
+    if stale:
+        reason = f"⚠ stale code ({', '.join(stale)}: models kept by --reuse-stale). {reason}"
     notes = sorted({ev.note(label, metric) for label, metric in judgement.used} - {""})
     if notes and verdict != "not run":
         reason = (f"not comparable with the paper: {'; '.join(notes)}. On our numbers alone the rule says "

@@ -19,8 +19,9 @@ KINDS = ("number", "int", "choice", "bool", "list", "any")
 class Param:
     default: Any
     doc: str
-    kind: str = "number"  # "number" (int or float), "int", "choice" (one of `choices`), "bool",
-    #                       "list" (non-empty, each element checked by `item`), "any" (checked by the class)
+    kind: str = ""  # "number" (int or float), "int", "choice" (one of `choices`), "bool",
+    #                 "list" (non-empty, each element checked by `item`), "any" (checked by the class);
+    #                 "" infers it from the default: "bool" for True/False, else "number"
     low: float | None = None
     high: float | None = None
     low_open: bool = False  # the bound itself excluded
@@ -31,6 +32,8 @@ class Param:
     accepts: str = ""  # kind "any": the accepted values in words (the class checks them)
 
     def __post_init__(self):
+        if not self.kind:
+            object.__setattr__(self, "kind", "bool" if isinstance(self.default, bool) else "number")
         if self.kind not in KINDS:
             raise ValueError(f"Param kind must be one of {', '.join(KINDS)}. Got {self.kind!r}.")
         if self.kind == "choice" and not self.choices:
@@ -99,6 +102,9 @@ def validate(owner: str, kind: str, spec: dict[str, Param], defaults_: dict[str,
     out = {**defaults_, **params}
     for name, p in spec.items():
         if name in out and not p.ok(out[name]):
+            if name not in params:  # the class's own default: its author's mistake, not the user's
+                raise ValueError(f"{kind} '{owner}' declares an invalid default for {name}: {out[name]!r} is not "
+                                 f"{p.accepted()}. Fix its Param (the default, or kind=...).")
             raise ValueError(f"{owner}.{name} must be {p.accepted()} ({p.doc.split('.')[0].strip()}). "
                              f"Got {out[name]!r}.")
     return out

@@ -20,6 +20,7 @@ class Registry:
         self.entry_point_group = entry_point_group
         self._items: dict[str, type] = {}
         self._entry_points_loaded = False
+        self.from_entry_points: set[str] = set()  # keys registered by installed packages' entry points
 
     def register(self, key: str):
         """Class decorator: `@register("ae") class AE(Method): ...`."""
@@ -76,8 +77,25 @@ class Registry:
         if self._entry_points_loaded:
             return
         self._entry_points_loaded = True
+        before = set(self._items)
         for ep in entry_points(group=self.entry_point_group):
             ep.load()
+        self.from_entry_points |= set(self._items) - before
+
+    def importable_by_workers(self, key: str, plugins: list[str]) -> str:
+        """'' when a fresh Ray worker registers `key` too (laebench's own, an installed entry point, or a module
+        of the grid's `plugins:`), else a one-line reason with the fix."""
+        cls = self.get(key)
+        module = cls.__module__
+        if key in self.from_entry_points or module.split(".")[0] in ("methods", "tasks"):
+            return ""
+        if any(module == p or module.startswith(p + ".") or module.split(".")[0] == p.split(".")[0] for p in plugins):
+            return ""
+        where = "__main__ (the script you ran)" if module == "__main__" else f"module '{module}'"
+        suggestion = "my_" + self.kind + "s" if module == "__main__" else module
+        return (f"{self.kind} '{key}' is defined in {where}, which Ray workers do not import, so every trial would "
+                f"fail with 'Unknown {self.kind}'. Put the class in a module next to the grid file and list it: "
+                f"plugins: [{suggestion}]")
 
 
 def _qualname(cls: type) -> str:

@@ -46,7 +46,7 @@ class AE(Method):
             train_step_loss=self.training_loss, val_loss=self.validation_loss,
             train_x=data.train_x.to(self.device), val_x=data.val_x.to(self.device),
             settings=self.spec.train, get_state=self._raw_state, set_state=self._set_raw_state,
-            set_mode=self._set_mode, reporter=reporter, after_step=self.after_step,
+            set_mode=self.set_mode, reporter=reporter, after_step=self.after_step,
             epoch_metrics=self.epoch_metrics, checkpoint_path=checkpoint_path, seed=self.spec.seed,
             label=self.spec.key)
 
@@ -54,7 +54,7 @@ class AE(Method):
     after_step = None
     epoch_metrics = None
 
-    def _set_mode(self, training: bool) -> None:
+    def set_mode(self, training: bool) -> None:
         for net in self.nets.values():
             net.train(training)
 
@@ -66,8 +66,15 @@ class AE(Method):
             m.load_state_dict(state["modules"][k])
         self.load_extra_state(state["extra"])
 
+    def _sample_latents(self, x: torch.Tensor, n: int) -> Samples | None:
+        if self.stochastic:  # a sampling subclass that does not say how to skip its decoder: `sample`
+            return None
+        self.set_mode(False)
+        z = self.encoder(x)
+        return Samples(latents=z.unsqueeze(0).expand(n, *z.shape).clone(), recon=None)
+
     def _sample(self, x: torch.Tensor, n: int) -> Samples:
-        self._set_mode(False)
+        self.set_mode(False)
         z = self.encoder(x)
         recon = self.decoder(z)
         return Samples(latents=z.unsqueeze(0).expand(n, *z.shape).clone(),

@@ -59,7 +59,7 @@ class AELikelihood(AE):
         return gaussian_nll(x, mean, variance)
 
     def _sample(self, x: torch.Tensor, n: int) -> Samples:
-        self._set_mode(False)
+        self.set_mode(False)
         z, mean, variance = self._forward(x)
         rep = lambda t: t.unsqueeze(0).expand(n, *t.shape).clone()
         return Samples(latents=rep(z), recon=rep(mean), variance=rep(variance))

@@ -7,6 +7,8 @@ trains and returns self; `sample(x, n, seed=...)` returns `Samples` with latents
 reconstruction means `[n, B, C, H, W]` and, for methods with a learned likelihood, the predicted
 output variance `[n, B, C, H, W]` (else None); `state_dict` / `load_state_dict` hold everything
 `sample` needs, so evaluation never retrains. A deterministic method returns n identical samples.
+`embed(x, n, seed=...)` gives the same latents without the decoder (recon may be None), `sample_all(x, n,
+seed=..., batch_size=...)` the samples of many batches from the same n networks, drawn once.
 Methods that build on other trained models (ensemble members, the AE under a post-hoc Laplace)
 declare them in `dependencies(spec)`; the harness trains those first and passes them to `fit`.
 """
@@ -16,7 +18,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 from torch import nn
@@ -26,7 +28,12 @@ from laebench.params import Parameterised
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Everything that determines a trained model. Hashable; `key` names it in the cache."""
+    """Everything that determines a trained model. Hashable; `key` names it in the cache.
+
+    `key` hashes the configuration and the code: the fingerprint of the method's code and the keys of the
+    models it is built on (`code_fingerprint`; `laebench.fingerprint`), so a model trained by code that has since
+    changed is not found under the new key. `code` pins a fingerprint (a model reused with `--reuse-stale`);
+    "" (the default) means the code that is there now."""
 
     method: str
     params: dict = field(default_factory=dict)
@@ -34,20 +41,59 @@ class ModelSpec:
     model: dict = field(default_factory=dict)
     train: dict = field(default_factory=dict)
     seed: int = 0
+    code: str = ""
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def config(self) -> dict:
+        """What determines the model besides code."""
+        return {k: v for k, v in self.to_dict().items() if k != "code"}
+
+    @property
+    def code_fingerprint(self) -> str:
+        return self.code or current_code(self)
+
     @property
     def key(self) -> str:
-        blob = json.dumps(self.to_dict(), sort_keys=True, default=str)
-        return f"{self.method}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
+        code = self.code_fingerprint
+        return model_key(self.config(), "" if code == UNRECORDED else code)
 
     def replace(self, **changes) -> "ModelSpec":
-        return dataclasses.replace(self, **changes)
+        """Another spec; a dependency made from this one (another method) never inherits its pinned code."""
+        return dataclasses.replace(self, **{"code": "", **changes})
 
     def __hash__(self) -> int:
         return hash(self.key)
+
+
+UNRECORDED = "unrecorded"  # the pinned code of a model stored before fingerprints (its key hashed no code)
+
+
+def model_key(config: dict, code: str) -> str:
+    """`<method>-<16 hex digits>` of a spec's configuration and code fingerprint ("" for entries stored before
+    fingerprints: their keys hashed the configuration alone)."""
+    blob = json.dumps(config, sort_keys=True, default=str) + (f"\ncode {code}" if code else "")
+    return f"{config['method']}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
+
+
+_CODE: dict[str, str] = {}
+
+
+def current_code(spec: ModelSpec) -> str:
+    """The fingerprint of the code that would train `spec` now: its method class's and, through their keys,
+    its dependencies'. Computed once per process and configuration (the code a process runs is the code it
+    imported)."""
+    from laebench.fingerprint import fingerprint
+
+    from .registry import get
+
+    memo = json.dumps(spec.config(), sort_keys=True, default=str)
+    if memo not in _CODE:
+        cls = get(spec.method)
+        deps = sorted(f"{name}={dep.key}" for name, dep in cls.dependencies(spec).items())
+        _CODE[memo] = hashlib.sha256("\n".join([fingerprint(cls), *deps]).encode()).hexdigest()[:16]
+    return _CODE[memo]
 
 
 @dataclass
@@ -61,12 +107,15 @@ class Samples:
     """
 
     latents: torch.Tensor  # [n, B, K]
-    recon: torch.Tensor  # [n, B, C, H, W], reconstruction means
+    recon: torch.Tensor | None  # [n, B, C, H, W], reconstruction means (None only from `embed`: latents only)
     variance: torch.Tensor | None = None  # [n, B, C, H, W], predicted output variance, if any
     member: torch.Tensor | None = None  # [n] long, the member behind each sample (ensembles), if any
 
     def __post_init__(self):
-        if self.latents.ndim != 3 or self.recon.ndim != 5 or self.latents.shape[:2] != self.recon.shape[:2]:
+        if self.recon is None:
+            if self.latents.ndim != 3:
+                raise ValueError(f"Samples.latents must be [n, B, K]. Got {tuple(self.latents.shape)}.")
+        elif self.latents.ndim != 3 or self.recon.ndim != 5 or self.latents.shape[:2] != self.recon.shape[:2]:
             raise ValueError(f"Samples must be latents [n, B, K] and recon [n, B, C, H, W]. "
                              f"Got {tuple(self.latents.shape)} and {tuple(self.recon.shape)}.")
         if self.member is not None and (self.member.shape != self.latents.shape[:1] or self.member.is_floating_point()):
@@ -112,17 +161,44 @@ class Method(Parameterised):
     def sample(self, x: torch.Tensor, n: int, *, seed: int = 0) -> Samples:
         """n samples of latents and reconstructions for the batch x `[B, C, H, W]`; reproducible per seed."""
         self._check_fitted()
+        with self._seeded(seed):
+            return self._sample(x.to(self.device), n)
+
+    @torch.no_grad()
+    def embed(self, x: torch.Tensor, n: int, *, seed: int = 0) -> Samples:
+        """As `sample`, for embeddings: the same latents, `recon` may be None (the decoder need not run)."""
+        self._check_fitted()
+        with self._seeded(seed):
+            out = self._sample_latents(x.to(self.device), n)
+        return out if out is not None else self.sample(x, n, seed=seed)
+
+    @torch.no_grad()
+    def sample_all(self, x: torch.Tensor, n: int, *, seed: int = 0, batch_size: int = 500,
+                   decode: bool = True) -> Iterator[Samples]:
+        """`Samples` of each batch of `x` (`batch_size` inputs at a time, in order), every input scored by the same
+        n networks (the same n draws of what the method samples), with `decode=False` as `embed`. One call per
+        input set of an evaluation. Default: `sample` (or `embed`) per batch with the same seed, so a method
+        whose draws depend only on the seed gives every batch the same networks; the Laplace methods draw their
+        n networks once instead of once per batch (`methods.laplace_common.sample_all_networks`)."""
+        for start in range(0, len(x), batch_size):
+            xb = x[start:start + batch_size]
+            yield self.sample(xb, n, seed=seed) if decode else self.embed(xb, n, seed=seed)
+
+    def _seeded(self, seed: int):
+        """Fork the RNG (CPU, and the method's GPU) and seed it: draws inside never leak out."""
         devices = [self.device] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            out = self._sample(x.to(self.device), n)
-        return out
+        return _SeededFork(devices, seed)
 
     def _fit(self, data, dependencies: dict, reporter, checkpoint_path) -> None:
         raise NotImplementedError
 
     def _sample(self, x: torch.Tensor, n: int) -> Samples:
         raise NotImplementedError
+
+    def _sample_latents(self, x: torch.Tensor, n: int) -> Samples | None:
+        """Latent samples of x without the decoder (`Samples.recon` None), drawing exactly what `_sample` draws so
+        the latents are the same; None (the default): `embed` falls back to `sample`."""
+        return None
 
     # --- checkpoints -------------------------------------------------------------------------------------
     def modules(self) -> dict[str, nn.Module]:
@@ -159,3 +235,17 @@ class Method(Parameterised):
     def _check_fitted(self) -> None:
         if not self.fitted_:
             raise NotFittedError(f"Method '{self.key}' is not fitted: call fit() or load_state_dict() first.")
+
+
+class _SeededFork:
+    """`torch.random.fork_rng` on `devices`, seeded with `seed` on entry."""
+
+    def __init__(self, devices: list, seed: int):
+        self.fork, self.seed = torch.random.fork_rng(devices=devices), seed
+
+    def __enter__(self):
+        self.fork.__enter__()
+        torch.manual_seed(self.seed)
+
+    def __exit__(self, *exc):
+        return self.fork.__exit__(*exc)

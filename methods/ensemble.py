@@ -81,6 +81,11 @@ class Ensemble(Method):
         z = self.nets[f"member{i}_encoder"](x)
         return z, self.nets[f"member{i}_decoder"](z)
 
+    def _sample_latents(self, x: torch.Tensor, n: int) -> Samples | None:
+        codes = [self.nets[f"member{i}_encoder"](x) for i in range(min(n, self.size))]
+        return Samples(latents=torch.stack([codes[i % self.size] for i in range(n)]), recon=None,
+                       member=torch.arange(n) % self.size)
+
     def _sample(self, x: torch.Tensor, n: int) -> Samples:
         outputs = [self._member(x, i) for i in range(min(n, self.size))]
         latents = torch.stack([outputs[i % self.size][0] for i in range(n)])

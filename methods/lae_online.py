@@ -50,7 +50,8 @@ from laebench.params import Param
 from .ae import AE
 from .base import Samples
 from .curvature import MODES, record_activations
-from .laplace_common import (SampledAutoencoder, flatten, hessian_params, posterior_health, sample_diagonal_gaussian,
+from .laplace_common import (SampledAutoencoder, flatten, hessian_params, posterior_health, sample_all_networks,
+                             sample_diagonal_gaussian,
                              sample_weights, unflatten)
 from .registry import register
 
@@ -184,7 +185,15 @@ class LAEOnline(AE):
         self._update_std()
         self.step_ = state.get("step", 0)
 
-    def _sample(self, x: torch.Tensor, n: int) -> Samples:
-        self._set_mode(False)
+    def _draw(self):
         mean = [p.detach() for p in self._mean]
-        return sample_weights(self._sampler, lambda: sample_diagonal_gaussian(mean, self._std), x, n)
+        return lambda: sample_diagonal_gaussian(mean, self._std)
+
+    def _sample(self, x: torch.Tensor, n: int) -> Samples:
+        self.set_mode(False)
+        return sample_weights(self._sampler, self._draw(), x, n)
+
+    def sample_all(self, x: torch.Tensor, n: int, *, seed: int = 0, batch_size: int = 500, decode: bool = True):
+        self._check_fitted()
+        self.set_mode(False)
+        return sample_all_networks(self, self._sampler, self._draw(), x, n, seed, batch_size, decode)

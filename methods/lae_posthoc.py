@@ -53,7 +53,7 @@ from .ae import AE
 from .base import ModelSpec, Samples
 from .curvature import POSTHOC_MODES
 from .laplace_common import (SampledAutoencoder, flatten, gaussian_log_likelihood, hessian_params,
-                             log_marginal_likelihood, optimise_prior_precision, posterior_health, sample_diagonal_gaussian, sample_weights,
+                             log_marginal_likelihood, optimise_prior_precision, posterior_health, sample_all_networks, sample_diagonal_gaussian, sample_weights,
                              unflatten)
 from .posthoc_laplace_torch import build_laplace, fit_laplace, to_device
 from .registry import register
@@ -132,7 +132,7 @@ class LAEPosthoc(AE):
         self.build()
         self.encoder.load_state_dict(base.encoder.state_dict())
         self.decoder.load_state_dict(base.decoder.state_dict())
-        self._set_mode(False)
+        self.set_mode(False)
         train_x = data.train_x.to(self.device)
         started = time.perf_counter()
         if _uses_laplace_torch(self.params):  # laplace-torch takes the noise when it is built
@@ -282,13 +282,20 @@ class LAEPosthoc(AE):
             self._la.load_state_dict(to_device(self.laplace_state_, self.device))
 
     # --- sampling --------------------------------------------------------------------------------------
-    def _sample(self, x: torch.Tensor, n: int) -> Samples:
-        self._set_mode(False)
+    def _draw(self):
         mean = [p.detach() for p in self.network.parameters()]
         if self.precision_ is not None:
             std = unflatten(self.precision_.rsqrt(), mean)
-            draw = lambda: sample_diagonal_gaussian(mean, std)
-        else:
-            draw = lambda: unflatten(self._la.sample(1)[0], mean)
-        return sample_weights(SampledAutoencoder(self.encoder, self.decoder), draw, x, n)
+            return lambda: sample_diagonal_gaussian(mean, std)
+        return lambda: unflatten(self._la.sample(1)[0], mean)
+
+    def _sample(self, x: torch.Tensor, n: int) -> Samples:
+        self.set_mode(False)
+        return sample_weights(SampledAutoencoder(self.encoder, self.decoder), self._draw(), x, n)
+
+    def sample_all(self, x: torch.Tensor, n: int, *, seed: int = 0, batch_size: int = 500, decode: bool = True):
+        self._check_fitted()
+        self.set_mode(False)
+        return sample_all_networks(self, SampledAutoencoder(self.encoder, self.decoder), self._draw(), x, n, seed,
+                                   batch_size, decode)
 

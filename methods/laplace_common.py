@@ -62,6 +62,40 @@ def sample_weights(net: SampledAutoencoder, draw: Callable[[], list[Tensor]], x:
     return Samples(latents=torch.stack(latents), recon=torch.stack(recon))
 
 
+DRAW_BUDGET_BYTES = 2 * 1024 ** 3  # networks drawn once per evaluation are kept in memory up to this size
+
+
+@torch.no_grad()
+def sample_all_networks(method, net: SampledAutoencoder, draw: Callable[[], list[Tensor]], x: Tensor, n: int,
+                        seed: int, batch_size: int, decode: bool):
+    """`Method.sample_all` for weight-sampling methods: the n networks are drawn once (after seeding, in the
+    order `sample` draws them, so they are the very networks `sample(x, n, seed)` uses for every batch) and
+    kept for the whole input set and the next call with the same seed and n (an evaluation's in-distribution,
+    OOD and reference sets); with `decode=False` only the encoder runs. When n copies of the weights would
+    exceed `DRAW_BUDGET_BYTES`, every batch draws them again (the same networks, more time)."""
+    size = n * sum(p.numel() * p.element_size() for p in [*net.encoder.parameters(), *net.decoder.parameters()])
+    if size > DRAW_BUDGET_BYTES:
+        for start in range(0, len(x), batch_size):
+            xb = x[start:start + batch_size]
+            yield method.sample(xb, n, seed=seed) if decode else method.embed(xb, n, seed=seed)
+        return
+    cached = getattr(method, "_drawn", None)
+    if cached is None or cached[0] != (seed, n):
+        method._drawn = None  # free the previous draws first
+        with method._seeded(seed):
+            method._drawn = ((seed, n), [draw() for _ in range(n)])
+    thetas = method._drawn[1]
+    k = len(net.enc_names)
+    for start in range(0, len(x), batch_size):
+        xb = x[start:start + batch_size].to(method.device)
+        if decode:
+            outputs = [net.forward(theta, xb) for theta in thetas]
+            yield Samples(latents=torch.stack([z for z, _ in outputs]), recon=torch.stack([r for _, r in outputs]))
+        else:
+            latents = [functional_call(net.encoder, dict(zip(net.enc_names, theta[:k])), (xb,)) for theta in thetas]
+            yield Samples(latents=torch.stack(latents), recon=None)
+
+
 def log_marginal_likelihood(log_lik: float, sq_norm: float, ggn: Tensor, prior: float) -> float:
     """Laplace log evidence with a diagonal posterior and an isotropic prior N(0, prior^-1 I):
 

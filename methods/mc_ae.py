@@ -30,7 +30,7 @@ class MCAE(AE):
         return float(self.params["p"])
 
     def _sample(self, x: torch.Tensor, n: int) -> Samples:
-        self._set_mode(False)
+        self.set_mode(False)
         for net in self.nets.values():
             for module in net.modules():
                 if isinstance(module, nn.Dropout):
@@ -42,5 +42,5 @@ class MCAE(AE):
                 latents.append(z)
                 recon.append(self.decoder(z))
         finally:
-            self._set_mode(False)
+            self.set_mode(False)
         return Samples(latents=torch.stack(latents), recon=torch.stack(recon))

@@ -1,8 +1,9 @@
-"""Contract checks for methods (scikit-learn's `check_estimator`, for `methods.Method`): `check_method(cls, data)`.
+"""Contract checks for methods (scikit-learn's `check_estimator`, for `methods.Method`): `check_method(cls)`.
 
-Checks a registered method class on `data` (e.g. `harness.data.load_dataset("synthetic")`) with a tiny network
+Checks a registered method class on `data` (default: the generated `synthetic` set) with a tiny network
 trained for one epoch: registration and parameter validation; `sample` refuses an unfitted model; sample
-shapes (latents `[n, B, K]`, reconstructions and variances `[n, B, C, H, W]`, finite); a deterministic method
+shapes (latents `[n, B, K]`, reconstructions and variances `[n, B, C, H, W]`, finite; a variance is positive and
+is the predicted likelihood variance, not the samples' spread, which tasks add themselves); a deterministic method
 (`stochastic = False`) returns n identical samples and a stochastic one does not; one seed gives the same
 samples (another seed need not give others: an ensemble's samples are its members); fitting the same spec
 twice gives the same model; the checkpoint (`state_dict` through `torch.save` / `torch.load`, as the model
@@ -18,6 +19,7 @@ import torch
 
 from laebench.checkpoints import CheckpointError, load_checkpoint
 from laebench.contracts import check_registered_class, require
+from laebench.datasets import synthetic
 
 from .base import Method, ModelSpec, NotFittedError, Samples
 from .registry import METHODS, get
@@ -39,19 +41,21 @@ def fit_tiny(spec: ModelSpec, data, fitted: dict | None = None) -> Method:
     return fitted[spec.key]
 
 
-def check_method(cls: type[Method], data, *, params: dict | None = None, model: dict | None = None,
+def check_method(cls: type[Method], data=None, *, params: dict | None = None, model: dict | None = None,
                  train: dict | None = None, tasks: list[str] | None = None, n: int = 3) -> None:
     """Check a registered method class against the `Method` contract; raises AssertionError naming what fails.
 
     Args:
         cls: the method class (registered with `methods.register`).
-        data: a `harness.data.Dataset` to train and evaluate on (small: `load_dataset("synthetic")`).
+        data: a `harness.data.Dataset` to train and evaluate on (default: the tiny generated `synthetic` set).
         params: the method's parameters (default: its defaults); `model`, `train`: the architecture and
             training settings (default `TINY_MODEL`, `TINY_TRAIN`: a tiny MLP, one epoch).
         tasks: task keys to run the fitted method through (default: every registered task that needs a model).
         n: samples per `sample` call.
     """
     where = check_registered_class(cls, Method, METHODS)
+    if data is None:
+        data = synthetic()  # generated: no files, no network
     spec = ModelSpec(cls.key, dict(params or {}), {"name": data.name}, dict(model or TINY_MODEL),
                      dict(train or TINY_TRAIN), seed=0)
     x = data.test_x[:5]
@@ -111,7 +115,15 @@ def _check_samples(where: str, s, x: torch.Tensor, n: int, latent_dim) -> None:
             f"{where}: latents must be [n, B, latent_dim] = {(n, len(x), latent_dim)}. Got {tuple(s.latents.shape)}.")
     require(s.variance is None or s.variance.shape == s.recon.shape, f"{where}: variance must be None or shaped "
             f"like recon. Got {None if s.variance is None else tuple(s.variance.shape)}.")
-    require(s.variance is None or bool((s.variance >= 0).all()), f"{where}: negative predicted variance.")
+    require(s.variance is None or bool((s.variance > 0).all()), f"{where}: variance must be positive (it is the "
+            f"predicted likelihood variance, the Gaussian's sigma^2 per pixel); got values <= 0.")
+    if s.variance is not None and n > 1 and bool((s.recon.var(0) > 0).any()):
+        spread = s.recon.var(0, unbiased=False).unsqueeze(0).expand_as(s.variance)
+        require(not (torch.allclose(s.variance, spread, rtol=1e-3, atol=1e-8)
+                     or torch.allclose(s.variance, s.recon.var(0).unsqueeze(0).expand_as(s.variance),
+                                       rtol=1e-3, atol=1e-8)),
+                f"{where}: Samples.variance equals the spread of the {n} reconstructions: it must be the predicted "
+                f"likelihood variance (or None); tasks add the samples' spread themselves.")
     for name in ("latents", "recon", "variance"):
         t = getattr(s, name)
         require(t is None or bool(torch.isfinite(t).all()), f"{where}: non-finite {name}.")

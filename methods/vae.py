@@ -54,8 +54,14 @@ class VAE(AE):
     def validation_loss(self, x: torch.Tensor) -> torch.Tensor:
         return self._loss(x, sample_z=False)
 
+    def _sample_latents(self, x: torch.Tensor, n: int) -> Samples | None:
+        self.set_mode(False)
+        mu, logvar = self._encode(x)
+        std = torch.exp(0.5 * logvar)
+        return Samples(latents=torch.stack([mu + torch.randn_like(mu) * std for _ in range(n)]), recon=None)
+
     def _sample(self, x: torch.Tensor, n: int) -> Samples:
-        self._set_mode(False)
+        self.set_mode(False)
         mu, logvar = self._encode(x)
         std = torch.exp(0.5 * logvar)
         latents, recon, variance = [], [], []

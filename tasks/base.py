@@ -58,6 +58,16 @@ def sampling_params(n_samples: int, batch_size: int) -> dict[str, Param]:
                               nullable=True)}
 
 
+def sample_all(method, x: torch.Tensor, n: int, *, seed: int, batch_size: int, decode: bool = True):
+    """The method's samples of every batch of x, from the same n networks (`Method.sample_all`); for an object
+    that only has `sample` (the one call a task may rely on), `sample` per batch with the same seed. A method
+    that is not `stochastic` is sampled once: its n samples would be identical."""
+    n = n if getattr(method, "stochastic", True) else 1
+    if hasattr(method, "sample_all"):
+        return method.sample_all(x, n, seed=seed, batch_size=batch_size, decode=decode)
+    return (method.sample(x[i:i + batch_size], n, seed=seed) for i in range(0, len(x), batch_size))
+
+
 class Task(Parameterised):
     """Base class of evaluations. Subclass, declare `param_spec` (or set `default_params`), implement `evaluate`.
     `key`, `description`, `param_spec` and `validate_params`: `laebench.params.Parameterised`."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 
-from .base import EvalContext, Task, sampling_params
+from .base import EvalContext, Task, sample_all, sampling_params
 from .reconstruction import gaussian_log_px
 from .registry import register
 
@@ -27,9 +27,9 @@ class HessianQuality(Task):
         p = self.params
         x_all = ctx.data.test_x[: p["max_test"]] if p["max_test"] else ctx.data.test_x
         sampled, mean, gauss = [], [], []
-        for start in range(0, len(x_all), p["batch_size"]):
+        batches = sample_all(ctx.method, x_all, p["n_samples"], seed=ctx.seed, batch_size=p["batch_size"])
+        for start, s in zip(range(0, len(x_all), p["batch_size"]), batches):  # the same n networks for every batch
             x = x_all[start:start + p["batch_size"]].to(ctx.device)
-            s = ctx.method.sample(x, p["n_samples"], seed=ctx.seed)  # the same n networks for every batch
             sq = ((s.recon - x.unsqueeze(0)) ** 2).flatten(2).sum(-1)  # [n, B]
             sampled.append(sq.mean(0).cpu())
             mean.append(((s.recon.mean(0) - x) ** 2).flatten(1).sum(-1).cpu())

@@ -33,7 +33,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from laebench.params import Param
 
-from .base import EvalContext, Task
+from .base import EvalContext, Task, sample_all
 from .registry import register
 
 
@@ -130,10 +130,9 @@ class KNN(Task):
     def embed(self, ctx: EvalContext, x_all: torch.Tensor) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per latent space: latent samples `[N, S, K]` (S = 1 when identical, e.g. a deterministic method)
         and mean latents `[N, K]`. One space, or one per member when the samples carry `Samples.member`."""
-        samples, members = [], None
-        for start in range(0, len(x_all), self.params["batch_size"]):
-            x = x_all[start:start + self.params["batch_size"]].to(ctx.device)
-            out = ctx.method.sample(x, self.params["n_embed"], seed=ctx.seed)
+        samples, members, size = [], None, self.params["batch_size"]
+        for start, out in zip(range(0, len(x_all), size), sample_all(ctx.method, x_all, self.params["n_embed"],
+                                                                     seed=ctx.seed, batch_size=size, decode=False)):
             samples.append(out.latents.cpu())
             batch_members = None if out.member is None else out.member.cpu()
             same = members is batch_members is None or (members is not None and batch_members is not None

@@ -31,7 +31,7 @@ from sklearn.metrics import roc_curve
 from laebench.params import Param
 
 from . import metrics
-from .base import EvalContext, Task
+from .base import EvalContext, Task, sample_all
 from .ood_scores import batch_scores, oriented
 from .registry import register
 
@@ -136,10 +136,9 @@ class OOD(Task):
     @torch.no_grad()
     def statistics(self, ctx: EvalContext, x_all: torch.Tensor, n: int) -> dict:
         """Per-input raw statistics of both conventions (CPU tensors) and whether a variance was predicted."""
-        parts, predicted = [], False
-        for start in range(0, len(x_all), self.params["batch_size"]):
-            x = x_all[start:start + self.params["batch_size"]].to(ctx.device)
-            s = ctx.method.sample(x, n, seed=ctx.seed)
+        parts, predicted, size = [], False, self.params["batch_size"]
+        for start, s in zip(range(0, len(x_all), size), sample_all(ctx.method, x_all, n, seed=ctx.seed, batch_size=size)):
+            x = x_all[start:start + size].to(ctx.device)
             predicted = predicted or s.variance is not None
             parts.append({k: v.double().cpu() for k, v in batch_scores(x, s).items()})
         out = {k: torch.cat([part[k] for part in parts]) for k in parts[0]}

@@ -12,7 +12,7 @@ import math
 import torch
 
 
-from .base import EvalContext, Task, sampling_params
+from .base import EvalContext, Task, sample_all, sampling_params
 from .registry import register
 
 
@@ -35,9 +35,10 @@ class Reconstruction(Task):
         if self.params["max_test"]:
             x_all = x_all[: self.params["max_test"]]
         mse, log_px = [], []
-        for start in range(0, len(x_all), self.params["batch_size"]):
-            x = x_all[start:start + self.params["batch_size"]].to(ctx.device)
-            s = ctx.method.sample(x, self.params["n_samples"], seed=ctx.seed)
+        size = self.params["batch_size"]
+        for start, s in zip(range(0, len(x_all), size),
+                            sample_all(ctx.method, x_all, self.params["n_samples"], seed=ctx.seed, batch_size=size)):
+            x = x_all[start:start + size].to(ctx.device)
             mse.append(((s.recon.mean(0) - x) ** 2).flatten(1).sum(1).cpu())
             log_px.append(gaussian_log_px(x, s.recon, s.variance).cpu())
         return [{"metric": "mse", "value": float(torch.cat(mse).mean())},

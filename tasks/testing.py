@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from laebench.contracts import check_registered_class, require
+from laebench.datasets import synthetic
 
 from .base import EvalContext, Job, Task
 from .registry import TASKS
@@ -82,16 +83,18 @@ def check_rows(cls: type[Task], rows) -> list[dict]:
     return rows
 
 
-def check_task(cls: type[Task], data, *, method=None, params: dict | None = None) -> None:
+def check_task(cls: type[Task], data=None, *, method=None, params: dict | None = None) -> None:
     """Check a registered task class against the `Task` contract; raises AssertionError naming what fails.
 
     Args:
         cls: the task class (registered with `tasks.register`).
-        data: a `harness.data.Dataset` to evaluate on (small: `load_dataset("synthetic")`).
+        data: a `harness.data.Dataset` to evaluate on (default: the tiny generated `synthetic` set).
         method: a fitted `Method` to evaluate; default: a tiny `ae` trained for one epoch on `data`.
         params: task parameters; default `tiny_params(cls)`.
     """
     where = check_registered_class(cls, Task, TASKS)
+    if data is None:
+        data = synthetic()  # generated: no files, no network
     jobs = cls(params if params is not None else tiny_params(cls)).jobs(["m1", "m2"], [0, 1])
     require(jobs and all(isinstance(j, Job) for j in jobs), f"{where}: jobs must return a non-empty list of Job.")
     if cls.needs_model:

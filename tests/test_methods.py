@@ -97,6 +97,26 @@ def test_sample_shapes_spread_and_checkpoint(case, data):
         assert not torch.equal(method.sample(x, n, seed=4).recon, s.recon)
 
 
+@pytest.mark.parametrize("case", [c for c in CASES if c[1].get("hessian") != "kfac"], ids=_id)
+def test_sample_all_and_embed_give_todays_samples_with_networks_drawn_once(case, data):
+    """`sample_all` (networks drawn once per evaluation) equals `sample` per batch with the same seed, and an
+    input gets the same samples whatever its batch; `embed` gives `sample`'s latents."""
+    name, params, arch = case
+    method = fit(make_spec(name, params, arch), data)
+    x, n = data.test_x[:10], 4
+    per_batch = [method.sample(x[i:i + 4], n, seed=5) for i in range(0, 10, 4)]
+    together = list(method.sample_all(x, n, seed=5, batch_size=4))
+    assert len(together) == 3
+    for a, b in zip(per_batch, together):
+        assert torch.allclose(a.recon, b.recon, atol=1e-6) and torch.allclose(a.latents, b.latents, atol=1e-6)
+    embedded = list(method.sample_all(x, n, seed=5, batch_size=4, decode=False))
+    for a, b in zip(per_batch, embedded):
+        assert torch.allclose(a.latents, b.latents, atol=1e-6)
+    if name not in ("mc_ae", "vae"):  # dropout masks and latent noise are drawn per input; weights are not
+        moved = torch.cat([s.recon for s in method.sample_all(x.flip(0), n, seed=5, batch_size=3)], 1).flip(1)
+        assert torch.allclose(moved, torch.cat([s.recon for s in together], 1), atol=1e-6)
+
+
 def test_unfitted_method_raises(data):
     with pytest.raises(methods.NotFittedError):
         get("lae_online")(make_spec("lae_online"), data.image_shape).sample(data.test_x[:2], 2)

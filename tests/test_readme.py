@@ -47,8 +47,8 @@ def test_readme_method_example_is_a_working_plugin(tmp_path, monkeypatch, scoped
 
 def test_readme_check_method_example_passes_on_the_plugin(tmp_path, monkeypatch, scoped_registries):
     """The README's `check_method` call, run as written on its plugin example (the contract checks)."""
-    plugin, check = _blocks_after("## Adding a method")[:2]
-    assert "check_method(NoisyAE" in check
+    plugin, check = _blocks_after("## Adding a method")[:2]  # the plugin, then the check_method call
+    assert "check_method(NoisyAE)" in check
     (tmp_path / "my_methods.py").write_text(plugin)
     monkeypatch.syspath_prepend(str(tmp_path))
     exec(compile(check, "README.md", "exec"), {})

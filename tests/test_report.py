@@ -143,7 +143,7 @@ def test_leaderboard_sweeps_are_long_tables_sorted_by_value(tiny_report):
     ood = md[md.index("## ood"):md.index("## quality")]  # 28 metrics: a table per family, not one 29-column row
     assert "| method | auroc/log_px ↑ |" in ood and "| method | aupr/log_px ↑ |" in ood
     board = pd.read_csv(tiny_report / "leaderboard.csv")
-    assert list(board.columns[-1:]) == ["paper_note"]
+    assert list(board.columns[-2:]) == ["paper_note", "stale"]
     assert not ((board.metric.str.startswith("peak_mem")) & (board["mean"] <= 0)).any()
 
 
@@ -377,3 +377,14 @@ def test_a_packed_report_rebuilds_its_verdicts_from_its_own_files(tiny_report, t
     assert (dest / "leaderboard.md").read_text() == (tiny_report / "leaderboard.md").read_text()
     ood = next(line for line in verdict_lines(dest) if "LAE online has the highest sigma2_output AUROC" in line)
     assert "DeLong" in ood  # the paired test read the packed per-input scores
+
+
+def test_numbers_from_two_versions_of_a_method_are_not_compared():
+    values = _paper("ood", lambda m: m == "auroc/sigma2_output", sd=0.01)
+    ev = _evidence("ood", values, dataset="fashionmnist")
+    assert evaluate(_claim("table3"), ev).verdict == "reproduced"
+    ev.raw["method_code"] = "aaaa"
+    ev.raw["task_code"] = "tttt"
+    ev.raw.loc[(ev.raw.method == "lae_online") & (ev.raw.seed == 0), "method_code"] = "bbbb"
+    outcome = evaluate(_claim("table3"), ev)
+    assert outcome.verdict == "not comparable" and "lae_online: aaaa, bbbb" in outcome.reason
