@@ -93,6 +93,26 @@ class ModelCache:
         found = [e for e in found if e.ok]
         return max(found, key=lambda e: e.manifest.get("written", "")) if found else None
 
+    def derived(self, spec: ModelSpec, name: str, identity: dict, compute: Callable[[], object]) -> object:
+        """A result computed from a verified model (e.g. a task's typicality reference), kept in
+        `<model folder>/derived/<name>-<digest>.json` with the model's sha256 and `identity`: returned as stored
+        while both match (another experiment, a rerun), computed again when the model was retrained."""
+        entry = self.entry(spec)
+        if entry is None:
+            return compute()
+        key = {"name": name, "identity": _jsonable(identity), "model_sha256": entry["sha256"]}
+        path = self.folder(spec) / "derived" / f"{name}-{_identity_digest(key)}.json"
+        try:
+            stored = json.loads(path.read_text())
+            if stored.get("key") == key:
+                return stored["value"]
+        except (OSError, ValueError, KeyError, AttributeError):
+            pass  # missing or damaged: computed again
+        value = compute()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, json.dumps({"key": key, "value": value}, sort_keys=True, default=float).encode())
+        return value
+
     def partial_path(self, spec: ModelSpec) -> Path:
         self.folder(spec).mkdir(parents=True, exist_ok=True)
         return self.folder(spec) / PARTIAL

@@ -170,6 +170,8 @@ def judge_table3(ev: Evidence) -> Judgement:
         parts += [part, inverted]
         used += u + ([(mc[0], metric)] if mc else [])
         columns += [f"auroc/{c}{s}" for s in SCORES if ev.has(f"auroc/{c}{s}")]
+        columns += [m for m in (f"auroc_inkmatched/{c}sigma2_output", f"auroc_inkmatched/{c}sigma2_latent")
+                    if ev.has(m)]  # detection beyond brightness (ink-matched pairs)
     return Judgement(parts, ev.labels(), columns, used)
 
 

@@ -231,10 +231,11 @@ def _evaluate(config: dict, cache: ModelCache) -> dict:
         extra = {role: dataset_for(s, common.get("data_root")) for role, s in data_specs.items() if role != "train"}
         artifact_dir = Path(common["run_dir"]) / "artifacts" / job["trial_id"]
         artifact_dir.mkdir(parents=True, exist_ok=True)
+        memo = (lambda name, identity, compute: cache.derived(spec, name, identity, compute)) if method else None
         ctx = EvalContext(experiment=job["experiment"], method_label=job["label"], method=method, data=data,
                           extra_data=extra, point=job["point"], seed=job["seed"], device=device,
                           artifact_dir=artifact_dir, model_config=exp["model"], train_config=exp["train"],
-                          aux_model=cache.get_or_train)
+                          aux_model=cache.get_or_train, memo=memo)
         record["metrics"] = task.evaluate(ctx) + model_diagnostics(method)
     except Exception as exc:
         record.update(status="failed", error=_one_line(exc))

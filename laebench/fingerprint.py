@@ -101,7 +101,8 @@ def _imports(name: str) -> list[str]:
                 parent = ".".join(parts[: len(parts) - node.level + 1])
                 base = f"{parent}.{base}" if base else parent
             out.append(base)
-            out += [f"{base}.{alias.name}" for alias in node.names if _source_path(f"{base}.{alias.name}")]
+            if base.split(".")[0] in OURS | {name.split(".")[0]}:  # never look inside (so import) a library
+                out += [f"{base}.{alias.name}" for alias in node.names if _source_path(f"{base}.{alias.name}")]
     return [m for m in out if m]
 
 

@@ -48,6 +48,14 @@ class EvalContext:
     aux_model: Callable[..., Any] = None  # harness.cache.ModelCache.get_or_train for task-owned models
     model_config: dict = field(default_factory=dict)
     train_config: dict = field(default_factory=dict)
+    # (name, identity, compute) -> value: a per-model result kept next to the model (ModelCache.derived); None:
+    # computed every time
+    memo: Callable[[str, dict, Callable[[], Any]], Any] | None = None
+
+    def remember(self, name: str, identity: dict, compute: Callable[[], Any]) -> Any:
+        """`compute()`, or its stored value when this model already computed it for the same `identity` (JSON:
+        plain numbers, lists, dicts). For results that depend on the model and `identity` only."""
+        return compute() if self.memo is None else self.memo(name, identity, compute)
 
 
 def sampling_params(n_samples: int, batch_size: int) -> dict[str, Param]:

@@ -1,4 +1,5 @@
-"""Scores of detectors and classifiers shared by the tasks: AUROC, AUPR, FPR@95%TPR, accuracy, ECE/MCE/RMSCE.
+"""Scores of detectors and classifiers shared by the tasks: AUROC (also within covariate strata), AUPR, FPR@95%TPR,
+accuracy, ECE/MCE/RMSCE.
 
 Detection metrics take `scores` (higher = more positive) and binary `labels` (1 = positive, e.g. OOD) and are
 scikit-learn's (`roc_auc_score`, `average_precision_score`, `roc_curve`). Calibration metrics take class
@@ -24,6 +25,24 @@ def _np(a) -> np.ndarray:
 def auroc(scores, labels) -> float:
     """Area under the ROC curve: P(score of a positive > score of a negative), ties counting 1/2."""
     return float(roc_auc_score(_np(labels), _np(scores)))
+
+
+def matched_auroc(scores, labels, covariate, bins: int = 10) -> float:
+    """AUROC within strata of a covariate (e.g. ink, the mean pixel intensity): inputs are binned by the
+    covariate's quantiles over all inputs, and the AUROC is P(score of a positive > score of a negative) over
+    the positive-negative pairs in the SAME bin (ties 1/2), i.e. each bin's AUROC weighted by its number of
+    pairs. A score that only tracks the covariate gets about 0.5; what is left is detection beyond it. NaN when
+    no bin holds both classes."""
+    scores, labels, covariate = _np(scores).astype(float), _np(labels).astype(int), _np(covariate).astype(float)
+    edges = np.unique(np.quantile(covariate, np.linspace(0, 1, bins + 1)))
+    stratum = np.clip(np.searchsorted(edges, covariate, side="right") - 1, 0, max(len(edges) - 2, 0))
+    wins = pairs = 0.0
+    for b in np.unique(stratum):
+        pos, neg = scores[(stratum == b) & (labels == 1)], scores[(stratum == b) & (labels == 0)]
+        if len(pos) and len(neg):
+            wins += auroc(np.r_[pos, neg], np.r_[np.ones(len(pos)), np.zeros(len(neg))]) * len(pos) * len(neg)
+            pairs += len(pos) * len(neg)
+    return float(wins / pairs) if pairs else float("nan")
 
 
 def aupr(scores, labels) -> float:

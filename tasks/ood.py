@@ -17,6 +17,10 @@ Explaining an inverted variance score: `ink` (mean pixel intensity per input) is
 `auroc/ink` is the AUROC of ink alone (a method-free baseline: FashionMNIST has about twice MNIST's ink), and
 `spearman_ink/<score>` the rank correlation of each variance score with ink over all inputs: a posterior that
 is isotropic noise gives output variance ~ ink (spearman near 1) and an AUROC near `auroc/ink`.
+`auroc_inkmatched/<score>`: the AUROC over in/OOD pairs of the same ink decile (`tasks.metrics.matched_auroc`),
+what a score detects beyond brightness (0.5 for a score that only follows ink). Every input of an evaluation is
+scored by the same n networks (`Method.sample_all`); the typicality reference's means depend on the model only
+and are kept next to it (`EvalContext.remember`), so another evaluation of the model reuses them.
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ import torch
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_curve
 
+from laebench.fingerprint import fingerprint
 from laebench.params import Param
 
 from . import metrics
@@ -60,7 +65,7 @@ class OOD(Task):
                        kind="choice", choices=SPLITS),
     }
     data_roles = ("ood",)
-    directions = {"auroc/*": "max", "aupr/*": "max", "fpr95/*": "min"}
+    directions = {"auroc/*": "max", "auroc_inkmatched/*": "max", "aupr/*": "max", "fpr95/*": "min"}
 
     @classmethod
     def validate_params(cls, params: dict) -> dict:
@@ -98,8 +103,15 @@ class OOD(Task):
             train = train[pick[: p["typicality_train"]].sort().values]
 
         n = self.samples_for(ctx)
-        stats_in, stats_out = self.statistics(ctx, x_in, n), self.statistics(ctx, x_out, n)
-        reference = self.statistics(ctx, train, n)
+        stats_in = self.statistics_of(ctx.method, x_in, n, ctx.seed, ctx.device)
+        stats_out = self.statistics_of(ctx.method, x_out, n, ctx.seed, ctx.device)
+        # the reference depends on the model, not on the test sets: kept next to the model (ModelCache.derived)
+        identity = {"typicality_train": p["typicality_train"], "n_samples": n, "seed": ctx.seed,
+                    "train_images": len(ctx.data.train_x), "code": fingerprint(type(self))}
+        reference = ctx.remember("typicality_reference", identity, lambda: {
+            k: float(v.mean()) for k, v in self.statistics_of(ctx.method, train, n, ctx.seed, ctx.device).items()
+            if k in ("log_px", "authors_sse")})
+        reference = {k: torch.tensor([v], dtype=torch.float64) for k, v in reference.items()}
         both = {k: torch.cat([stats_in[k], stats_out[k]]) for k in stats_in if k != "predicted"}
         scores = oriented(both, reference)
         has = {"sigma2_output": stats_in["predicted"] or bool((both["sigma2_output"] > 0).any()),
@@ -124,6 +136,10 @@ class OOD(Task):
                          {"metric": f"aupr/{infix}{s}", "value": metrics.aupr(score, label)},
                          {"metric": f"fpr95/{infix}{s}", "value": metrics.fpr95(score, label)}]
         rows.append({"metric": "auroc/ink", "value": metrics.auroc(table["ink"].to_numpy(), label)})
+        for infix in CONVENTIONS.values():  # detection beyond brightness: AUROC over ink-matched pairs
+            for s in emitted:
+                rows.append({"metric": f"auroc_inkmatched/{infix}{s}",
+                             "value": metrics.matched_auroc(table[infix + s], label, table["ink"])})
         for infix in CONVENTIONS.values():
             for s in VARIANCE_SCORES:
                 if has[s]:
@@ -134,11 +150,12 @@ class OOD(Task):
         return rows
 
     @torch.no_grad()
-    def statistics(self, ctx: EvalContext, x_all: torch.Tensor, n: int) -> dict:
-        """Per-input raw statistics of both conventions (CPU tensors) and whether a variance was predicted."""
+    def statistics_of(self, method, x_all: torch.Tensor, n: int, seed: int, device="cpu") -> dict:
+        """Per-input raw statistics of both conventions (CPU tensors) and whether a variance was predicted, every
+        input scored by the same n networks."""
         parts, predicted, size = [], False, self.params["batch_size"]
-        for start, s in zip(range(0, len(x_all), size), sample_all(ctx.method, x_all, n, seed=ctx.seed, batch_size=size)):
-            x = x_all[start:start + size].to(ctx.device)
+        for start, s in zip(range(0, len(x_all), size), sample_all(method, x_all, n, seed=seed, batch_size=size)):
+            x = x_all[start:start + size].to(device)
             predicted = predicted or s.variance is not None
             parts.append({k: v.double().cpu() for k, v in batch_scores(x, s).items()})
         out = {k: torch.cat([part[k] for part in parts]) for k in parts[0]}

@@ -255,3 +255,31 @@ def test_live_lock_holder_is_waited_for(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_derived_results_are_kept_next_to_their_model_and_dropped_with_it(tmp_path):
+    """`ModelCache.derived` (the OOD task's typicality reference): computed once per model and identity, computed
+    again when the model is retrained (its sha256 changes) or the identity differs."""
+    from harness.trials import train_model
+    from methods.base import ModelSpec
+
+    spec = ModelSpec("ae", {}, {"name": "synthetic", "classes": None, "limit": None}, {"arch": "mlp", "latent_dim": 2,
+                     "hidden": [8]}, {"max_epochs": 1, "batch_size": 64}, 0)
+    common = {"models_dir": str(tmp_path / "models"), "data_root": None}
+    train_model(spec, common, report=lambda m: None)
+    cache, calls = ModelCache(tmp_path / "models"), []
+
+    def compute():
+        calls.append(1)
+        return {"log_px": -1.5 * len(calls)}
+
+    assert cache.derived(spec, "ref", {"n": 3}, compute) == {"log_px": -1.5}
+    assert cache.derived(spec, "ref", {"n": 3}, compute) == {"log_px": -1.5} and len(calls) == 1
+    assert cache.derived(spec, "ref", {"n": 4}, compute) == {"log_px": -3.0} and len(calls) == 2
+    # a result computed from another version of the model (its sha256 differs) is not served: computed again
+    path = next(p for p in (cache.folder(spec) / "derived").glob("ref-*.json")
+                if json.loads(p.read_text())["key"]["identity"] == {"n": 3})
+    stored = json.loads(path.read_text())
+    stored["key"]["model_sha256"] = "0" * 64
+    path.write_text(json.dumps(stored))
+    assert cache.derived(spec, "ref", {"n": 3}, compute) == {"log_px": -4.5} and len(calls) == 3

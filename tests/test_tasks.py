@@ -104,6 +104,19 @@ def test_fpr95_hand_made():
     assert metrics.fpr95([1, 2, 3, 4], [1, 1, 0, 0]) == 1.0
 
 
+def test_matched_auroc_hand_worked():
+    """Two ink strata. Dark: in (0.1, 0.3), OOD (0.2): 1 win of 2 pairs. Bright: in (0.9), OOD (0.5, 0.95): 1 win
+    of 2 pairs. Within-stratum pairs: 2 wins of 4 -> 0.5, although the score alone (it follows ink) gives
+    2/3 = 0.667 over all pairs."""
+    scores = [0.1, 0.3, 0.2, 0.9, 0.5, 0.95]
+    labels = [0, 0, 1, 0, 1, 1]
+    ink = [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]
+    assert metrics.matched_auroc(scores, labels, ink, bins=2) == pytest.approx(0.5)
+    assert metrics.auroc(scores, labels) == pytest.approx(6 / 9)
+    # a stratum with one class only adds no pairs
+    assert metrics.matched_auroc([0.1, 0.2, 0.9], [0, 1, 1], [0.0, 0.0, 1.0], bins=2) == pytest.approx(1.0)
+
+
 def test_calibration_hand_worked():
     # 15 bins of width 1/15 over (lo, hi]:
     #   conf 0.95, correct  -> bin 14 (0.933, 1]      bin 14: acc 1/2, conf 0.95, weight 2/4, gap 0.45
@@ -135,7 +148,7 @@ def test_ood_deterministic_ae_has_no_variance_metrics(ae, ood_data, tmp_path):
     task = tasks.get("ood")({"n_samples": 3, "typicality_train": 50})
     rows = task.evaluate(make_ctx(ae, data_in, tmp_path, {"ood": data_out}))
     got = as_dict(rows)
-    assert set(got) == {f"{m}/{c}{s}" for m in ("auroc", "aupr", "fpr95") for c in ("", "authors/")
+    assert set(got) == {f"{m}/{c}{s}" for m in ("auroc", "aupr", "fpr95", "auroc_inkmatched") for c in ("", "authors/")
                         for s in ("log_px", "typicality")} | {"auroc/ink"}
     assert all(0 <= v <= 1 for v in got.values())
     art = tmp_path / "artifacts"
@@ -146,6 +159,7 @@ def test_ood_deterministic_ae_has_no_variance_metrics(ae, ood_data, tmp_path):
     assert "sigma2_output" not in table and "sigma2_latent" not in table
     for s in ("log_px", "typicality"):
         assert metrics.auroc(table[s], table["is_ood"]) == pytest.approx(got[f"auroc/{s}"])
+        assert metrics.matched_auroc(table[s], table["is_ood"], table["ink"]) == pytest.approx(got[f"auroc_inkmatched/{s}"])
         assert metrics.fpr95(table[s], table["is_ood"]) == pytest.approx(got[f"fpr95/{s}"])
     assert np.allclose(table["log_px"], -table["log_px_raw"])
     assert (art / "roc_curves.png").stat().st_size > 0
