@@ -4,7 +4,9 @@ For each `lae_posthoc` and `lae_online` model in a model store (RESULTS/models),
 only one group of
 weights (the others stay at the MAP), with the group's own posterior standard deviation, and prints per group:
 its share of the in-distribution output variance and the output-variance AUROC (in-distribution test images
-vs OOD test images; > 0.5 means OOD images get more variance). Groups: each parameter tensor, and the weights
+vs OOD test images; > 0.5 means OOD images get more variance) and the same AUROC over ink-matched pairs (what the
+group's variance detects beyond brightness, `tasks.metrics.matched_auroc`). Every image is scored by the same n
+networks. Groups: each parameter tensor, and the weights
 whose posterior precision is within 2x of the prior ("prior-dominated": the data hardly constrain them) vs the
 others ("data-constrained"). The full posterior is the first row, as a check against the leaderboard.
 
@@ -22,16 +24,22 @@ from sklearn.metrics import roc_auc_score
 from harness.cache import ModelCache
 from harness.data import load_dataset
 from methods import ModelSpec
-from methods.laplace_common import SampledAutoencoder, flatten, sample_weights, unflatten
+from methods.laplace_common import SampledAutoencoder, flatten, unflatten
+from tasks.metrics import matched_auroc
 
 
-def _variance_score(net, mean, std, masks, x, n, seed) -> torch.Tensor:
-    """Per image: the output variance (mean over pixels) of n networks perturbed where `masks` are True."""
-    torch.manual_seed(seed)
-    draw = lambda: [m + torch.randn_like(m) * s * k for m, s, k in zip(mean, std, masks)]
+@torch.no_grad()
+def _variance_score(net, mean, std, masks, x, n, seed, batch_size: int = 500) -> torch.Tensor:
+    """Per image: the output variance (mean over pixels) of n networks perturbed where `masks` are True. The n
+    networks are drawn once and score every image, so an image's score does not depend on its batch or position
+    (an earlier version drew new networks for every batch: in-distribution and OOD images were then scored by
+    different networks)."""
+    generator = torch.Generator().manual_seed(seed)
+    thetas = [[m + torch.randn(m.shape, generator=generator) * s * k for m, s, k in zip(mean, std, masks)]
+              for _ in range(n)]
     out = []
-    for xb in x.split(500):
-        recon = sample_weights(net, draw, xb, n).recon
+    for xb in x.split(batch_size):
+        recon = torch.stack([net.forward(theta, xb)[1] for theta in thetas])
         out.append(recon.var(dim=0).flatten(1).mean(dim=1))
     return torch.cat(out)
 
@@ -83,14 +91,16 @@ def main(argv=None) -> int:
         net = SampledAutoencoder(model.encoder, model.decoder)
         how = f" ({spec.params['prior_selection']})" if "prior_selection" in spec.params else ""
         print(f"\n{spec.key} seed {spec.seed}: prior {prior:.4g}{how}, {len(x)} test images, {args.samples} networks")
-        print(f"  {'weights perturbed':44s} {'n':>9s} {'share of in-dist var':>21s} {'AUROC':>6s}")
+        ink = x.flatten(1).mean(1)
+        print(f"  {'weights perturbed':44s} {'n':>9s} {'share of in-dist var':>21s} {'AUROC':>6s} {'ink-matched':>11s}")
         total = None
         for name, masks in _groups(model, mean, precision, prior).items():
             score = _variance_score(net, mean, std, masks, x, args.samples, spec.seed)
             in_var = float(score[: labels.count(0)].mean())
             total = in_var if total is None else total
             n = int(sum(float(k.sum()) for k in masks))
-            print(f"  {name:44s} {n:9d} {in_var / total:21.3f} {roc_auc_score(labels, score.numpy()):6.3f}")
+            print(f"  {name:44s} {n:9d} {in_var / total:21.3f} {roc_auc_score(labels, score.numpy()):6.3f} "
+                  f"{matched_auroc(score, labels, ink):11.3f}")
     return 0
 
 
