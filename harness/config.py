@@ -20,7 +20,7 @@ from methods.base import ModelSpec
 from methods.training import DEFAULT_TRAIN
 from harness.registry import import_plugins
 
-from .checks import ConfigError, is_int, is_number, no_unknown, require, safe_name
+from .checks import MAX_NAME, ConfigError, is_int, is_number, no_unknown, require, safe_name
 from .sections import data_section, model_section
 from .spaces import SearchSettings, check_space_values, experiment_search, is_space, parse_search, split_spaces
 
@@ -77,18 +77,42 @@ class Grid:
     max_failures: int = 0  # Tune retries of a trial that raised (pre-emptible nodes), before it counts as failed
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML keeps the last of two equal keys; a grid with `train:` twice is a mistake, so say so."""
+MAX_DEPTH, MAX_ALIASES = 40, 100  # a grid is a few levels deep; anchors are for sharing a block, not for bombs
+
+
+class _GridLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with a bounded cost and a stricter shape: nesting deeper than `MAX_DEPTH` and more
+    than `MAX_ALIASES` alias uses (a 'billion laughs' chain) are refused while composing, before anything is
+    built; a mapping key that repeats (PyYAML keeps the last, so `train:` twice silently loses one) or is not a
+    string is an error at its line."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = self._aliases = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise yaml.composer.ComposerError(None, None, f"more than {MAX_ALIASES} alias (*name) uses",
+                                                  self.peek_event().start_mark)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nesting deeper than {MAX_DEPTH} levels",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
-            try:
-                duplicate = key in seen
-            except TypeError:  # an unhashable key (a list): PyYAML's own error follows
-                break
-            if duplicate:
+            if not isinstance(key, str):
+                raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} is not a string (quote it)",
+                                                        key_node.start_mark)
+            if key in seen:
                 raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep)
@@ -113,12 +137,14 @@ def load_grid(path: str | Path) -> Grid:
     except OSError as exc:
         raise ConfigError(f"Cannot read grid file {path}: {exc.strerror or exc}.") from None
     try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)
+        raw = yaml.load(text, Loader=_GridLoader)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}: malformed YAML{at}: {problem}. Fix the syntax.") from None
+    except RecursionError:  # a construct our depth count does not see (a flow collection thousands deep)
+        raise ConfigError(f"{path}: malformed YAML: nested too deeply. A grid is a few levels deep.") from None
     return parse_grid(raw, source=str(path), plugin_paths=plugin_paths(path))
 
 
@@ -129,9 +155,8 @@ def parse_grid(raw, source: str = "<grid>", plugin_paths: list[str] | None = Non
     require(isinstance(raw, dict), "grid", "must be a mapping with keys name, experiments, ...", raw)
     no_unknown(raw, GRID_KEYS, "grid")
     name = raw.get("name")
-    require(safe_name(name), "name",
-             "must be a name of letters, digits, '-', '_', '.', not starting with '.' (it names the results folder)",
-             name)
+    require(safe_name(name), "name", f"must be a name of letters, digits, '-', '_', '.' (at most {MAX_NAME} "
+            "characters, not starting with '.'): it names the results folder", name)
     plugins = raw.get("plugins", []) or []
     if isinstance(plugins, list):  # `my_methods.py` names the module my_methods
         plugins = [p[:-3] if isinstance(p, str) and p.endswith(".py") and len(p) > 3 else p for p in plugins]
@@ -158,8 +183,8 @@ def parse_grid(raw, source: str = "<grid>", plugin_paths: list[str] | None = Non
         require(isinstance(exp, dict), where, "must be a mapping", exp)
         no_unknown(exp, EXPERIMENT_KEYS, where)
         exp_name = exp.get("name")
-        require(isinstance(exp_name, str) and exp_name and "/" not in exp_name and not exp_name.startswith("."),
-                 f"{where}.name", "must be a non-empty string without '/', not starting with '.'", exp_name)
+        require(safe_name(exp_name), f"{where}.name", f"must be a name of letters, digits, '-', '_', '.' (at most "
+                f"{MAX_NAME} characters, not starting with '.'): it names a folder of results", exp_name)
         require(exp_name not in seen, f"{where}.name", "must be unique in the grid", exp_name)
         seen.add(exp_name)
         require(isinstance(exp.get("task"), str), f"{where}.task", "must be a task name (python -m harness list)",
@@ -278,8 +303,8 @@ def _methods(value, path, get_method, experiment_train: dict) -> list[MethodEntr
     entries = []
     for label, params in value.items():
         p = f"{path}.{label}"
-        require(safe_name(label), path, "keys are leaderboard row labels: letters, digits, '-', '_', '.', not "
-                 "starting with '.'", label)
+        require(safe_name(label), path, f"keys are leaderboard row labels: letters, digits, '-', '_', '.' (at most "
+                f"{MAX_NAME} characters, not starting with '.')", label)
         require(params is None or isinstance(params, dict), p, "must be a mapping of parameters, e.g. {} or "
                  "{method: ae}", params)
         params = dict(params or {})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import zlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -83,13 +84,25 @@ def _keep_classes(data: Dataset, classes: tuple[int, ...]) -> Dataset:
 
 # --- MNIST and FashionMNIST: the IDX files, gzipped or not -------------------------------------------------
 
+class DataFileError(ValueError):
+    """A dataset file is there but truncated or corrupt; the message names it and the fix."""
+
+
 def _read_idx(path: Path) -> np.ndarray:
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    fix = "Replace it with an intact copy (or delete it to download it again where a network exists)."
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (EOFError, gzip.BadGzipFile, OSError, zlib.error) as exc:
+        why = "truncated" if isinstance(exc, EOFError) else f"corrupt ({' '.join(str(exc).split()) or type(exc).__name__})"
+        raise DataFileError(f"{path} is {why}. {fix}") from None
     magic = int.from_bytes(raw[0:4], "big")
     ndim = magic & 0xFF
     dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    if len(raw) < 4 or magic >> 8 != 8 or not 1 <= ndim <= 4 or len(raw) != 4 + 4 * ndim + int(np.prod(dims)):
+        raise DataFileError(f"{path} is not an intact IDX file (magic {magic:#x}, {len(raw)} bytes for shape "
+                            f"{dims}). {fix}")
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 

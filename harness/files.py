@@ -1,4 +1,5 @@
-"""Durable small writes: `write_atomic` (temporary name, fsync, rename, fsync the folder) and `sha256_file`.
+"""Durable small writes and careful reads: `write_atomic` (temporary name, fsync, rename, fsync the folder),
+`sha256_file`, and `read_json`, whose `DamagedFileError` names a damaged file in one line.
 
 Used for model checkpoints and manifests (`harness.cache`), trial records (`harness.trials`) and the plan
 files of a run (`harness.runner`): a reader sees the old file or the new one, never a torn one.
@@ -6,9 +7,28 @@ files of a run (`harness.runner`): a reader sees the old file or the new one, ne
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import secrets
 from pathlib import Path
+
+
+class DamagedFileError(ValueError):
+    """A file of the results store is truncated, not JSON or of the wrong shape; the message names it."""
+
+
+def read_json(path: Path, what: str = "file", kind: type = dict):
+    """The JSON in `path` (a `kind`), or `DamagedFileError` naming the file and the fix in one line."""
+    try:
+        value = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else " ".join(str(exc).split())[:120]
+        raise DamagedFileError(f"{path}: unreadable {what} ({detail}). Delete it and rerun the grid to redo it.") \
+            from None
+    if not isinstance(value, kind):
+        raise DamagedFileError(f"{path}: damaged {what} (not a JSON {kind.__name__}). Delete it and rerun the "
+                               f"grid to redo it.")
+    return value
 
 
 def write_atomic(path: Path, data: bytes) -> None:

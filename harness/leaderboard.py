@@ -25,6 +25,7 @@ from tasks.base import Task
 
 from . import paired
 from .numbers import ci95_half, fmt_ci
+from .files import DamagedFileError, read_json
 from .plan import current_hashes
 from .search_table import search_markdown, search_rows
 
@@ -74,7 +75,10 @@ def collect_raw(run_dir: Path, current: dict | None = None) -> pd.DataFrame:
     exps = None
     rows = []
     for path in sorted((run_dir / "trials").glob("*.json")):
-        rec = json.loads(path.read_text())
+        rec = read_json(path, "trial record")
+        if not {"trial_id", "experiment", "task", "label", "seed", "status"} <= set(rec):
+            raise DamagedFileError(f"{path}: damaged trial record (fields missing). Delete it and rerun the grid "
+                                   f"to redo it.")
         if current is not None and current.get(rec["trial_id"]) != rec.get("config_hash"):
             continue  # a trial of an earlier version of the grid
         if "task_params" not in rec:
@@ -301,7 +305,7 @@ def to_markdown(board: pd.DataFrame, raw: pd.DataFrame) -> str:
 
 def write_leaderboards(run_dir: str | Path) -> pd.DataFrame:
     run_dir = Path(run_dir)
-    if not (run_dir / "trials").is_dir():
+    if not (run_dir / "trials").is_dir() or not any((run_dir / "trials").glob("*.json")):
         raise FileNotFoundError(f"No trial records under {run_dir / 'trials'}: pass the folder of one grid's "
                                 f"results, e.g. results/demo.")
     current = current_hashes(run_dir)

@@ -18,6 +18,7 @@ from methods.base import ModelSpec
 from tasks import get as get_task
 
 from .config import Grid, plugin_paths
+from .files import DamagedFileError, read_json
 
 
 @dataclass
@@ -118,7 +119,11 @@ def current_hashes(run_dir: Path) -> dict[str, str] | None:
     path = Path(run_dir) / "plan.json"
     if not path.exists():
         return None
-    doc = json.loads(path.read_text())
+    doc = read_json(path, "plan")
     if isinstance(doc.get("trials"), list):
-        return {t["trial_id"]: t["config_hash"] for t in doc["trials"]}
+        try:
+            return {t["trial_id"]: t["config_hash"] for t in doc["trials"]}
+        except (KeyError, TypeError):
+            raise DamagedFileError(f"{path}: damaged plan (a trial without trial_id or config_hash). Rerun the "
+                                   f"grid to write it again.") from None
     return doc  # written before the plan was one document: trial id -> config hash

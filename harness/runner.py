@@ -22,7 +22,8 @@ from pathlib import Path
 from methods.base import UNRECORDED
 
 from .cache import ModelCache, lock_holder
-from .files import write_atomic
+from .files import DamagedFileError, write_atomic
+from .interrupts import Stop, fit
 from .config import Grid, plugin_paths
 from .leaderboard import write_leaderboards
 from .locks import exclusive, lock_settings
@@ -42,10 +43,12 @@ class RunSummary:
     skipped_evals: int
     failed_evals: int
     shared: int = 0  # models and evaluations another run finished while this one waited for them
+    interrupted: int = 0  # the signal that stopped the run (2: Ctrl-C, 15: SIGTERM), else 0
+    left: tuple[int, int] = (0, 0)  # trainings and evaluations an interrupted run leaves to a rerun
 
     @property
     def ok(self) -> bool:
-        return self.failed_models == 0 and self.failed_evals == 0
+        return self.failed_models == 0 and self.failed_evals == 0 and not self.interrupted
 
 
 def describe(plan: Plan, grid: Grid, results: Path) -> str:
@@ -151,6 +154,12 @@ def check_resources(grid: Grid) -> None:
 
 def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = None, address: str | None = None,
              resume: bool = False, reuse_stale: bool = False, log=print) -> RunSummary:
+    with Stop(log) as stop:
+        return _run_grid(grid, results, data_root=data_root, address=address, resume=resume,
+                         reuse_stale=reuse_stale, log=log, stop=stop)
+
+
+def _run_grid(grid: Grid, results, *, data_root, address, resume, reuse_stale, log, stop: Stop) -> RunSummary:
     results = Path(results).resolve()
     run_dir = results / grid.name
     make_plan(grid)  # a plan error (a task's jobs) stops the run before Ray starts
@@ -165,7 +174,7 @@ def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = 
               "plugins": grid.plugins, "plugin_paths": paths, "resume": resume, "run_id": run_id, "lock": locks,
               "max_failures": grid.max_failures}
     started = time.perf_counter()
-    search_errors = run_searches(grid, results, common, log)
+    search_errors = run_searches(grid, results, common, log, stop)
     plan = make_plan(grid)  # searched methods now have their chosen configuration
     plan = _stale_models(plan, grid, cache, reuse_stale, log)
     # The leaderboard shows only this grid's current trials, not records left by an edited earlier version.
@@ -194,11 +203,13 @@ def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = 
                 cache.record_failure(spec, f"dependency failed: {deps}")
             else:
                 runnable.append(spec)
-        if runnable:
+        if runnable and not stop.signal:
             configs = [{"spec": s.to_dict(), "common": common, "cpus": plan.resources[s.key]["cpu"],
                         "gpus": plan.resources[s.key]["gpu"]} for s in runnable]
             log(f"[laebench] training layer {i}: {len(configs)} model(s)")
-            _tune(run_train, configs, run_dir, f"train{i}", grid.max_failures, log)
+            _tune(run_train, configs, run_dir, f"train{i}", grid.max_failures, log, stop)
+        if stop.signal:  # what finished is stored; nothing interrupted counts as failed
+            break
         for spec in layer:
             entry = cache.entry(spec)
             trained_here += entry is not None and entry.get("run_id") == run_id
@@ -209,12 +220,17 @@ def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = 
                     cache.record_failure(spec, "trial crashed without writing a model (see Ray logs)")
 
     todo = [job for job in plan.evals if not _finished(run_dir, job, cache)]
+    if stop.signal:
+        return _interrupted(plan, todo, run_dir, cache, stop, trained_here, locks, log)
     log(f"[laebench] evaluations: {len(plan.evals)} planned, {len(plan.evals) - len(todo)} done, {len(todo)} to run")
     experiments, jobs = document["experiments"], {t["trial_id"]: t for t in document["trials"]}
     if todo:
         configs = [{"job": jobs[job.trial_id], "common": common, "experiment": experiments[job.experiment],
                     "cpus": job.resources["cpu"], "gpus": job.resources["gpu"]} for job in todo]
-        _tune(run_eval, eval_batches(configs, _slots()), run_dir, "eval", grid.max_failures, log)
+        _tune(run_eval, eval_batches(configs, _slots()), run_dir, "eval", grid.max_failures, log, stop)
+    if stop.signal:
+        left = [job for job in todo if not _finished(run_dir, job, cache)]
+        return _interrupted(plan, left, run_dir, cache, stop, trained_here, locks, log)
     failed_evals = evaluated_here = 0
     for job in plan.unsearched:  # their search found no configuration: recorded as failed, the rest go on
         error = f"search failed: {search_errors.get((job.experiment, job.label, job.seed), 'no configuration chosen')}"
@@ -237,8 +253,7 @@ def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = 
         else:
             evaluated_here += record.get("run_id") == run_id
     failed_evals += len(plan.unsearched)
-    with exclusive(run_dir / "leaderboard.lock", "leaderboards", locks):  # a concurrent run may be writing them
-        write_leaderboards(run_dir)
+    _write_boards(run_dir, locks, log)
     shared = (n_train - failed_models - trained_here) + (len(todo) + len(plan.unsearched) - failed_evals
                                                          - evaluated_here)
     log(f"[laebench] done in {time.perf_counter() - started:.1f}s: trained {trained_here}, "
@@ -247,6 +262,24 @@ def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = 
     log(f"[laebench] leaderboard: {run_dir / 'leaderboard.md'}")
     return RunSummary(run_dir, trained_here, len(plan.models) - n_train, failed_models,
                       evaluated_here, len(plan.evals) - len(todo), failed_evals, shared)
+
+
+def _write_boards(run_dir: Path, locks, log) -> None:
+    try:
+        with exclusive(run_dir / "leaderboard.lock", "leaderboards", locks):  # a concurrent run may write them
+            write_leaderboards(run_dir)
+    except (DamagedFileError, FileNotFoundError) as exc:  # the records stay; `report` rebuilds once mended
+        log(f"[laebench] leaderboards not written: {exc}")
+
+
+def _interrupted(plan: Plan, evals_left: list, run_dir: Path, cache: ModelCache, stop: Stop, trained_here: int,
+                 locks, log) -> RunSummary:
+    """A stopped run: the partial leaderboard and what a rerun has left to do."""
+    models_left = sum(1 for spec in plan.models if not cache.has(spec))
+    if any((run_dir / "trials").glob("*.json")):
+        _write_boards(run_dir, locks, log)
+    return RunSummary(run_dir, trained_here, len(plan.models) - models_left, 0, 0, len(plan.evals) - len(evals_left),
+                      0, interrupted=stop.signal, left=(models_left, len(evals_left)))
 
 
 def _stale_models(plan: Plan, grid: Grid, cache: ModelCache, reuse_stale: bool, log) -> Plan:
@@ -301,7 +334,8 @@ def eval_batches(configs: list[dict], slots: int, per_slot: int = 4, max_batch: 
             for (cpus, gpus), group in groups.items() for i in range(0, len(group), size)]
 
 
-def _tune(fn, configs: list[dict], run_dir: Path, phase: str, max_failures: int = 0, log=print) -> None:
+def _tune(fn, configs: list[dict], run_dir: Path, phase: str, max_failures: int = 0, log=print,
+          stop: Stop | None = None) -> None:
     """One Tune experiment over `configs`, a trial each, resources per trial from the config."""
     from ray import tune
 
@@ -317,4 +351,4 @@ def _tune(fn, configs: list[dict], run_dir: Path, phase: str, max_failures: int 
                                   callbacks=[PhaseProgress(phase, log, total=len(configs))],
                                   failure_config=tune.FailureConfig(max_failures=max_failures)),
     )
-    tuner.fit()
+    fit(tuner, stop)

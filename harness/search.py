@@ -127,9 +127,9 @@ def _search_record(summary: dict) -> dict:
     return {k: summary[k] for k in ("key", "metric", "mode", "best", "trials", "finished", "stopped_early", "failed")}
 
 
-def run_searches(grid: Grid, results: Path, common: dict, log=print) -> dict[str, str]:
+def run_searches(grid: Grid, results: Path, common: dict, log=print, stop=None) -> dict[str, str]:
     """Run every pending search; returns {(experiment, label, seed): error} for the users of searches where no
-    trial finished."""
+    trial finished. After a stop signal (`harness.interrupts.Stop`) nothing more is searched or recorded."""
     pending = apply_choices(grid, results)
     if not pending:
         return {}
@@ -147,7 +147,9 @@ def run_searches(grid: Grid, results: Path, common: dict, log=print) -> dict[str
             if summary is not None and summary["status"] == "ok":
                 log(f"[laebench] search {search.key}: done by another run meanwhile")
                 continue
-            summary = _run_one(search, grid, results, common, log)
+            summary = _run_one(search, grid, results, common, log, stop)
+            if summary is None:  # interrupted: neither chosen nor failed; a rerun searches again
+                return errors
             write_atomic(path, json.dumps(summary, indent=1, default=str).encode())
         if summary["status"] != "ok":
             errors.update({user: summary["error"] for user in search.users})
@@ -160,9 +162,10 @@ def run_searches(grid: Grid, results: Path, common: dict, log=print) -> dict[str
     return errors
 
 
-def _run_one(search: Search, grid: Grid, results: Path, common: dict, log) -> dict:
+def _run_one(search: Search, grid: Grid, results: Path, common: dict, log, stop=None) -> dict | None:
     from ray import tune
 
+    from . import interrupts
     from .progress import PhaseProgress
     from .search_trial import search_trial
 
@@ -186,7 +189,10 @@ def _run_one(search: Search, grid: Grid, results: Path, common: dict, log) -> di
             callbacks=[PhaseProgress(f"search {search.key}", log)],
             failure_config=tune.FailureConfig(max_failures=grid.max_failures)))
     try:
-        trials = [_trial_row(r) for r in tuner.fit()]
+        fitted = interrupts.fit(tuner, stop)
+        if stop is not None and stop.signal:
+            return None
+        trials = [_trial_row(r) for r in fitted]
     except Exception as exc:  # Tune itself failed: this search fails, the grid's other work goes on
         trials, crash = [], " ".join(str(exc).split())[-500:]
     else:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from methods.architectures import architecture_options
 
 from .checks import ConfigError, is_int, no_unknown, require
+
+MAX_WIDTH = 65536  # latent and layer widths beyond this are typos (1e20), not models: refused before torch sees them
+MAX_LAYERS = 64
 from .data import DATASETS
 
 
@@ -44,14 +47,16 @@ def model_section(value, path) -> dict:
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     k = opts.get("latent_dim")
-    require(is_int(k) and k > 0, f"{path}.latent_dim", "must be a positive integer", k)
+    require(is_int(k) and 0 < k <= MAX_WIDTH, f"{path}.latent_dim", f"must be a positive integer <= {MAX_WIDTH}", k)
     for key in ("hidden", "channels"):
         if key in opts:
             v = opts[key]
-            require(isinstance(v, list) and (v or key == "hidden") and all(is_int(n) and n > 0 for n in v),
-                     f"{path}.{key}", "must be a list of positive integers (layer widths)", v)
+            require(isinstance(v, list) and (v or key == "hidden") and len(v) <= MAX_LAYERS
+                    and all(is_int(n) and 0 < n <= MAX_WIDTH for n in v), f"{path}.{key}",
+                    f"must be a list of at most {MAX_LAYERS} positive integers <= {MAX_WIDTH} (layer widths)", v)
     if "kernel_size" in opts:
         v = opts["kernel_size"]
-        require(is_int(v) and v > 0 and v % 2 == 1, f"{path}.kernel_size", "must be a positive odd integer", v)
+        require(is_int(v) and 0 < v <= 31 and v % 2 == 1, f"{path}.kernel_size", "must be a positive odd integer "
+                "<= 31", v)
     return dict(value)
 

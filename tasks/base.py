@@ -88,6 +88,11 @@ class Task(Parameterised):
     def __init__(self, params: dict | None = None):
         self.params = self.validate_params(params or {})
 
+    def check_data(self, data: dict) -> str:
+        """'' when the task's parameters fit the experiment's datasets (`{role: Dataset}`, role "train" and the
+        task's `data_roles`), else a one-line reason with the fix; run before Ray starts. Default: ''."""
+        return ""
+
     def jobs(self, method_labels: list[str], seeds: list[int]) -> list[Job]:
         return [Job(label, seed) for label in method_labels for seed in seeds]
 

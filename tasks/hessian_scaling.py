@@ -44,6 +44,15 @@ class HessianScaling(Task):
     }
     directions = {"time_s@*": "min", "peak_mem_mb@*": "min", "slope_*": "min", "over_budget@*": "min"}
 
+    @classmethod
+    def validate_params(cls, params: dict) -> dict:
+        p = super().validate_params(params)
+        fitted = [s for s in p["sides"] if s >= p["fit_min_side"]]
+        if len(fitted) < 2:
+            raise ValueError(f"hessian_scaling.fit_min_side {p['fit_min_side']} leaves {len(fitted)} of the sides "
+                             f"{p['sides']} to fit a slope on; it needs 2. Lower fit_min_side or add larger sides.")
+        return p
+
     def jobs(self, method_labels: list[str], seeds: list[int]) -> list[Job]:
         return [Job(mode, seed, (("side", side),)) for mode in self.params["modes"] for side in self.params["sides"]
                 for seed in seeds]

@@ -134,6 +134,20 @@ class KNN(Task):
     }
     directions = {"accuracy/*": "max", "member_accuracy/*": "max"}
 
+    def check_data(self, data: dict) -> str:
+        y = data["train"].val_y if "train" in data else None
+        if y is None or y.ndim != 1:
+            if y is not None and self.params["labels_multilabel"] >= len(y):
+                return (f"knn.labels_multilabel {self.params['labels_multilabel']} leaves no validation point to "
+                        f"evaluate ({len(y)} in all). Lower it.")
+            return ""
+        smallest = int(min((y == c).sum() for c in y.unique()))
+        too_many = [n for n in self.params["labels_per_class"] if n >= smallest]
+        if too_many:
+            return (f"knn.labels_per_class {too_many} would label every validation point of the smallest class "
+                    f"({smallest} points), leaving none to evaluate. Use counts below {smallest} (or more data).")
+        return ""
+
     @torch.no_grad()
     def embed(self, ctx: EvalContext, x_all: torch.Tensor) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per latent space: latent samples `[N, S, K]` (S = 1 when identical, e.g. a deterministic method)

@@ -80,6 +80,13 @@ class OOD(Task):
             raise ValueError(f"ood.n_samples must be a positive integer. Got {n!r}.")
         return p
 
+    def check_data(self, data: dict) -> str:
+        if "train" in data and "ood" in data and data["train"].image_shape != data["ood"].image_shape:
+            return (f"data.ood ({data['ood'].name}) has images {tuple(data['ood'].image_shape)}, data.train "
+                    f"({data['train'].name}) {tuple(data['train'].image_shape)}: OOD images must have the "
+                    f"in-distribution shape. Pick a pair of the same size (mnist / fashionmnist).")
+        return ""
+
     def samples_for(self, ctx: EvalContext) -> int:
         """n_samples for this trial's method: by label, then by registry key, then `default`."""
         n = self.params["n_samples"]

@@ -6,6 +6,7 @@ trained; the cases that need Ray (a GPU request, a reachable address) use the se
 """
 from __future__ import annotations
 
+import gzip
 import os
 import socket
 import textwrap
@@ -81,7 +82,7 @@ CASES = [
     ("data_unknown_dataset", grid(exp=exp(data="{train: cifar}")), {}, DRY, {}, "data.train.name must be one of"),
     ("data_name_a_list", grid(exp=exp(data="{train: {name: [digits]}}")), {}, DRY, {}, "data.train.name"),
     ("data_classes_absent", grid(exp=exp(data="{train: {name: digits, classes: [42]}}")), {}, DRY, {},
-     "has no train/val/test images"),
+     "digits has no class [42]"),
     ("data_classes_bool", grid(exp=exp(data="{train: {name: digits, classes: [true]}}")), {}, DRY, {},
      "data.train.classes must be"),
     ("data_limit_zero", grid(exp=exp(data="{train: {name: digits, limit: 0}}")), {}, DRY, {},
@@ -99,9 +100,9 @@ CASES = [
     ("latent_dim_bool", grid(exp=exp(model="{arch: mlp, latent_dim: true}")), {}, DRY, {},
      "latent_dim must be a positive integer"),
     ("hidden_a_word", grid(exp=exp(model="{arch: mlp, latent_dim: 2, hidden: abc}")), {}, DRY, {},
-     "model.hidden must be a list of positive integers"),
+     "model.hidden must be a list of at most 64 positive integers"),
     ("hidden_zero_width", grid(exp=exp(model="{arch: mlp, latent_dim: 2, hidden: [0]}")), {}, DRY, {},
-     "model.hidden must be a list of positive integers"),
+     "model.hidden must be a list of at most 64 positive integers"),
     ("kernel_even", grid(exp=exp(model="{arch: conv, latent_dim: 2, kernel_size: 4}")), {}, DRY, {},
      "kernel_size must be a positive odd integer"),
     ("arch_too_deep_for_images", grid(exp=exp(data="{train: digits}", model="{arch: conv_celeba, latent_dim: 2}")),
@@ -148,6 +149,62 @@ CASES = [
     ("verify_not_a_store", None, {"empty/.keep": ""}, ["verify", "{tmp}/empty"], {}, "holds no model entries"),
     ("verify_a_file", None, {"afile": "x"}, ["verify", "{tmp}/afile"], {}, "is not a folder"),
 ]
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"b{i}: &b{i} [{', '.join(['*' + ('a' if i == 1 else f'b{i - 1}')] * 12)}]\n" for i in range(1, 10))
+TRUNCATED_GZ = {f"data/MNIST/raw/{stem}.gz": gzip.compress(b"\x00" * 4000)[:30] for stem in
+                ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte")}
+RECORD = ('{"trial_id": "e/ae/seed0", "experiment": "e", "task": "reconstruction", "label": "ae", "seed": 0, '
+          '"status": "ok", "metrics": [], "dataset": "d", "arch": "mlp", "method_key": "ae", "method_params": {}, '
+          '"task_params": {}}')
+CASES += [
+    # --- YAML whose cost or shape is unbounded --------------------------------------------------------------------
+    ("yaml_alias_bomb", BOMB + "name: bad\nseeds: *b9\nexperiments: []\n", {}, DRY, {}, "more than 100 alias"),
+    ("yaml_nested_20000_deep", "name: bad\nexperiments: " + "[" * 20000 + "]" * 20000 + "\n", {}, DRY, {},
+     "nesting deeper than 40 levels"),
+    ("yaml_int_and_str_keys", grid("1: 2"), {}, DRY, {}, "the key 1 is not a string"),
+    # --- values checked for what they mean ------------------------------------------------------------------------
+    ("latent_dim_huge", grid(exp=exp(model="{arch: mlp, latent_dim: 100000000000000000000}")), {}, DRY, {},
+     "latent_dim must be a positive integer <= 65536"),
+    ("hidden_huge", grid(exp=exp(model="{arch: mlp, latent_dim: 2, hidden: [10000000]}")), {}, DRY, {},
+     "model.hidden must be a list of at most"),
+    ("data_class_partly_absent", grid(exp=exp(data="{train: {name: digits, classes: [0, 42]}}")), {}, DRY, {},
+     "digits has no class [42]"),
+    ("data_limit_above_size", grid(exp=exp(data="{train: {name: digits, limit: 100000}}")), {}, DRY, {},
+     "100000 training images asked for"),
+    ("knn_labels_beyond_data", grid(exp=exp(task="knn", task_params="{labels_per_class: [1, 50]}")), {}, DRY, {},
+     "knn.labels_per_class [50] would label every validation point"),
+    ("scaling_fit_min_side_above_sides",
+     grid(exp="{name: s, task: hessian_scaling, task_params: {sides: [8, 16], fit_min_side: 64}}"), {}, DRY, {},
+     "fit_min_side 64 leaves 0 of the sides"),
+    # --- names and paths --------------------------------------------------------------------------------------------
+    ("experiment_name_nul", grid(exp=exp(name='"a\\0b"')), {}, DRY, {}, "experiments[0].name must be a name"),
+    ("experiment_name_newline", grid(exp=exp(name='"a\\nb"')), {}, DRY, {}, "experiments[0].name must be a name"),
+    ("experiment_name_300_chars", grid(exp=exp(name="e" * 300)), {}, DRY, {}, "at most 100 characters"),
+    ("grid_name_300_chars", grid().replace("name: bad", "name: " + "g" * 300), {}, DRY, {}, "at most 100 characters"),
+    ("method_label_300_chars", grid(exp=exp(methods="{" + "m" * 300 + ": {method: ae}}")), {}, DRY, {},
+     "at most 100 characters"),
+    ("results_symlink_loop", grid(), {}, ["run", "--grid", "{grid}", "--results", "{tmp}/loop/res", "--dry-run"], {},
+     "--results {tmp}/loop/res is a symlink loop"),
+    ("data_root_symlink_loop", grid(), {}, [*DRY, "--data-root", "{tmp}/loop"], {}, "is a symlink loop"),
+    ("env_data_is_a_file", grid(), {"afile": "x"}, DRY, {"LAEBENCH_DATA": "{tmp}/afile"}, "LAEBENCH_DATA="),
+    ("env_cache_is_a_file", grid(), {"afile": "x"}, DRY, {"LAEBENCH_CACHE": "{tmp}/afile"}, "LAEBENCH_CACHE="),
+    # --- data files ---------------------------------------------------------------------------------------------
+    ("data_gz_truncated", grid(exp=exp(data="{train: mnist}")), TRUNCATED_GZ, [*DRY, "--data-root", "{tmp}/data"],
+     {}, "train-images-idx3-ubyte.gz is truncated. Replace it with an intact copy"),
+    # --- cluster ------------------------------------------------------------------------------------------------
+    ("address_auto_stale_env", grid(), {}, [*DRY[:-1], "--address", "auto"], {"RAY_ADDRESS": "127.0.0.1:{free_port}"},
+     "--address auto (RAY_ADDRESS: 127.0.0.1:"),
+    # --- report and verify agree ----------------------------------------------------------------------------------
+    ("report_no_records", None, {"run/trials/.keep": ""}, ["report", "{tmp}/run"], {}, "No trial records"),
+    ("report_damaged_record", None, {"run/trials/e__ae__seed0.json": '{"trial_id": "e/a'}, ["report", "{tmp}/run"],
+     {}, "e__ae__seed0.json: unreadable trial record"),
+    ("report_record_not_a_mapping", None, {"run/trials/x.json": "[1, 2]"}, ["report", "{tmp}/run"], {},
+     "x.json: damaged trial record"),
+    ("report_damaged_plan", None, {"run/trials/e__ae__seed0.json": RECORD, "run/plan.json": '{"trials": [{"tri'},
+     ["report", "{tmp}/run"], {}, "plan.json: unreadable plan"),
+    ("verify_no_records", None, {"run/trials/.keep": ""}, ["verify", "{tmp}/run"], {}, "holds no model entries"),
+]
 NEEDS_RAY = {"gpu_without_gpus"}
 CASES.append(("gpu_without_gpus", grid("resources: {cpu: 1, gpu: 1}"), {},
               ["run", "--grid", "{grid}", "--results", "{tmp}/res", "--address", "{ray}"], {},
@@ -169,18 +226,25 @@ def test_bad_input_is_one_line_and_exit_2(case, tmp_path, monkeypatch, capsys, r
         (tmp_path / "locked").mkdir(mode=0o500)
     ray = request.getfixturevalue("ray_address") if name in NEEDS_RAY else ""
     (tmp_path / "empty").mkdir()
+    (tmp_path / "loop").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop")
     for rel, content in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text(content)
+        if isinstance(content, bytes):
+            (tmp_path / rel).write_bytes(content)
+        else:
+            (tmp_path / rel).write_text(content)
     grid_path = tmp_path / "grid.yaml"
     if isinstance(text, bytes):
         grid_path.write_bytes(text)
     elif text is not None:
         grid_path.write_text(textwrap.dedent(text))
+    port = _free_port()
     for key, value in env.items():
-        monkeypatch.setenv(key, value)
+        monkeypatch.setenv(key, value.format(tmp=tmp_path, free_port=port))
     monkeypatch.chdir(tmp_path)
-    argv = [a.format(tmp=tmp_path, grid=grid_path, ray=ray, free_port=_free_port()) for a in args]
+    argv = [a.format(tmp=tmp_path, grid=grid_path, ray=ray, free_port=port) for a in args]
+    needle = needle.format(tmp=tmp_path)
     capsys.readouterr()  # drop what setting up fixtures printed (Ray's start-up line)
     code = main(argv)
     err = capsys.readouterr().err
@@ -189,6 +253,7 @@ def test_bad_input_is_one_line_and_exit_2(case, tmp_path, monkeypatch, capsys, r
     assert "Traceback" not in err, err
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert needle in lines[0], lines[0]
+    assert len(err) < 2048, len(err)  # one short line, whatever the input held
     if name in ("results_is_a_file", "results_under_a_file", "gpu_without_gpus"):
         assert not (tmp_path / "res").exists()  # nothing written before the error
 
