@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--address", default=None, help="join a Ray cluster: 'auto' or HOST:PORT")
     run.add_argument("--resume", action="store_true", help="continue interrupted trainings from their last epoch")
     run.add_argument("--dry-run", action="store_true", help="print the trials and exit")
+    run.add_argument("--verbose", action="store_true", help="stream worker output (epochs, lock waits, warnings) "
+                     "and Ray's info lines to the terminal too; it always goes to <results>/<grid>/logs/")
     run.add_argument("--reuse-stale", action="store_true", help="use stored models whose code changed since they "
                      "were trained instead of retraining them (the leaderboard marks their cells)")
     report = sub.add_parser("report", help="rebuild leaderboards of a results folder from raw trial records")
@@ -148,7 +150,7 @@ def _dispatch(args) -> int:
         print(describe(make_plan(grid), grid, Path(args.results).resolve()))
         return 0
     summary = run_grid(grid, args.results, data_root=data_root, address=args.address, resume=args.resume,
-                       reuse_stale=args.reuse_stale)
+                       reuse_stale=args.reuse_stale, verbose=args.verbose)
     if summary.interrupted:
         trainings, evaluations = summary.left
         print(f"interrupted: {trainings} training(s) and {evaluations} evaluation(s) left; rerun with --resume",

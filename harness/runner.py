@@ -23,6 +23,7 @@ from methods.base import UNRECORDED
 
 from .cache import ModelCache, lock_holder
 from .files import DamagedFileError, write_atomic
+from .console import Console, log_path, summary
 from .interrupts import Stop, fit
 from .config import Grid, plugin_paths
 from .leaderboard import write_leaderboards
@@ -75,35 +76,46 @@ def describe(plan: Plan, grid: Grid, results: Path) -> str:
     return "\n".join(lines)
 
 
-def init_ray(address: str | None, extra_paths: list[str]) -> None:
-    """Start a private local Ray instance (no `address`) or join a cluster, with Ray's authentication as it is.
+def init_ray(address: str | None, extra_paths: list[str], verbose: bool = False) -> bool:
+    """Start a private local Ray instance (no `address`) or join a cluster, with Ray's authentication as it is;
+    True when this call started an instance (the run shuts it down at its end).
 
     laebench never sets `RAY_AUTH_MODE`: a local instance runs with the token Ray generates (Ray >= 2.59
     turns token authentication on for local clusters), a cluster with whatever its operator configured.
     A local instance listens on the loopback address only (`RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`, Ray's own
-    single-machine mode), so nothing off this machine can reach its GCS or raylets at all.
+    single-machine mode), so nothing off this machine can reach its GCS or raylets at all. Unless `verbose`,
+    Ray's and Tune's info lines (start banner, state writes) are off and worker output stays in the trials'
+    log files (`harness.console.trial_log`) instead of being forwarded here.
     """
+    import logging
+
     import ray
 
-    # Tune's console tables and banners off: harness.progress prints one line per finished trial instead
+    # Tune's console tables and banners off: harness.console shows one progress view per phase instead
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     quiet_token_notice()
+    level = logging.INFO if verbose else logging.WARNING
+    for name in ("ray.tune", "ray.train", "ray.air"):
+        logging.getLogger(name).setLevel(level)
     if ray.is_initialized():
-        return
+        return False
     paths = [p for p in [*extra_paths, os.environ.get("PYTHONPATH", "")] if p]
     runtime_env = {"env_vars": {"PYTHONPATH": os.pathsep.join(paths)}}
     for var in ("LAEBENCH_CACHE", "LAEBENCH_DATA"):
         if os.environ.get(var):
             runtime_env["env_vars"][var] = os.environ[var]
-    kwargs = {"include_dashboard": False, "runtime_env": runtime_env, "log_to_driver": True}
+    kwargs = {"include_dashboard": False, "runtime_env": runtime_env, "log_to_driver": verbose,
+              "logging_level": level}
     if address:
         ray.init(address=address, **kwargs)
+        return False  # a cluster this run joined: it stays up
     else:
         num_cpus = int(os.environ.get("LAEBENCH_NUM_CPUS", os.cpu_count() or 1))
         loopback_only()
         # "local": always a fresh instance of our own; without it Ray joins any `ray start` cluster it finds
         # on this machine (another user's, a test's) and then refuses num_cpus.
         ray.init(address="local", num_cpus=num_cpus, **kwargs)
+    return True
 
 
 LOOPBACK_VAR = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
@@ -153,28 +165,32 @@ def check_resources(grid: Grid) -> None:
 
 
 def run_grid(grid: Grid, results: str | os.PathLike, *, data_root: str | None = None, address: str | None = None,
-             resume: bool = False, reuse_stale: bool = False, log=print) -> RunSummary:
-    with Stop(log) as stop:
+             resume: bool = False, reuse_stale: bool = False, verbose: bool = False,
+             console: Console | None = None) -> RunSummary:
+    console = console or Console(verbose=verbose)
+    with Stop(console.line) as stop:
         return _run_grid(grid, results, data_root=data_root, address=address, resume=resume,
-                         reuse_stale=reuse_stale, log=log, stop=stop)
+                         reuse_stale=reuse_stale, console=console, stop=stop)
 
 
-def _run_grid(grid: Grid, results, *, data_root, address, resume, reuse_stale, log, stop: Stop) -> RunSummary:
+def _run_grid(grid: Grid, results, *, data_root, address, resume, reuse_stale, console: Console,
+              stop: Stop) -> RunSummary:
+    log = console.line
     results = Path(results).resolve()
     run_dir = results / grid.name
     make_plan(grid)  # a plan error (a task's jobs) stops the run before Ray starts
     locks = lock_settings()
     paths = plugin_paths(grid.source)
-    init_ray(address, paths)
+    started_ray = init_ray(address, paths, verbose=console.verbose)
     check_resources(grid)  # before anything is written: a grid this cluster cannot run leaves no folder
     run_dir.mkdir(parents=True, exist_ok=True)
     cache = ModelCache(results / "models", locks)
     run_id = f"{socket.gethostname()}:{os.getpid()}:{time.time():.0f}"
     common = {"models_dir": str(results / "models"), "run_dir": str(run_dir), "data_root": data_root,
               "plugins": grid.plugins, "plugin_paths": paths, "resume": resume, "run_id": run_id, "lock": locks,
-              "max_failures": grid.max_failures}
+              "max_failures": grid.max_failures, "verbose": console.verbose}
     started = time.perf_counter()
-    search_errors = run_searches(grid, results, common, log, stop)
+    search_errors = run_searches(grid, results, common, log, stop, console)
     plan = make_plan(grid)  # searched methods now have their chosen configuration
     plan = _stale_models(plan, grid, cache, reuse_stale, log)
     # The leaderboard shows only this grid's current trials, not records left by an edited earlier version.
@@ -206,8 +222,7 @@ def _run_grid(grid: Grid, results, *, data_root, address, resume, reuse_stale, l
         if runnable and not stop.signal:
             configs = [{"spec": s.to_dict(), "common": common, "cpus": plan.resources[s.key]["cpu"],
                         "gpus": plan.resources[s.key]["gpu"]} for s in runnable]
-            log(f"[laebench] training layer {i}: {len(configs)} model(s)")
-            _tune(run_train, configs, run_dir, f"train{i}", grid.max_failures, log, stop)
+            _tune(run_train, configs, run_dir, f"training layer {i}", grid.max_failures, stop, console)
         if stop.signal:  # what finished is stored; nothing interrupted counts as failed
             break
         for spec in layer:
@@ -215,7 +230,8 @@ def _run_grid(grid: Grid, results, *, data_root, address, resume, reuse_stale, l
             trained_here += entry is not None and entry.get("run_id") == run_id
             if entry is None:
                 failed_models += 1
-                log(f"[laebench] FAILED model {spec.key}: {cache.failure(spec) or 'no model written (trial crashed)'}")
+                log(f"[laebench] FAILED model {spec.key}: {cache.failure(spec) or 'no model written (trial crashed)'} "
+                    f"(log: {log_path(run_dir, 'train/' + spec.key)})")
                 if cache.failure(spec) is None:
                     cache.record_failure(spec, "trial crashed without writing a model (see Ray logs)")
 
@@ -227,7 +243,7 @@ def _run_grid(grid: Grid, results, *, data_root, address, resume, reuse_stale, l
     if todo:
         configs = [{"job": jobs[job.trial_id], "common": common, "experiment": experiments[job.experiment],
                     "cpus": job.resources["cpu"], "gpus": job.resources["gpu"]} for job in todo]
-        _tune(run_eval, eval_batches(configs, _slots()), run_dir, "eval", grid.max_failures, log, stop)
+        _tune(run_eval, eval_batches(configs, _slots()), run_dir, "evaluations", grid.max_failures, stop, console)
     if stop.signal:
         left = [job for job in todo if not _finished(run_dir, job, cache)]
         return _interrupted(plan, left, run_dir, cache, stop, trained_here, locks, log)
@@ -249,27 +265,37 @@ def _run_grid(grid: Grid, results, *, data_root, address, resume, reuse_stale, l
             record = {"status": "failed", "error": f"unreadable record {path}"}
         if record["status"] != "ok":
             failed_evals += 1
-            log(f"[laebench] FAILED {job.trial_id}: {record['error']}")
+            log(f"[laebench] FAILED {job.trial_id}: {record['error']} (log: {log_path(run_dir, job.trial_id)})")
         else:
             evaluated_here += record.get("run_id") == run_id
     failed_evals += len(plan.unsearched)
-    _write_boards(run_dir, locks, log)
+    board = _write_boards(run_dir, locks, log)
     shared = (n_train - failed_models - trained_here) + (len(todo) + len(plan.unsearched) - failed_evals
                                                          - evaluated_here)
-    log(f"[laebench] done in {time.perf_counter() - started:.1f}s: trained {trained_here}, "
-        f"failed models {failed_models}, evaluated {evaluated_here}, failed evaluations {failed_evals}"
-        + (f", {shared} model(s)/evaluation(s) done by another run meanwhile" if shared else ""))
-    log(f"[laebench] leaderboard: {run_dir / 'leaderboard.md'}")
+    if shared:
+        log(f"[laebench] {shared} model(s)/evaluation(s) done by another run meanwhile")
+    if board is not None:
+        summary(board, run_dir, console, time.perf_counter() - started)
+    if started_ray:
+        _shutdown_ray()
     return RunSummary(run_dir, trained_here, len(plan.models) - n_train, failed_models,
                       evaluated_here, len(plan.evals) - len(todo), failed_evals, shared)
 
 
-def _write_boards(run_dir: Path, locks, log) -> None:
+def _write_boards(run_dir: Path, locks, log):
     try:
         with exclusive(run_dir / "leaderboard.lock", "leaderboards", locks):  # a concurrent run may write them
-            write_leaderboards(run_dir)
+            return write_leaderboards(run_dir)
     except (DamagedFileError, FileNotFoundError) as exc:  # the records stay; `report` rebuilds once mended
         log(f"[laebench] leaderboards not written: {exc}")
+        return None
+
+
+def _shutdown_ray() -> None:
+    """Stop the Ray instance this run started, quietly (its workers' exit is not news)."""
+    import ray
+
+    ray.shutdown()
 
 
 def _interrupted(plan: Plan, evals_left: list, run_dir: Path, cache: ModelCache, stop: Stop, trained_here: int,
@@ -334,21 +360,23 @@ def eval_batches(configs: list[dict], slots: int, per_slot: int = 4, max_batch: 
             for (cpus, gpus), group in groups.items() for i in range(0, len(group), size)]
 
 
-def _tune(fn, configs: list[dict], run_dir: Path, phase: str, max_failures: int = 0, log=print,
-          stop: Stop | None = None) -> None:
+def _tune(fn, configs: list[dict], run_dir: Path, phase: str, max_failures: int = 0, stop: Stop | None = None,
+          console: Console | None = None) -> None:
     """One Tune experiment over `configs`, a trial each, resources per trial from the config."""
     from ray import tune
 
-    from .progress import PhaseProgress
+    from .progress import PhaseProgress, units
 
     trainable = tune.with_resources(fn, lambda cfg: {"cpu": cfg["trial"]["cpus"], "gpu": cfg["trial"]["gpus"]})
+    view = (console or Console()).phase(phase, sum(units({"trial": c}) for c in configs))
     tuner = tune.Tuner(
         trainable,
         param_space={"trial": tune.grid_search(configs)},
         tune_config=tune.TuneConfig(reuse_actors=True, trial_dirname_creator=lambda trial: trial.trial_id),
         run_config=tune.RunConfig(name=f"{phase}-{time.strftime('%Y%m%d-%H%M%S')}",
                                   storage_path=str(run_dir / ".tune"), verbose=0,
-                                  callbacks=[PhaseProgress(phase, log, total=len(configs))],
+                                  callbacks=[PhaseProgress(view)],
                                   failure_config=tune.FailureConfig(max_failures=max_failures)),
     )
-    fit(tuner, stop)
+    with view:
+        fit(tuner, stop)

@@ -127,7 +127,7 @@ def _search_record(summary: dict) -> dict:
     return {k: summary[k] for k in ("key", "metric", "mode", "best", "trials", "finished", "stopped_early", "failed")}
 
 
-def run_searches(grid: Grid, results: Path, common: dict, log=print, stop=None) -> dict[str, str]:
+def run_searches(grid: Grid, results: Path, common: dict, log=print, stop=None, console=None) -> dict[str, str]:
     """Run every pending search; returns {(experiment, label, seed): error} for the users of searches where no
     trial finished. After a stop signal (`harness.interrupts.Stop`) nothing more is searched or recorded."""
     pending = apply_choices(grid, results)
@@ -147,7 +147,7 @@ def run_searches(grid: Grid, results: Path, common: dict, log=print, stop=None) 
             if summary is not None and summary["status"] == "ok":
                 log(f"[laebench] search {search.key}: done by another run meanwhile")
                 continue
-            summary = _run_one(search, grid, results, common, log, stop)
+            summary = _run_one(search, grid, results, common, log, stop, console)
             if summary is None:  # interrupted: neither chosen nor failed; a rerun searches again
                 return errors
             write_atomic(path, json.dumps(summary, indent=1, default=str).encode())
@@ -162,10 +162,11 @@ def run_searches(grid: Grid, results: Path, common: dict, log=print, stop=None) 
     return errors
 
 
-def _run_one(search: Search, grid: Grid, results: Path, common: dict, log, stop=None) -> dict | None:
+def _run_one(search: Search, grid: Grid, results: Path, common: dict, log, stop=None, console=None) -> dict | None:
     from ray import tune
 
     from . import interrupts
+    from .console import Console
     from .progress import PhaseProgress
     from .search_trial import search_trial
 
@@ -177,6 +178,8 @@ def _run_one(search: Search, grid: Grid, results: Path, common: dict, log, stop=
     trainable = tune.with_resources(tune.with_parameters(search_trial, static=static),
                                     {"cpu": search.resources["cpu"], "gpu": search.resources["gpu"]})
     seed = search.base.seed if s.seed is None else s.seed
+    grid_points = math.prod(len(sp["grid"]) for sp in search.spaces.values() if "grid" in sp)
+    view = (console or Console()).phase(f"search {search.key}", s.num_samples * grid_points)
     started = time.perf_counter()
     tuner = tune.Tuner(
         trainable, param_space={"sampled": space},
@@ -186,10 +189,11 @@ def _run_one(search: Search, grid: Grid, results: Path, common: dict, log, stop=
         run_config=tune.RunConfig(
             name=f"search-{search.key}-{time.strftime('%Y%m%d-%H%M%S')}",
             storage_path=str(Path(common["run_dir"]) / ".tune"), verbose=0,
-            callbacks=[PhaseProgress(f"search {search.key}", log)],
+            callbacks=[PhaseProgress(view)],
             failure_config=tune.FailureConfig(max_failures=grid.max_failures)))
     try:
-        fitted = interrupts.fit(tuner, stop)
+        with view:
+            fitted = interrupts.fit(tuner, stop)
         if stop is not None and stop.signal:
             return None
         trials = [_trial_row(r) for r in fitted]

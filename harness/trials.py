@@ -10,6 +10,7 @@ counts as done only while that model is still the verified one in the cache (`re
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import traceback
@@ -23,6 +24,7 @@ from laebench.fingerprint import fingerprint
 from methods.base import ModelSpec, current_code
 
 from .cache import CacheError, ModelCache
+from .console import log_path, trial_log
 from .files import write_atomic
 from .data import load_dataset
 from .locks import exclusive
@@ -115,7 +117,25 @@ def train_model(spec: ModelSpec, common: dict, device: torch.device | None = Non
 
 
 def train_trial(config: dict) -> None:
-    """Train one model unless another run did (or failed to) while this trial waited for its lock."""
+    """Train one model unless another run did (or failed to) while this trial waited for its lock; its output
+    goes to `<run_dir>/logs/train__<model key>.log`."""
+    common = config["common"]
+    try:  # the key needs the method's class, which may come from a plugin
+        import_plugins(common.get("plugins", []), common.get("plugin_paths", []))
+        name = "train/" + ModelSpec(**config["spec"]).key
+    except Exception:  # recorded by the trial itself, which imports them again
+        name = f"train/{config['spec']['method']}-seed{config['spec']['seed']}"
+    with _logged(common, name):
+        _train_trial(config)
+
+
+def _logged(common: dict, name: str):
+    if not common.get("run_dir"):
+        return contextlib.nullcontext()
+    return trial_log(log_path(Path(common["run_dir"]), name), common.get("verbose", False))
+
+
+def _train_trial(config: dict) -> None:
     spec = ModelSpec(**config["spec"])
     common = config["common"]
     cache = _cache(common)
@@ -172,7 +192,13 @@ def record_is_current(run_dir: Path, job: dict, cache: ModelCache) -> bool:
 
 
 def eval_trial(config: dict) -> bool:
-    """Evaluate one job and write its record; returns whether Tune should retry it (grid `max_failures`)."""
+    """Evaluate one job and write its record; returns whether Tune should retry it (grid `max_failures`). Its
+    output goes to `<run_dir>/logs/<trial id, '/' as '__'>.log`."""
+    with _logged(config["common"], config["job"]["trial_id"]):
+        return _eval_trial(config)
+
+
+def _eval_trial(config: dict) -> bool:
     job, common = config["job"], config["common"]
     run_dir = Path(common["run_dir"])
     cache = _cache(common)

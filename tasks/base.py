@@ -84,6 +84,7 @@ class Task(Parameterised):
     needs_model: bool = True
     data_roles: tuple[str, ...] = ()  # extra datasets the experiment must name under `data:`
     directions: dict[str, str] = {}  # metric glob -> "max" | "min"
+    headline: tuple[str, ...] = ()  # the metric a run's summary shows (the first one present)
 
     def __init__(self, params: dict | None = None):
         self.params = self.validate_params(params or {})

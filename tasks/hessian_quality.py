@@ -22,6 +22,7 @@ class HessianQuality(Task):
     description = "-log p(x) and MSE of sampled networks (Table 2)"
     param_spec = sampling_params(100, 250)
     directions = {"neg_log_px": "min", "mse": "min", "gaussian_neg_log_px": "min"}
+    headline = ("neg_log_px",)
 
     def evaluate(self, ctx: EvalContext) -> list[dict]:
         p = self.params

@@ -43,6 +43,7 @@ class HessianScaling(Task):
         "fit_min_side": Param(32, "Smallest side used by the log-log slope fit.", kind="int", low=1),
     }
     directions = {"time_s@*": "min", "peak_mem_mb@*": "min", "slope_*": "min", "over_budget@*": "min"}
+    headline = ("slope_time",)
 
     @classmethod
     def validate_params(cls, params: dict) -> dict:

@@ -147,6 +147,7 @@ class Imputation(Task):
     }
     directions = {"mse": "min", "log_px": "max", "gaussian_log_px": "max", "authors/mse*": "min",
                   "authors/log_px*": "max", "*accuracy": "max", "*ce": "min"}
+    headline = ("ece", "authors/ece")
 
     @torch.no_grad()
     def evaluate(self, ctx: EvalContext) -> list[dict]:

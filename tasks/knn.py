@@ -133,6 +133,7 @@ class KNN(Task):
                                 "one sampled network for every point).", kind="choice", choices=("mean", "sample")),
     }
     directions = {"accuracy/*": "max", "member_accuracy/*": "max"}
+    headline = ("accuracy/n=10", "accuracy/overall")
 
     def check_data(self, data: dict) -> str:
         y = data["train"].val_y if "train" in data else None

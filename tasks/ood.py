@@ -66,6 +66,7 @@ class OOD(Task):
     }
     data_roles = ("ood",)
     directions = {"auroc/*": "max", "auroc_inkmatched/*": "max", "aupr/*": "max", "fpr95/*": "min"}
+    headline = ("auroc/sigma2_output", "auroc/log_px")
 
     @classmethod
     def validate_params(cls, params: dict) -> dict:

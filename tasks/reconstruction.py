@@ -29,6 +29,7 @@ class Reconstruction(Task):
     description = "Test MSE (per image, summed over pixels) and Gaussian log-likelihood"
     param_spec = sampling_params(10, 500)
     directions = {"mse": "min", "log_px": "max"}
+    headline = ("mse",)
 
     def evaluate(self, ctx: EvalContext) -> list[dict]:
         x_all = ctx.data.test_x

@@ -23,6 +23,10 @@ def test_demo_grid_end_to_end_and_rerun_trains_nothing(tmp_path, ray_address):
     results = tmp_path / "results"
     first = run_cli("run", "--results", results, "--address", ray_address, timeout=900)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
+    printed = (first.stdout + first.stderr).splitlines()  # not a terminal: plain lines
+    assert len(printed) <= 40 and "Traceback" not in first.stdout + first.stderr, printed
+    assert not any("Warning" in line or "\r" in line for line in printed), printed
+    assert any(line.startswith("ood-digits") for line in printed)  # the summary table
     run_dir = results / "demo"
     board = pd.read_csv(run_dir / "leaderboard.csv")
     assert (run_dir / "leaderboard.md").exists() and (run_dir / "raw.csv").exists()
@@ -40,6 +44,8 @@ def test_demo_grid_end_to_end_and_rerun_trains_nothing(tmp_path, ray_address):
 
     second = run_cli("run", "--results", results, "--address", ray_address, timeout=600)
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-4000:]
+    assert len((second.stdout + second.stderr).splitlines()) <= 12, second.stdout + second.stderr
+    assert (run_dir / "logs").is_dir() and list((run_dir / "logs").rglob("*.log"))  # worker output, on disk
     m = re.search(r"models: (\d+) needed, (\d+) cached, 0 to train", second.stdout)
     assert m and m.group(1) == m.group(2), second.stdout
     assert re.search(r"evaluations: (\d+) planned, \1 done, 0 to run", second.stdout), second.stdout

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -74,6 +75,11 @@ def test_failing_and_nan_trials_do_not_take_others_down(tmp_path, ray_address):
     assert failed.error.str.contains("broken on purpose").any() and failed.error.str.contains("NaN").any()
     md = (run_dir / "leaderboard.md").read_text()
     assert "## Failed trials" in md and "my_ae" in md
+    # the terminal names each failure's log, and the log holds its traceback
+    logs = re.findall(r"FAILED model (broken_ae-\w+): .*\(log: (\S+)\)", out)
+    assert logs, out
+    assert "Traceback" in Path(logs[0][1]).read_text() and "broken on purpose" in Path(logs[0][1]).read_text()
+    assert "Traceback" not in out
 
 
 def test_rerun_trains_nothing_report_rebuilds_and_edits_rerun_only_what_changed(tmp_path, ray_address, capsys):

@@ -136,7 +136,8 @@ def test_concurrent_runs_train_and_evaluate_each_model_once(tmp_path, ray_addres
     recs = records(results / "store")
     assert len(recs) == 2 and all(r["status"] == "ok" and r["attempt"] == 1 for r in recs)
     both = "".join(out)
-    assert "already trained (by another run meanwhile)" in both
+    trial_logs = "".join(p.read_text() for p in (results / "store" / "logs").glob("*.log"))  # worker output
+    assert "already trained (by another run meanwhile)" in trial_logs
     assert "done by another run meanwhile" in both
 
 

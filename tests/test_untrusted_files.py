@@ -96,7 +96,8 @@ def test_planted_partial_is_refused_on_resume(tmp_path):
                            "--resume"], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
     out = done.stdout + done.stderr
     assert done.returncode == 0, out
-    assert "partial.pt was refused: it holds a reference to posix.system" in out
+    trial_logs = "".join(p.read_text() for p in (results / "store" / "logs").glob("*.log"))  # worker output
+    assert "partial.pt was refused: it holds a reference to posix.system" in trial_logs
     assert not marker.exists() and (folder / "model.pt").exists()
     assert "Token authentication" not in out and "RAY_AUTH_MODE" not in out
 
