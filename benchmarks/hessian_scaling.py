@@ -5,6 +5,7 @@ task): `python -m benchmarks.hessian_scaling [--quick] [--methods ...] [--sides 
 fresh process under a time and memory budget, prints the table, the log-log slopes and approx / fwd_bwd, and
 writes a CSV and a PNG under benchmarks/results/. `--point METHOD SIDE` measures one point in this process.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,7 +13,15 @@ import json
 import sys
 from pathlib import Path
 
-from methods.curvature.scaling import FIT_MIN_SIDE, POINTS, check_point, fit_slopes, plot, run_grid, run_point_guarded
+from methods.curvature.scaling import (
+    FIT_MIN_SIDE,
+    POINTS,
+    check_point,
+    fit_slopes,
+    plot,
+    run_grid,
+    run_point_guarded,
+)
 
 METHODS = POINTS  # the name this script used to export
 DEFAULT_SIDES = (8, 16, 32, 64, 128, 256)
@@ -22,8 +31,12 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--point", nargs=2, metavar=("METHOD", "SIDE"), help="run one point in this process")
-    p.add_argument("--json", action="store_true", help="with --point: print the result as one JSON line")
+    p.add_argument(
+        "--point", nargs=2, metavar=("METHOD", "SIDE"), help="run one point in this process"
+    )
+    p.add_argument(
+        "--json", action="store_true", help="with --point: print the result as one JSON line"
+    )
     p.add_argument("--methods", nargs="+", default=list(POINTS))
     p.add_argument("--sides", nargs="+", type=int, default=list(DEFAULT_SIDES))
     p.add_argument("--quick", action="store_true", help=f"sides {QUICK_SIDES}")
@@ -33,7 +46,9 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threshold", type=int, default=4096, help="feature-size switch of mode 'mix'")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--time-budget", type=float, default=120.0, help="seconds per point (subprocess timeout)")
+    p.add_argument(
+        "--time-budget", type=float, default=120.0, help="seconds per point (subprocess timeout)"
+    )
     p.add_argument("--memory-budget-gb", type=float, default=4.0)
     p.add_argument("--min-fit-side", type=int, default=FIT_MIN_SIDE)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -45,24 +60,48 @@ def main(argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.point:
-        row = run_point_guarded(args.point[0], int(args.point[1]), threads=args.threads,
-                                memory_budget_gb=args.memory_budget_gb, batch_size=args.batch_size,
-                                channels=args.channels, device=args.device, repeats=args.repeats,
-                                threshold=args.threshold, time_budget=args.time_budget)
+        row = run_point_guarded(
+            args.point[0],
+            int(args.point[1]),
+            threads=args.threads,
+            memory_budget_gb=args.memory_budget_gb,
+            batch_size=args.batch_size,
+            channels=args.channels,
+            device=args.device,
+            repeats=args.repeats,
+            threshold=args.threshold,
+            time_budget=args.time_budget,
+        )
         print(json.dumps(row) if args.json else row)
         return 0
     import pandas as pd
+
     sides = QUICK_SIDES if args.quick else args.sides
     methods = list(dict.fromkeys([*args.methods, "fwd_bwd"]))  # the baseline is always measured
-    df = run_grid(methods, sides, batch_size=args.batch_size, channels=args.channels, device=args.device,
-                  repeats=args.repeats, threshold=args.threshold, time_budget=args.time_budget,
-                  memory_budget_gb=args.memory_budget_gb, threads=args.threads)
+    df = run_grid(
+        methods,
+        sides,
+        batch_size=args.batch_size,
+        channels=args.channels,
+        device=args.device,
+        repeats=args.repeats,
+        threshold=args.threshold,
+        time_budget=args.time_budget,
+        memory_budget_gb=args.memory_budget_gb,
+        threads=args.threads,
+    )
     min_side = min(sides) if args.quick else args.min_fit_side  # --quick has too few large sides
     with pd.option_context("display.width", 160, "display.max_rows", None):
-        print(df[["method", "side", "pixels", "time_s", "peak_mem_mb", "status"]].to_string(index=False))
-        print(f"\nLog-log slopes against pixel count, fitted on ok points with side >= {min_side}"
-              + (" (smaller sizes are dominated by fixed overhead)" if min_side > min(sides) else "")
-              + f"; mix only where channels*side^2 > threshold={args.threshold}:")
+        print(
+            df[["method", "side", "pixels", "time_s", "peak_mem_mb", "status"]].to_string(
+                index=False
+            )
+        )
+        print(
+            f"\nLog-log slopes against pixel count, fitted on ok points with side >= {min_side}"
+            + (" (smaller sizes are dominated by fixed overhead)" if min_side > min(sides) else "")
+            + f"; mix only where channels*side^2 > threshold={args.threshold}:"
+        )
         print(fit_slopes(df, min_side).to_string(index=False))
     ok = df[df.status == "ok"].set_index(["method", "side"])
     ref = 128 if 128 in sides else max(sides)

@@ -5,6 +5,7 @@
 early-stopping bookkeeping) and a bare loop (Adam over batches sliced from the same in-memory tensor, no
 validation), alternating the two `--rounds` times, and prints both times and their ratio (target <= 1.2).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,7 +14,7 @@ import time
 
 import torch
 
-from harness.data import load_dataset
+from harness.datasets import load_dataset
 from methods import ModelSpec, get
 from methods.training import DEFAULT_TRAIN
 
@@ -35,7 +36,7 @@ def bare_epoch(spec: ModelSpec, data) -> float:
     started = time.perf_counter()
     perm = torch.randperm(len(x))
     for i in range(0, len(x), spec.train["batch_size"]):
-        xb = x[perm[i:i + spec.train["batch_size"]]]
+        xb = x[perm[i : i + spec.train["batch_size"]]]
         loss = ((model(xb) - xb) ** 2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -52,17 +53,30 @@ def main() -> None:
     p.add_argument("--data-root", default=os.environ.get("LAEBENCH_DATA"))
     args = p.parse_args()
     data = load_dataset(args.dataset, args.data_root, train_limit=args.limit)
-    spec = ModelSpec("ae", {}, {"name": args.dataset}, {"arch": args.arch, "latent_dim": 2},
-                     {**DEFAULT_TRAIN, "max_epochs": 1}, seed=0)
-    print(f"{args.dataset} {args.arch}: {len(data.train_x)} training, {len(data.val_x)} validation images, "
-          f"{torch.get_num_threads()} threads")
+    spec = ModelSpec(
+        "ae",
+        {},
+        {"name": args.dataset},
+        {"arch": args.arch, "latent_dim": 2},
+        {**DEFAULT_TRAIN, "max_epochs": 1},
+        seed=0,
+    )
+    print(
+        f"{args.dataset} {args.arch}: {len(data.train_x)} training, {len(data.val_x)} validation images, "
+        f"{torch.get_num_threads()} threads"
+    )
     ours, bare = [], []
     for r in range(args.rounds):
         bare.append(bare_epoch(spec, data))
         ours.append(harness_epoch(spec, data))
-        print(f"round {r}: bare {bare[-1]:.2f}s  harness {ours[-1]:.2f}s  ratio {ours[-1] / bare[-1]:.3f}", flush=True)
-    print(f"best-of-{args.rounds}: bare {min(bare):.2f}s  harness {min(ours):.2f}s  "
-          f"ratio {min(ours) / min(bare):.3f}  (target <= 1.2; the harness epoch includes the validation pass)")
+        print(
+            f"round {r}: bare {bare[-1]:.2f}s  harness {ours[-1]:.2f}s  ratio {ours[-1] / bare[-1]:.3f}",
+            flush=True,
+        )
+    print(
+        f"best-of-{args.rounds}: bare {min(bare):.2f}s  harness {min(ours):.2f}s  "
+        f"ratio {min(ours) / min(bare):.3f}  (target <= 1.2; the harness epoch includes the validation pass)"
+    )
 
 
 if __name__ == "__main__":

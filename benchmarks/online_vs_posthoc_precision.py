@@ -7,6 +7,7 @@ GGN is positive (median and quartiles), per seed, beside alpha's saturation (1 -
 
     python benchmarks/online_vs_posthoc_precision.py results/models
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.cache import ModelCache
+from harness.store.models import ModelCache
 from methods import ModelSpec
 from methods.laplace_common import flatten
 
@@ -30,14 +31,26 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     cache = ModelCache(args.models)
     specs = [json.loads(p.read_text()) for p in sorted(args.models.glob("*/spec.json"))]
-    online = [s for s in specs if s["method"] == "lae_online" and s["params"].get("initial_precision") == "prior"]
+    online = [
+        s
+        for s in specs
+        if s["method"] == "lae_online" and s["params"].get("initial_precision") == "prior"
+    ]
     # the evidence prior as fitted: a searched prior was added to and subtracted from H in float32
-    posthoc = [s for s in specs if s["method"] == "lae_posthoc" and s["params"].get("temperature", 1.0) == 1.0
-               and s["params"].get("observation_noise", "unit") == "unit"
-               and s["params"].get("prior_selection") == "marglik"]
+    posthoc = [
+        s
+        for s in specs
+        if s["method"] == "lae_posthoc"
+        and s["params"].get("temperature", 1.0) == 1.0
+        and s["params"].get("observation_noise", "unit") == "unit"
+        and s["params"].get("prior_selection") == "marglik"
+    ]
     pairs = [(o, p) for o in online for p in posthoc if _same_setup(o, p)]
     if not pairs:
-        print("no lae_online / lae_posthoc (temperature 1, unit noise) pair with the same setup in", args.models)
+        print(
+            "no lae_online / lae_posthoc (temperature 1, unit noise) pair with the same setup in",
+            args.models,
+        )
         return 1
     print("seed  weights  median  q25  q75  (1-(1-alpha)^T)/alpha  lae_online / lae_posthoc model")
     for o, p in pairs:
@@ -47,9 +60,11 @@ def main(argv=None) -> int:
         mask = h_post > 1e-8
         ratio = (h_on[mask] / h_post[mask]).double().numpy()
         alpha = on.params["alpha"]
-        print(f"{o['seed']:>4}  {int(mask.sum()):>7}  {np.median(ratio):>6.0f}  {np.quantile(ratio, 0.25):>4.0f}  "
-              f"{np.quantile(ratio, 0.75):>4.0f}  {(1 - (1 - alpha) ** on.step_) / alpha:>21.0f}  "
-              f"{on.spec.key} / {post.spec.key}")
+        print(
+            f"{o['seed']:>4}  {int(mask.sum()):>7}  {np.median(ratio):>6.0f}  {np.quantile(ratio, 0.25):>4.0f}  "
+            f"{np.quantile(ratio, 0.75):>4.0f}  {(1 - (1 - alpha) ** on.step_) / alpha:>21.0f}  "
+            f"{on.spec.key} / {post.spec.key}"
+        )
     return 0
 
 

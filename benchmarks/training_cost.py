@@ -7,6 +7,7 @@ with the shared loop and reports the mean `epoch_time_s` of its history. Methods
 (GGN over the training set + prior optimisation) on top of the `ae`. Writes benchmarks/results/training_cost.csv
 (`training_cost_<arch>.csv` for another `--arch`, e.g. `--arch mlp`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,12 +18,21 @@ from pathlib import Path
 
 import torch
 
-from harness.data import DataNotFoundError, Dataset, load_dataset
+from harness.datasets import DataNotFoundError, Dataset, load_dataset
 from methods import ModelSpec, get
 from methods.architectures import ARCHITECTURES
 
-DEFAULT_METHODS = ["ae", "ae_likelihood", "vae", "mc_ae", "ensemble", "lae_posthoc", "lae_online",
-                   "lae_posthoc:hessian=approx", "lae_online:hessian=approx"]
+DEFAULT_METHODS = [
+    "ae",
+    "ae_likelihood",
+    "vae",
+    "mc_ae",
+    "ensemble",
+    "lae_posthoc",
+    "lae_online",
+    "lae_posthoc:hessian=approx",
+    "lae_online:hessian=approx",
+]
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -49,13 +59,29 @@ def load_data(name: str, train_limit: int, val_limit: int) -> Dataset:
     except DataNotFoundError as exc:
         print(f"{exc}\nFalling back to the digits dataset.")
         data = load_dataset("digits", train_limit=train_limit)
-    return Dataset(data.name, data.train_x, data.train_y, data.val_x[:val_limit], data.val_y[:val_limit],
-                   data.test_x, data.test_y, data.label_names)
+    return Dataset(
+        data.name,
+        data.train_x,
+        data.train_y,
+        data.val_x[:val_limit],
+        data.val_y[:val_limit],
+        data.test_x,
+        data.test_y,
+        data.label_names,
+    )
 
 
 def _subset(data: Dataset, n: int) -> Dataset:
-    return Dataset(data.name, data.train_x[:n], data.train_y[:n], data.val_x[:n], data.val_y[:n],
-                   data.test_x[:n], data.test_y[:n], data.label_names)
+    return Dataset(
+        data.name,
+        data.train_x[:n],
+        data.train_y[:n],
+        data.val_x[:n],
+        data.val_y[:n],
+        data.test_x[:n],
+        data.test_y[:n],
+        data.label_names,
+    )
 
 
 def timed_fit(spec: ModelSpec, data: Dataset, deps: dict) -> tuple[object, float]:
@@ -72,9 +98,13 @@ def epoch_time(spec: ModelSpec, data: Dataset, ae, batch_size: int) -> tuple[flo
     if spec.method == "ensemble":
         size = len(dep_specs)
         return size * ae["epoch"], f"{size} x ae: members are separate ae trials"
-    deps = {name: ae["model"] for name in dep_specs}  # the only other dependent method uses the ae itself
+    deps = {
+        name: ae["model"] for name in dep_specs
+    }  # the only other dependent method uses the ae itself
     warm = spec.replace(train={**spec.train, "max_epochs": 1})
-    timed_fit(warm, _subset(data, 2 * batch_size), deps)  # warm-up: allocator, kernels, lazy imports
+    timed_fit(
+        warm, _subset(data, 2 * batch_size), deps
+    )  # warm-up: allocator, kernels, lazy imports
     method, total = timed_fit(spec, data, deps)
     if spec.method == "lae_posthoc":
         return total, "one post-hoc pass after the ae (GGN + prior), not per epoch"
@@ -85,40 +115,79 @@ def epoch_time(spec: ModelSpec, data: Dataset, ae, batch_size: int) -> tuple[flo
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="mnist")
-    parser.add_argument("--arch", default="conv", choices=sorted(ARCHITECTURES),
-                        help="architecture with the paper's default sizes")
+    parser.add_argument(
+        "--arch",
+        default="conv",
+        choices=sorted(ARCHITECTURES),
+        help="architecture with the paper's default sizes",
+    )
     parser.add_argument("--train-limit", type=int, default=5000)
-    parser.add_argument("--val-limit", type=int, default=500, help="validation images per epoch (kept small)")
+    parser.add_argument(
+        "--val-limit", type=int, default=500, help="validation images per epoch (kept small)"
+    )
     parser.add_argument("--epochs", type=int, default=1, help="timed epochs per method")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--methods", nargs="+", default=DEFAULT_METHODS, help="name or name:key=value,...")
-    parser.add_argument("--out", type=Path, default=None, help="CSV path (default: benchmarks/results/...)")
+    parser.add_argument(
+        "--methods", nargs="+", default=DEFAULT_METHODS, help="name or name:key=value,..."
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="CSV path (default: benchmarks/results/...)"
+    )
     args = parser.parse_args(argv)
     if args.out is None:
-        args.out = RESULTS / ("training_cost.csv" if args.arch == "conv" else f"training_cost_{args.arch}.csv")
+        args.out = RESULTS / (
+            "training_cost.csv" if args.arch == "conv" else f"training_cost_{args.arch}.csv"
+        )
     torch.set_num_threads(args.threads)
 
     data = load_data(args.dataset, args.train_limit, args.val_limit)
     train = {"max_epochs": args.epochs, "batch_size": args.batch_size, "early_stopping": 10**9}
-    base = ModelSpec("ae", {}, {"name": data.name, "limit": args.train_limit}, {"arch": args.arch, "latent_dim": 2},
-                     train, seed=0)
-    print(f"{data.name}: {len(data.train_x)} train / {len(data.val_x)} val images {tuple(data.image_shape)}, "
-          f"arch {args.arch}, batch {args.batch_size}, {args.threads} thread(s)", flush=True)
-    timed_fit(base.replace(train={**train, "max_epochs": 1}), _subset(data, 2 * args.batch_size), {})  # warm-up
+    base = ModelSpec(
+        "ae",
+        {},
+        {"name": data.name, "limit": args.train_limit},
+        {"arch": args.arch, "latent_dim": 2},
+        train,
+        seed=0,
+    )
+    print(
+        f"{data.name}: {len(data.train_x)} train / {len(data.val_x)} val images {tuple(data.image_shape)}, "
+        f"arch {args.arch}, batch {args.batch_size}, {args.threads} thread(s)",
+        flush=True,
+    )
+    timed_fit(
+        base.replace(train={**train, "max_epochs": 1}), _subset(data, 2 * args.batch_size), {}
+    )  # warm-up
     ae_model, _ = timed_fit(base, data, {})
-    ae = {"model": ae_model, "epoch": sum(r["epoch_time_s"] for r in ae_model.history_) / len(ae_model.history_)}
+    ae = {
+        "model": ae_model,
+        "epoch": sum(r["epoch_time_s"] for r in ae_model.history_) / len(ae_model.history_),
+    }
 
     rows = []
     for entry in args.methods:
         name, params = parse_entry(entry)
         spec = base.replace(method=name, params=params)
         try:
-            seconds, note = (ae["epoch"], "reference") if entry == "ae" else epoch_time(spec, data, ae, args.batch_size)
+            seconds, note = (
+                (ae["epoch"], "reference")
+                if entry == "ae"
+                else epoch_time(spec, data, ae, args.batch_size)
+            )
         except Exception as exc:  # one failing method must not hide the others' numbers
-            seconds, note = float("nan"), f"failed: {type(exc).__name__}: {' '.join(str(exc).split())[:160]}"
-        rows.append({"method": entry, "epoch_time_s": round(seconds, 3), "ratio_to_ae": round(seconds / ae["epoch"], 2),
-                     "note": note})
+            seconds, note = (
+                float("nan"),
+                f"failed: {type(exc).__name__}: {' '.join(str(exc).split())[:160]}",
+            )
+        rows.append(
+            {
+                "method": entry,
+                "epoch_time_s": round(seconds, 3),
+                "ratio_to_ae": round(seconds / ae["epoch"], 2),
+                "note": note,
+            }
+        )
         print(f"{entry:28s} {seconds:10.2f} s {seconds / ae['epoch']:8.2f} x  {note}", flush=True)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@
 `check_registered_class(cls, base, registry)`: `cls` subclasses `base`, is the class `registry` holds under
 `cls.key`, `validate_params({})` gives `default_params`, and an unknown parameter raises ValueError.
 """
+
 from __future__ import annotations
 
 from .registry import Registry
@@ -16,12 +17,19 @@ def require(condition, message: str) -> None:
 
 def check_registered_class(cls, base: type, registry: Registry) -> str:
     """The checks above; returns how messages name the class, e.g. "method 'ae'"."""
-    require(isinstance(cls, type) and issubclass(cls, base), f"{cls!r} is not a subclass of {base.__qualname__}.")
-    require(cls.key in registry.names() and registry.get(cls.key) is cls,
-            f"{cls.__name__} is not registered: decorate it with the {registry.kind} registry's register(key).")
+    require(
+        isinstance(cls, type) and issubclass(cls, base),
+        f"{cls!r} is not a subclass of {base.__qualname__}.",
+    )
+    require(
+        cls.key in registry.names() and registry.get(cls.key) is cls,
+        f"{cls.__name__} is not registered: decorate it with the {registry.kind} registry's register(key).",
+    )
     where = f"{registry.kind} '{cls.key}'"
-    require(cls.validate_params({}) == dict(cls.default_params), f"{where}: validate_params({{}}) must give "
-            "default_params.")
+    require(
+        cls.validate_params({}) == dict(cls.default_params),
+        f"{where}: validate_params({{}}) must give default_params.",
+    )
     try:
         cls.validate_params({"no_such_parameter_xyz": 1})
     except ValueError:

@@ -1,11 +1,12 @@
 """What every layer may use of datasets: the `Dataset` splits, the validation split rule, the generated set.
 
-`harness.data` loads the real datasets (MNIST, FashionMNIST, CelebA, digits) into `Dataset`s; this module is
+`harness.datasets` loads the real datasets (MNIST, FashionMNIST, CelebA, digits) into `Dataset`s; this module is
 what methods and tasks may rely on without the harness: `Dataset` (float32 images `[N, C, H, W]` in [0, 1] with
 train / validation / test splits), `split_validation` (validation = `min(5000, N_train // 5)` training images
 drawn with a fixed seed, as the paper's appendix A for MNIST) and `synthetic()`, a tiny generated set (four
 classes of 8x8 bars) that contract checks (`methods.testing.check_method`) train on in seconds.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -43,8 +44,16 @@ def split_validation(name, train_x, train_y, test_x, test_y, label_names=()) -> 
     n_val = min(5000, len(train_x) // 5)
     perm = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(VALIDATION_SEED))
     val_idx, train_idx = perm[:n_val].sort().values, perm[n_val:].sort().values
-    return Dataset(name, train_x[train_idx], train_y[train_idx], train_x[val_idx], train_y[val_idx],
-                   test_x, test_y, list(label_names))
+    return Dataset(
+        name,
+        train_x[train_idx],
+        train_y[train_idx],
+        train_x[val_idx],
+        train_y[val_idx],
+        test_x,
+        test_y,
+        list(label_names),
+    )
 
 
 @lru_cache(maxsize=1)

@@ -12,9 +12,10 @@ numpy, ...) is not hashed: pin its version instead.
 
 A class may declare `version = "2"` to take manual control: its fingerprint is then that string (and its
 name), whatever its code does. The trade-off: no rerun after an edit that matters unless you bump it, and no
-rerun after one that does not. Model keys (`methods.base.ModelSpec.key`) and trial hashes (`harness.plan`)
+rerun after one that does not. Model keys (`methods.base.ModelSpec.key`) and trial hashes (`harness.grid.plan`)
 include fingerprints, so a run retrains and re-evaluates what the code changed (`harness verify` lists it).
 """
+
 from __future__ import annotations
 
 import ast
@@ -22,12 +23,12 @@ import hashlib
 import importlib.util
 import os
 import sys
-from functools import lru_cache
+from functools import cache
 
 OURS = frozenset({"methods", "tasks", "laebench", "harness"})
 
 
-@lru_cache(maxsize=None)
+@cache
 def fingerprint(cls: type) -> str:
     """16 hex digits identifying the code behind `cls` (or its declared `version`). Computed once per process:
     the code a process runs is the code it imported, whatever happens to the files afterwards."""
@@ -86,7 +87,7 @@ def _parse(name: str) -> ast.Module:
         return ast.parse(f.read(), filename=path)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _imports(name: str) -> list[str]:
     """The modules `name` imports (absolute names; `from pkg import sub` gives pkg.sub when sub is a module)."""
     package = name if _is_package(name) else name.rpartition(".")[0]
@@ -101,18 +102,28 @@ def _imports(name: str) -> list[str]:
                 parent = ".".join(parts[: len(parts) - node.level + 1])
                 base = f"{parent}.{base}" if base else parent
             out.append(base)
-            if base.split(".")[0] in OURS | {name.split(".")[0]}:  # never look inside (so import) a library
-                out += [f"{base}.{alias.name}" for alias in node.names if _source_path(f"{base}.{alias.name}")]
+            if base.split(".")[0] in OURS | {
+                name.split(".")[0]
+            }:  # never look inside (so import) a library
+                out += [
+                    f"{base}.{alias.name}"
+                    for alias in node.names
+                    if _source_path(f"{base}.{alias.name}")
+                ]
     return [m for m in out if m]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _module_digest(name: str) -> str:
     tree = _parse(name)
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
-                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)):
+        if (
+            isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
             node.body = body[1:] or [ast.Pass()]
     return _digest(ast.dump(tree, include_attributes=False))

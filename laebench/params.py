@@ -6,6 +6,7 @@ defaults and checks every value with a one-line error naming `owner.name`, the a
 given, and `describe()` is what `python -m harness list --params` prints. Checks that involve several
 parameters at once stay in the class's `validate_params`, after `super().validate_params(...)`.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,7 +29,7 @@ class Param:
     high_open: bool = False
     choices: tuple = ()
     nullable: bool = False  # None accepted (e.g. "choose it for me")
-    item: "Param | None" = None  # kind "list": what each element must be
+    item: Param | None = None  # kind "list": what each element must be
     accepts: str = ""  # kind "any": the accepted values in words (the class checks them)
 
     def __post_init__(self):
@@ -56,8 +57,10 @@ class Param:
             if self.low == 0 and self.low_open and self.high is None:
                 text = "a positive integer" if self.kind == "int" else "a positive number"
             elif self.low is not None and self.high is not None:
-                text = (f"{noun} in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}"
-                        f"{')' if self.high_open else ']'}")
+                text = (
+                    f"{noun} in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}"
+                    f"{')' if self.high_open else ']'}"
+                )
             elif self.low is not None:
                 text = f"{noun} {'>' if self.low_open else '>='} {self.low:g}"
             elif self.high is not None:
@@ -77,13 +80,17 @@ class Param:
             return isinstance(value, list) and bool(value) and all(self.item.ok(v) for v in value)
         if self.kind == "bool":
             return isinstance(value, bool)
-        if isinstance(value, bool) or not isinstance(value, int if self.kind == "int" else (int, float)):
+        if isinstance(value, bool) or not isinstance(
+            value, int if self.kind == "int" else (int, float)
+        ):
             return False
         if not math.isfinite(value):
             return False
         if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
             return False
-        return self.high is None or not (value > self.high or (self.high_open and value == self.high))
+        return self.high is None or not (
+            value > self.high or (self.high_open and value == self.high)
+        )
 
     def describe(self) -> str:
         return f"{self.accepted()}; default {self.default!r}. {self.doc}"
@@ -93,20 +100,28 @@ def defaults(spec: dict[str, Param]) -> dict[str, Any]:
     return {name: p.default for name, p in spec.items()}
 
 
-def validate(owner: str, kind: str, spec: dict[str, Param], defaults_: dict[str, Any], params: dict) -> dict:
+def validate(
+    owner: str, kind: str, spec: dict[str, Param], defaults_: dict[str, Any], params: dict
+) -> dict:
     """`params` with defaults filled in; unknown names and values a `Param` refuses raise ValueError."""
     unknown = set(params) - set(defaults_)
     if unknown:
         allowed = ", ".join(sorted(defaults_)) or "none"
-        raise ValueError(f"Unknown parameter(s) {sorted(unknown)} for {kind} '{owner}'. Allowed: {allowed}.")
+        raise ValueError(
+            f"Unknown parameter(s) {sorted(unknown)} for {kind} '{owner}'. Allowed: {allowed}."
+        )
     out = {**defaults_, **params}
     for name, p in spec.items():
         if name in out and not p.ok(out[name]):
             if name not in params:  # the class's own default: its author's mistake, not the user's
-                raise ValueError(f"{kind} '{owner}' declares an invalid default for {name}: {out[name]!r} is not "
-                                 f"{p.accepted()}. Fix its Param (the default, or kind=...).")
-            raise ValueError(f"{owner}.{name} must be {p.accepted()} ({p.doc.split('.')[0].strip()}). "
-                             f"Got {out[name]!r}.")
+                raise ValueError(
+                    f"{kind} '{owner}' declares an invalid default for {name}: {out[name]!r} is not "
+                    f"{p.accepted()}. Fix its Param (the default, or kind=...)."
+                )
+            raise ValueError(
+                f"{owner}.{name} must be {p.accepted()} ({p.doc.split('.')[0].strip()}). "
+                f"Got {out[name]!r}."
+            )
     return out
 
 

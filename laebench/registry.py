@@ -6,6 +6,7 @@
 register themselves without being imported by hand. `Registry.registered(...)` scopes registrations to a
 `with` block (tests, notebooks): whatever is registered inside is unregistered at its end.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -20,7 +21,9 @@ class Registry:
         self.entry_point_group = entry_point_group
         self._items: dict[str, type] = {}
         self._entry_points_loaded = False
-        self.from_entry_points: set[str] = set()  # keys registered by installed packages' entry points
+        self.from_entry_points: set[str] = (
+            set()
+        )  # keys registered by installed packages' entry points
 
     def register(self, key: str):
         """Class decorator: `@register("ae") class AE(Method): ...`."""
@@ -89,13 +92,18 @@ class Registry:
         module = cls.__module__
         if key in self.from_entry_points or module.split(".")[0] in ("methods", "tasks"):
             return ""
-        if any(module == p or module.startswith(p + ".") or module.split(".")[0] == p.split(".")[0] for p in plugins):
+        if any(
+            module == p or module.startswith(p + ".") or module.split(".")[0] == p.split(".")[0]
+            for p in plugins
+        ):
             return ""
         where = "__main__ (the script you ran)" if module == "__main__" else f"module '{module}'"
         suggestion = "my_" + self.kind + "s" if module == "__main__" else module
-        return (f"{self.kind} '{key}' is defined in {where}, which Ray workers do not import, so every trial would "
-                f"fail with 'Unknown {self.kind}'. Put the class in a module next to the grid file and list it: "
-                f"plugins: [{suggestion}]")
+        return (
+            f"{self.kind} '{key}' is defined in {where}, which Ray workers do not import, so every trial would "
+            f"fail with 'Unknown {self.kind}'. Put the class in a module next to the grid file and list it: "
+            f"plugins: [{suggestion}]"
+        )
 
 
 def _qualname(cls: type) -> str:

@@ -3,6 +3,7 @@
 `AE` is also the base class of the methods that train an encoder-decoder pair with the shared loop:
 subclasses override `build` (networks), `training_loss` / `validation_loss`, and `_sample`.
 """
+
 from __future__ import annotations
 
 import torch
@@ -24,8 +25,12 @@ class AE(Method):
     dropout = 0.0
 
     def build(self) -> None:
-        self.encoder = build_encoder(self.spec.model, self.image_shape, dropout=self.dropout).to(self.device)
-        self.decoder = build_decoder(self.spec.model, self.image_shape, dropout=self.dropout).to(self.device)
+        self.encoder = build_encoder(self.spec.model, self.image_shape, dropout=self.dropout).to(
+            self.device
+        )
+        self.decoder = build_decoder(self.spec.model, self.image_shape, dropout=self.dropout).to(
+            self.device
+        )
         self.nets = {"encoder": self.encoder, "decoder": self.decoder}
 
     @property
@@ -43,12 +48,21 @@ class AE(Method):
         self.build()
         self.history_ = fit_loop(
             params=[p for net in self.nets.values() for p in net.parameters()],
-            train_step_loss=self.training_loss, val_loss=self.validation_loss,
-            train_x=data.train_x.to(self.device), val_x=data.val_x.to(self.device),
-            settings=self.spec.train, get_state=self._raw_state, set_state=self._set_raw_state,
-            set_mode=self.set_mode, reporter=reporter, after_step=self.after_step,
-            epoch_metrics=self.epoch_metrics, checkpoint_path=checkpoint_path, seed=self.spec.seed,
-            label=self.spec.key)
+            train_step_loss=self.training_loss,
+            val_loss=self.validation_loss,
+            train_x=data.train_x.to(self.device),
+            val_x=data.val_x.to(self.device),
+            settings=self.spec.train,
+            get_state=self._raw_state,
+            set_state=self._set_raw_state,
+            set_mode=self.set_mode,
+            reporter=reporter,
+            after_step=self.after_step,
+            epoch_metrics=self.epoch_metrics,
+            checkpoint_path=checkpoint_path,
+            seed=self.spec.seed,
+            label=self.spec.key,
+        )
 
     # hooks for subclasses
     after_step = None
@@ -59,7 +73,10 @@ class AE(Method):
             net.train(training)
 
     def _raw_state(self) -> dict:
-        return {"modules": {k: m.state_dict() for k, m in self.nets.items()}, "extra": self.extra_state()}
+        return {
+            "modules": {k: m.state_dict() for k, m in self.nets.items()},
+            "extra": self.extra_state(),
+        }
 
     def _set_raw_state(self, state: dict) -> None:
         for k, m in self.nets.items():
@@ -67,7 +84,9 @@ class AE(Method):
         self.load_extra_state(state["extra"])
 
     def _sample_latents(self, x: torch.Tensor, n: int) -> Samples | None:
-        if self.stochastic:  # a sampling subclass that does not say how to skip its decoder: `sample`
+        if (
+            self.stochastic
+        ):  # a sampling subclass that does not say how to skip its decoder: `sample`
             return None
         self.set_mode(False)
         z = self.encoder(x)
@@ -77,5 +96,7 @@ class AE(Method):
         self.set_mode(False)
         z = self.encoder(x)
         recon = self.decoder(z)
-        return Samples(latents=z.unsqueeze(0).expand(n, *z.shape).clone(),
-                       recon=recon.unsqueeze(0).expand(n, *recon.shape).clone())
+        return Samples(
+            latents=z.unsqueeze(0).expand(n, *z.shape).clone(),
+            recon=recon.unsqueeze(0).expand(n, *recon.shape).clone(),
+        )

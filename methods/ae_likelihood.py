@@ -5,6 +5,7 @@ first C are the mean, the last C a raw value mapped to a variance by `variance_f
 a floor of `VARIANCE_FLOOR`, shared with `vae`). Deterministic: `sample` returns n identical latents
 `[n, B, K]` and means `[n, B, C, H, W]`, with the predicted variance `[n, B, C, H, W]`.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,7 +47,9 @@ class AELikelihood(AE):
     def build(self) -> None:
         c = self.image_shape[0]
         self.encoder = build_encoder(self.spec.model, self.image_shape).to(self.device)
-        self.decoder = build_decoder(self.spec.model, self.image_shape, out_channels=2 * c).to(self.device)
+        self.decoder = build_decoder(self.spec.model, self.image_shape, out_channels=2 * c).to(
+            self.device
+        )
         self.nets = {"encoder": self.encoder, "decoder": self.decoder}
 
     def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

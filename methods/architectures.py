@@ -7,6 +7,7 @@ blocks then three linear layers, nearest-upsampling mirror, A.2), `conv_celeba` 
 latent 64, A.4). `dropout > 0` puts `nn.Dropout` between all trainable layers (MC-dropout AE).
 Shapes: encoder `[B, C, H, W] -> [B, K]`, decoder `[B, K] -> [B, C_out, H, W]`.
 """
+
 from __future__ import annotations
 
 from math import prod
@@ -27,8 +28,10 @@ def architecture_options(model: dict) -> dict:
         raise ValueError(f"Unknown architecture '{arch}'. Available: {', '.join(ARCHITECTURES)}.")
     unknown = set(model) - {"arch", "latent_dim"} - set(ARCHITECTURES[arch])
     if unknown:
-        raise ValueError(f"Unknown option(s) {sorted(unknown)} for architecture '{arch}'. "
-                         f"Allowed: latent_dim, {', '.join(ARCHITECTURES[arch])}.")
+        raise ValueError(
+            f"Unknown option(s) {sorted(unknown)} for architecture '{arch}'. "
+            f"Allowed: latent_dim, {', '.join(ARCHITECTURES[arch])}."
+        )
     return {**ARCHITECTURES[arch], **model}
 
 
@@ -56,14 +59,18 @@ def _mlp_stack(sizes: list[int]) -> list[nn.Module]:
 def _conv_geometry(options: dict, image_shape) -> tuple[int, int, int]:
     c, h, w = image_shape
     n_pool = len(options["channels"])
-    factor = 2 ** n_pool
+    factor = 2**n_pool
     if h % factor or w % factor:
-        raise ValueError(f"Architecture '{options['arch']}' halves the image {n_pool} times; "
-                         f"image side {h}x{w} must be divisible by {factor}. Pick another arch or dataset.")
+        raise ValueError(
+            f"Architecture '{options['arch']}' halves the image {n_pool} times; "
+            f"image side {h}x{w} must be divisible by {factor}. Pick another arch or dataset."
+        )
     return options["channels"][-1], h // factor, w // factor
 
 
-def build_encoder(model: dict, image_shape, *, latent_dim: int | None = None, dropout: float = 0.0) -> nn.Sequential:
+def build_encoder(
+    model: dict, image_shape, *, latent_dim: int | None = None, dropout: float = 0.0
+) -> nn.Sequential:
     opts = architecture_options(model)
     k = latent_dim or opts["latent_dim"]
     c, h, w = image_shape
@@ -79,23 +86,38 @@ def build_encoder(model: dict, image_shape, *, latent_dim: int | None = None, dr
     return _with_dropout(layers, dropout)
 
 
-def build_decoder(model: dict, image_shape, *, latent_dim: int | None = None, out_channels: int | None = None,
-                  dropout: float = 0.0) -> nn.Sequential:
+def build_decoder(
+    model: dict,
+    image_shape,
+    *,
+    latent_dim: int | None = None,
+    out_channels: int | None = None,
+    dropout: float = 0.0,
+) -> nn.Sequential:
     opts = architecture_options(model)
     k = latent_dim or opts["latent_dim"]
     c, h, w = image_shape
     c_out = out_channels or c
     if opts["arch"] == "mlp":
-        layers = [*_mlp_stack([k, *reversed(opts["hidden"]), c_out * h * w]), nn.Unflatten(1, (c_out, h, w))]
+        layers = [
+            *_mlp_stack([k, *reversed(opts["hidden"]), c_out * h * w]),
+            nn.Unflatten(1, (c_out, h, w)),
+        ]
         return _with_dropout(layers, dropout)
     channels, ks = opts["channels"], opts["kernel_size"]
     geometry = _conv_geometry(opts, image_shape)
     hidden = opts.get("hidden", [])
-    layers: list[nn.Module] = [*_mlp_stack([k, *reversed(hidden), prod(geometry)]), nn.Tanh(),
-                               nn.Unflatten(1, geometry)]
+    layers: list[nn.Module] = [
+        *_mlp_stack([k, *reversed(hidden), prod(geometry)]),
+        nn.Tanh(),
+        nn.Unflatten(1, geometry),
+    ]
     rev = list(reversed(channels))
     for i, (cin, cout) in enumerate(zip(rev, [*rev[1:], c_out])):
-        layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, ks, padding=ks // 2)]
+        layers += [
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(cin, cout, ks, padding=ks // 2),
+        ]
         if i < len(rev) - 1:
             layers.append(nn.Tanh())
     return _with_dropout(layers, dropout)

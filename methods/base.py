@@ -12,13 +12,14 @@ seed=..., batch_size=...)` the samples of many batches from the same n networks,
 Methods that build on other trained models (ensemble members, the AE under a post-hoc Laplace)
 declare them in `dependencies(spec)`; the harness trains those first and passes them to `fit`.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 import torch
 from torch import nn
@@ -59,7 +60,7 @@ class ModelSpec:
         code = self.code_fingerprint
         return model_key(self.config(), "" if code == UNRECORDED else code)
 
-    def replace(self, **changes) -> "ModelSpec":
+    def replace(self, **changes) -> ModelSpec:
         """Another spec; a dependency made from this one (another method) never inherits its pinned code."""
         return dataclasses.replace(self, **{"code": "", **changes})
 
@@ -67,7 +68,9 @@ class ModelSpec:
         return hash(self.key)
 
 
-UNRECORDED = "unrecorded"  # the pinned code of a model stored before fingerprints (its key hashed no code)
+UNRECORDED = (
+    "unrecorded"  # the pinned code of a model stored before fingerprints (its key hashed no code)
+)
 
 
 def model_key(config: dict, code: str) -> str:
@@ -107,20 +110,36 @@ class Samples:
     """
 
     latents: torch.Tensor  # [n, B, K]
-    recon: torch.Tensor | None  # [n, B, C, H, W], reconstruction means (None only from `embed`: latents only)
+    recon: (
+        torch.Tensor | None
+    )  # [n, B, C, H, W], reconstruction means (None only from `embed`: latents only)
     variance: torch.Tensor | None = None  # [n, B, C, H, W], predicted output variance, if any
-    member: torch.Tensor | None = None  # [n] long, the member behind each sample (ensembles), if any
+    member: torch.Tensor | None = (
+        None  # [n] long, the member behind each sample (ensembles), if any
+    )
 
     def __post_init__(self):
         if self.recon is None:
             if self.latents.ndim != 3:
-                raise ValueError(f"Samples.latents must be [n, B, K]. Got {tuple(self.latents.shape)}.")
-        elif self.latents.ndim != 3 or self.recon.ndim != 5 or self.latents.shape[:2] != self.recon.shape[:2]:
-            raise ValueError(f"Samples must be latents [n, B, K] and recon [n, B, C, H, W]. "
-                             f"Got {tuple(self.latents.shape)} and {tuple(self.recon.shape)}.")
-        if self.member is not None and (self.member.shape != self.latents.shape[:1] or self.member.is_floating_point()):
-            raise ValueError(f"Samples.member must be an integer tensor [n] = [{self.latents.shape[0]}]. "
-                             f"Got {self.member.dtype} {tuple(self.member.shape)}.")
+                raise ValueError(
+                    f"Samples.latents must be [n, B, K]. Got {tuple(self.latents.shape)}."
+                )
+        elif (
+            self.latents.ndim != 3
+            or self.recon.ndim != 5
+            or self.latents.shape[:2] != self.recon.shape[:2]
+        ):
+            raise ValueError(
+                f"Samples must be latents [n, B, K] and recon [n, B, C, H, W]. "
+                f"Got {tuple(self.latents.shape)} and {tuple(self.recon.shape)}."
+            )
+        if self.member is not None and (
+            self.member.shape != self.latents.shape[:1] or self.member.is_floating_point()
+        ):
+            raise ValueError(
+                f"Samples.member must be an integer tensor [n] = [{self.latents.shape[0]}]. "
+                f"Got {self.member.dtype} {tuple(self.member.shape)}."
+            )
 
 
 class NotFittedError(RuntimeError):
@@ -148,9 +167,16 @@ class Method(Parameterised):
         return {}
 
     # --- fitting and sampling ---------------------------------------------------------------------------
-    def fit(self, data, *, dependencies: dict[str, "Method"] | None = None, device: str | torch.device = "cpu",
-            reporter: Callable[[dict], None] | None = None, checkpoint_path=None) -> "Method":
-        """Train on `data` (a `harness.data.Dataset`); returns self."""
+    def fit(
+        self,
+        data,
+        *,
+        dependencies: dict[str, Method] | None = None,
+        device: str | torch.device = "cpu",
+        reporter: Callable[[dict], None] | None = None,
+        checkpoint_path=None,
+    ) -> Method:
+        """Train on `data` (a `harness.datasets.Dataset`); returns self."""
         self.device = torch.device(device)
         torch.manual_seed(self.spec.seed)
         self._fit(data, dependencies or {}, reporter or (lambda metrics: None), checkpoint_path)
@@ -173,15 +199,16 @@ class Method(Parameterised):
         return out if out is not None else self.sample(x, n, seed=seed)
 
     @torch.no_grad()
-    def sample_all(self, x: torch.Tensor, n: int, *, seed: int = 0, batch_size: int = 500,
-                   decode: bool = True) -> Iterator[Samples]:
+    def sample_all(
+        self, x: torch.Tensor, n: int, *, seed: int = 0, batch_size: int = 500, decode: bool = True
+    ) -> Iterator[Samples]:
         """`Samples` of each batch of `x` (`batch_size` inputs at a time, in order), every input scored by the same
         n networks (the same n draws of what the method samples), with `decode=False` as `embed`. One call per
         input set of an evaluation. Default: `sample` (or `embed`) per batch with the same seed, so a method
         whose draws depend only on the seed gives every batch the same networks; the Laplace methods draw their
         n networks once instead of once per batch (`methods.laplace_common.sample_all_networks`)."""
         for start in range(0, len(x), batch_size):
-            xb = x[start:start + batch_size]
+            xb = x[start : start + batch_size]
             yield self.sample(xb, n, seed=seed) if decode else self.embed(xb, n, seed=seed)
 
     def _seeded(self, seed: int):
@@ -218,23 +245,31 @@ class Method(Parameterised):
 
     def state_dict(self) -> dict:
         self._check_fitted()
-        return {"modules": {k: m.state_dict() for k, m in self.modules().items()},
-                "extra": self.extra_state()}
+        return {
+            "modules": {k: m.state_dict() for k, m in self.modules().items()},
+            "extra": self.extra_state(),
+        }
 
-    def load_state_dict(self, state: dict, device: str | torch.device = "cpu") -> "Method":
+    def load_state_dict(self, state: dict, device: str | torch.device = "cpu") -> Method:
         self.device = torch.device(device)
         self.build()
         for name, module in self.modules().items():
             module.load_state_dict(state["modules"][name])
             module.to(self.device)
-        self.load_extra_state({k: v.to(self.device) if torch.is_tensor(v) else v
-                               for k, v in state.get("extra", {}).items()})
+        self.load_extra_state(
+            {
+                k: v.to(self.device) if torch.is_tensor(v) else v
+                for k, v in state.get("extra", {}).items()
+            }
+        )
         self.fitted_ = True
         return self
 
     def _check_fitted(self) -> None:
         if not self.fitted_:
-            raise NotFittedError(f"Method '{self.key}' is not fitted: call fit() or load_state_dict() first.")
+            raise NotFittedError(
+                f"Method '{self.key}' is not fitted: call fit() or load_state_dict() first."
+            )
 
 
 class _SeededFork:

@@ -39,6 +39,7 @@ exact on the 1024-2-1024 bottleneck block, approximate in the conv / 2048-wide l
 features <= 1024) it is the exact diagonal, as the paper used for linear layers (appendix A).
 A non-finite or negative H raises FloatingPointError at the step where it happens.
 """
+
 from __future__ import annotations
 
 import copy
@@ -50,9 +51,16 @@ from laebench.params import Param
 from .ae import AE
 from .base import Samples
 from .curvature import MODES, record_activations
-from .laplace_common import (SampledAutoencoder, flatten, hessian_params, posterior_health, sample_all_networks,
-                             sample_diagonal_gaussian,
-                             sample_weights, unflatten)
+from .laplace_common import (
+    SampledAutoencoder,
+    flatten,
+    hessian_params,
+    posterior_health,
+    sample_all_networks,
+    sample_diagonal_gaussian,
+    sample_weights,
+    unflatten,
+)
 from .registry import register
 
 INITIAL_PRECISIONS = ("prior", "n_prior")
@@ -65,14 +73,31 @@ class LAEOnline(AE):
     description = "Laplacian autoencoder, online training (the paper's method)"
     stochastic = True
     param_spec = {
-        **hessian_params(MODES, "Diagonal GGN backend (methods.curvature): exact, approx (E.4.1) or mix."),
-        "alpha": Param(1.0e-3, "Hessian memory factor: H <- (1 - alpha) H + GGN (authors: 1e-3).", low=0, high=1,
-                       high_open=True),
-        "prior_precision": Param(1.0, "Isotropic prior precision, always inside the sampling precision.", low=0,
-                                 low_open=True),
-        "initial_precision": Param("prior", "H_0: 'prior' (paper eq. 58, H_0 = 0) or 'n_prior' (authors' code: "
-                                   "H_0 = N * prior).", kind="choice", choices=INITIAL_PRECISIONS),
-        "ggn_scale": Param(1.0, "Scale of the GGN added per step (authors: 0.5).", low=0, low_open=True),
+        **hessian_params(
+            MODES, "Diagonal GGN backend (methods.curvature): exact, approx (E.4.1) or mix."
+        ),
+        "alpha": Param(
+            1.0e-3,
+            "Hessian memory factor: H <- (1 - alpha) H + GGN (authors: 1e-3).",
+            low=0,
+            high=1,
+            high_open=True,
+        ),
+        "prior_precision": Param(
+            1.0,
+            "Isotropic prior precision, always inside the sampling precision.",
+            low=0,
+            low_open=True,
+        ),
+        "initial_precision": Param(
+            "prior",
+            "H_0: 'prior' (paper eq. 58, H_0 = 0) or 'n_prior' (authors' code: H_0 = N * prior).",
+            kind="choice",
+            choices=INITIAL_PRECISIONS,
+        ),
+        "ggn_scale": Param(
+            1.0, "Scale of the GGN added per step (authors: 0.5).", low=0, low_open=True
+        ),
         "train_samples": Param(1, "Weight samples per training step.", kind="int", low=1),
     }
 
@@ -82,7 +107,11 @@ class LAEOnline(AE):
 
     def initial_data_precision(self) -> float:
         """H_0: 0 ("prior": the total precision starts at the prior) or N * prior ("n_prior")."""
-        return getattr(self, "n_train_", 1) * self.prior if self.params["initial_precision"] == "n_prior" else 0.0
+        return (
+            getattr(self, "n_train_", 1) * self.prior
+            if self.params["initial_precision"] == "n_prior"
+            else 0.0
+        )
 
     def build(self) -> None:
         super().build()
@@ -90,7 +119,9 @@ class LAEOnline(AE):
         self._sampler = SampledAutoencoder(self.encoder, self.decoder)
         h0 = self.initial_data_precision()
         self.precision_ = [torch.full_like(p, h0, requires_grad=False) for p in self._mean]
-        self._eps = [torch.empty_like(h) for h in self.precision_]  # reused every step: no allocation
+        self._eps = [
+            torch.empty_like(h) for h in self.precision_
+        ]  # reused every step: no allocation
         self._std = [torch.empty_like(h) for h in self.precision_]
         self._update_std()
         self._ggn_net = None  # a copy of the network that holds the sampled weights for diag_ggn
@@ -110,7 +141,9 @@ class LAEOnline(AE):
                 eps.normal_()
             # theta = mu + eps / sqrt(H + prior): differentiable in mu (gradient passes through), H constant
             theta = [torch.addcmul(m, e, s) for m, e, s in zip(self._mean, self._eps, self._std)]
-            with record_activations(self.network) as record:  # hooks on our modules, which run with theta
+            with record_activations(
+                self.network
+            ) as record:  # hooks on our modules, which run with theta
                 _, recon = self._sampler.forward(theta, x)
             losses.append(((recon - x) ** 2).mean())
             self._thetas.append([t.detach() for t in theta])
@@ -121,22 +154,34 @@ class LAEOnline(AE):
         return ((self.decoder(self.encoder(x)) - x) ** 2).mean()
 
     def after_step(self, xb: torch.Tensor) -> None:
-        from .curvature import diag_ggn  # looked up at call time (tests replace methods.curvature.diag_ggn)
+        from .curvature import (
+            diag_ggn,  # looked up at call time (tests replace methods.curvature.diag_ggn)
+        )
 
         if self._ggn_net is None:
             self._ggn_net = copy.deepcopy(self.network).requires_grad_(False)
             self._ggn_params = list(self._ggn_net.parameters())
         ggn = None
-        for theta, record in zip(self._thetas, self._records):  # the same weights and forward as the loss
+        for theta, record in zip(
+            self._thetas, self._records
+        ):  # the same weights and forward as the loss
             for p, t in zip(self._ggn_params, theta):
                 p.data = t  # swap storage instead of copying: the GGN only reads the weights
-            g = diag_ggn(self._ggn_net, xb, self.params["hessian"], threshold=self.params["threshold"],
-                         activations=record)
+            g = diag_ggn(
+                self._ggn_net,
+                xb,
+                self.params["hessian"],
+                threshold=self.params["threshold"],
+                activations=record,
+            )
             if ggn is None:
                 ggn = g
             else:
                 torch._foreach_add_(ggn, g)
-        self._thetas, self._records = [], []  # release the weights and activations before the update
+        self._thetas, self._records = (
+            [],
+            [],
+        )  # release the weights and activations before the update
         # H <- (1 - alpha) H + c ggn, in place (c = ggn_scale * N / (B * samples)).
         scale = self.params["ggn_scale"] * self.n_train_ / (len(xb) * self.params["train_samples"])
         torch._foreach_mul_(self.precision_, 1.0 - self.params["alpha"])
@@ -159,7 +204,8 @@ class LAEOnline(AE):
             raise FloatingPointError(
                 f"lae_online ({self.spec.key}): the Hessian precision became non-finite or negative "
                 f"{where} (min {lo:.4g}, max {hi:.4g}). Lower train.lr, raise prior_precision or try "
-                f"hessian 'exact' (now {self.params['hessian']!r}).")
+                f"hessian 'exact' (now {self.params['hessian']!r})."
+            )
         return {"precision_min": lo + self.prior, "precision_max": hi + self.prior}
 
     def diagnostics(self) -> dict:
@@ -172,16 +218,25 @@ class LAEOnline(AE):
 
     # --- checkpoint and sampling ---------------------------------------------------------------------------
     def extra_state(self) -> dict:
-        return {"precision": flatten(self.precision_).clone(), "prior_precision": self.prior,
-                "n_train": getattr(self, "n_train_", None), "step": self.step_, "precision_is_data_term": True}
+        return {
+            "precision": flatten(self.precision_).clone(),
+            "prior_precision": self.prior,
+            "n_train": getattr(self, "n_train_", None),
+            "step": self.step_,
+            "precision_is_data_term": True,
+        }
 
     def load_extra_state(self, state: dict) -> None:
         if not state.get("precision_is_data_term"):
-            raise ValueError(f"lae_online checkpoint {self.spec.key} predates the H + prior posterior (it stores "
-                             f"H with the prior folded in): delete that model folder and rerun to retrain it.")
+            raise ValueError(
+                f"lae_online checkpoint {self.spec.key} predates the H + prior posterior (it stores "
+                f"H with the prior folded in): delete that model folder and rerun to retrain it."
+            )
         if state.get("n_train") is not None:
             self.n_train_ = state["n_train"]
-        self.precision_ = [h.clone() for h in unflatten(state["precision"].to(self.device), self._mean)]
+        self.precision_ = [
+            h.clone() for h in unflatten(state["precision"].to(self.device), self._mean)
+        ]
         self._update_std()
         self.step_ = state.get("step", 0)
 
@@ -193,7 +248,11 @@ class LAEOnline(AE):
         self.set_mode(False)
         return sample_weights(self._sampler, self._draw(), x, n)
 
-    def sample_all(self, x: torch.Tensor, n: int, *, seed: int = 0, batch_size: int = 500, decode: bool = True):
+    def sample_all(
+        self, x: torch.Tensor, n: int, *, seed: int = 0, batch_size: int = 500, decode: bool = True
+    ):
         self._check_fitted()
         self.set_mode(False)
-        return sample_all_networks(self, self._sampler, self._draw(), x, n, seed, batch_size, decode)
+        return sample_all_networks(
+            self, self._sampler, self._draw(), x, n, seed, batch_size, decode
+        )

@@ -41,6 +41,7 @@ carry the online LAE's signal (sigma ~ 1 there).
 The authors drew 50 networks at test time for post-hoc OOD (`lae_posthoc_conv.yaml`); configs/paper.yaml
 sets the OOD task's per-method `n_samples` accordingly.
 """
+
 from __future__ import annotations
 
 import time
@@ -52,9 +53,19 @@ from laebench.params import Param
 from .ae import AE
 from .base import ModelSpec, Samples
 from .curvature import POSTHOC_MODES
-from .laplace_common import (SampledAutoencoder, flatten, gaussian_log_likelihood, hessian_params,
-                             log_marginal_likelihood, optimise_prior_precision, posterior_health, sample_all_networks, sample_diagonal_gaussian, sample_weights,
-                             unflatten)
+from .laplace_common import (
+    SampledAutoencoder,
+    flatten,
+    gaussian_log_likelihood,
+    hessian_params,
+    log_marginal_likelihood,
+    optimise_prior_precision,
+    posterior_health,
+    sample_all_networks,
+    sample_diagonal_gaussian,
+    sample_weights,
+    unflatten,
+)
 from .posthoc_laplace_torch import build_laplace, fit_laplace, to_device
 from .registry import register
 from .training import batches
@@ -82,31 +93,68 @@ class LAEPosthoc(AE):
     description = "Post-hoc Laplace approximation of a trained autoencoder"
     stochastic = True
     param_spec = {
-        **hessian_params(HESSIANS, "GGN structure: exact, approx, mix (laebench diagonal) or kfac (laplace-torch)."),
-        "prior_precision": Param(None, "Prior precision; null chooses it (prior_selection).", low=0, low_open=True,
-                                 nullable=True),
-        "backend": Param("laebench", "Diagonal GGN by laebench's Hessian backpropagation or laplace-torch (MLPs).",
-                         kind="choice", choices=BACKENDS),
+        **hessian_params(
+            HESSIANS,
+            "GGN structure: exact, approx, mix (laebench diagonal) or kfac (laplace-torch).",
+        ),
+        "prior_precision": Param(
+            None,
+            "Prior precision; null chooses it (prior_selection).",
+            low=0,
+            low_open=True,
+            nullable=True,
+        ),
+        "backend": Param(
+            "laebench",
+            "Diagonal GGN by laebench's Hessian backpropagation or laplace-torch (MLPs).",
+            kind="choice",
+            choices=BACKENDS,
+        ),
         "batch_size": Param(256, "Images per GGN batch.", kind="int", low=0, low_open=True),
-        "prior_selection": Param("val_sampled", "How a null prior is chosen: val_sampled or marglik (the evidence).",
-                                 kind="choice", choices=PRIOR_SELECTIONS),
-        "val_tolerance": Param(0.1, "val_sampled: sampled networks' validation MSE within (1 + this) x the MAP's.",
-                               low=0, low_open=True),
-        "val_images": Param(1000, "val_sampled: validation images used.", kind="int", low=0, low_open=True),
-        "val_samples": Param(10, "val_sampled: networks sampled per candidate prior.", kind="int", low=0,
-                             low_open=True),
-        "observation_noise": Param("unit", "Likelihood noise variance: unit (paper, authors) or mle (training MSE).",
-                                   kind="choice", choices=OBSERVATION_NOISES),
-        "temperature": Param(1.0, "Posterior temperature T: precision H / T + prior; T < 1 is a cold posterior.",
-                             low=0, low_open=True),
+        "prior_selection": Param(
+            "val_sampled",
+            "How a null prior is chosen: val_sampled or marglik (the evidence).",
+            kind="choice",
+            choices=PRIOR_SELECTIONS,
+        ),
+        "val_tolerance": Param(
+            0.1,
+            "val_sampled: sampled networks' validation MSE within (1 + this) x the MAP's.",
+            low=0,
+            low_open=True,
+        ),
+        "val_images": Param(
+            1000, "val_sampled: validation images used.", kind="int", low=0, low_open=True
+        ),
+        "val_samples": Param(
+            10,
+            "val_sampled: networks sampled per candidate prior.",
+            kind="int",
+            low=0,
+            low_open=True,
+        ),
+        "observation_noise": Param(
+            "unit",
+            "Likelihood noise variance: unit (paper, authors) or mle (training MSE).",
+            kind="choice",
+            choices=OBSERVATION_NOISES,
+        ),
+        "temperature": Param(
+            1.0,
+            "Posterior temperature T: precision H / T + prior; T < 1 is a cold posterior.",
+            low=0,
+            low_open=True,
+        ),
     }
 
     @classmethod
     def validate_params(cls, params: dict) -> dict:
         p = super().validate_params(params)
         if p["backend"] == "laplace" and p["hessian"] not in ("exact", "kfac"):
-            raise ValueError(f"lae_posthoc with backend 'laplace' supports hessian 'exact' (DiagLaplace) or "
-                             f"'kfac' (KronLaplace). Got {p['hessian']!r}; use backend 'laebench' for it.")
+            raise ValueError(
+                f"lae_posthoc with backend 'laplace' supports hessian 'exact' (DiagLaplace) or "
+                f"'kfac' (KronLaplace). Got {p['hessian']!r}; use backend 'laebench' for it."
+            )
         return p
 
     @classmethod
@@ -118,17 +166,21 @@ class LAEPosthoc(AE):
     @staticmethod
     def _check_arch(params: dict, model: dict) -> None:
         if _uses_laplace_torch(params) and model.get("arch") not in LAPLACE_ARCHS:
-            raise ValueError(f"lae_posthoc with hessian {params['hessian']!r} / backend {params['backend']!r} "
-                             f"uses laplace-torch, which laebench supports for arch 'mlp' only. Got arch "
-                             f"{model.get('arch')!r}; use backend 'laebench' with hessian exact/approx/mix.")
+            raise ValueError(
+                f"lae_posthoc with hessian {params['hessian']!r} / backend {params['backend']!r} "
+                f"uses laplace-torch, which laebench supports for arch 'mlp' only. Got arch "
+                f"{model.get('arch')!r}; use backend 'laebench' with hessian exact/approx/mix."
+            )
 
     # --- fitting ---------------------------------------------------------------------------------------
     def _fit(self, data, dependencies, reporter, checkpoint_path) -> None:
         self._check_arch(self.params, self.spec.model)
         base = dependencies.get("ae")
         if base is None or not hasattr(base, "encoder"):
-            raise ValueError("lae_posthoc needs the trained `ae` passed as fit(dependencies={'ae': ...}); "
-                             "the harness trains it first and loads it from the model cache.")
+            raise ValueError(
+                "lae_posthoc needs the trained `ae` passed as fit(dependencies={'ae': ...}); "
+                "the harness trains it first and loads it from the model cache."
+            )
         self.build()
         self.encoder.load_state_dict(base.encoder.state_dict())
         self.decoder.load_state_dict(base.decoder.state_dict())
@@ -136,21 +188,37 @@ class LAEPosthoc(AE):
         train_x = data.train_x.to(self.device)
         started = time.perf_counter()
         if _uses_laplace_torch(self.params):  # laplace-torch takes the noise when it is built
-            self.noise_variance_ = self._noise_variance(self._training_sq_error(train_x), train_x.numel())
+            self.noise_variance_ = self._noise_variance(
+                self._training_sq_error(train_x), train_x.numel()
+            )
             self._fit_laplace_torch(train_x)
         else:
             self._fit_laebench(train_x)
         self.prior_marglik_ = self.prior_precision_
         self.prior_source_ = "given" if self.params["prior_precision"] else "marglik"
         search = []
-        if self.params["prior_precision"] is None and self.params["prior_selection"] == "val_sampled":
-            search = self._search_prior(data.val_x[: int(self.params["val_images"])].to(self.device))
-        record = {"prior_precision": self.prior_precision_, "prior_marglik": self.prior_marglik_,
-                  "prior_source": self.prior_source_, "log_marglik": self.log_marglik_,
-                  "hessian_time_s": time.perf_counter() - started, "val_loss": self._mean_val_loss(data),
-                  "prior_search": search, **self.diagnostics()}
+        if (
+            self.params["prior_precision"] is None
+            and self.params["prior_selection"] == "val_sampled"
+        ):
+            search = self._search_prior(
+                data.val_x[: int(self.params["val_images"])].to(self.device)
+            )
+        record = {
+            "prior_precision": self.prior_precision_,
+            "prior_marglik": self.prior_marglik_,
+            "prior_source": self.prior_source_,
+            "log_marglik": self.log_marglik_,
+            "hessian_time_s": time.perf_counter() - started,
+            "val_loss": self._mean_val_loss(data),
+            "prior_search": search,
+            **self.diagnostics(),
+        }
         if self.precision_ is not None:
-            record.update(precision_min=float(self.precision_.min()), precision_max=float(self.precision_.max()))
+            record.update(
+                precision_min=float(self.precision_.min()),
+                precision_max=float(self.precision_.max()),
+            )
         self.history_ = [record]
         reporter(record)
 
@@ -166,7 +234,10 @@ class LAEPosthoc(AE):
         """The MAP network's summed squared error on the training set, when the noise needs it (else None)."""
         if self.params["observation_noise"] == "unit":
             return None
-        return sum(float(((self.network(xb) - xb) ** 2).sum()) for xb in batches(train_x, 1024, shuffle=False))
+        return sum(
+            float(((self.network(xb) - xb) ** 2).sum())
+            for xb in batches(train_x, 1024, shuffle=False)
+        )
 
     # --- prior precision -------------------------------------------------------------------------------
     def _set_prior(self, prior: float) -> None:
@@ -180,7 +251,9 @@ class LAEPosthoc(AE):
     @torch.no_grad()
     def _sampled_val_mse(self, val_x: torch.Tensor) -> tuple[float, float]:
         """Validation MSE per image of the mean network and of `val_samples` networks sampled from q."""
-        mean_sq = sum(float(((self.network(xb) - xb) ** 2).sum()) for xb in batches(val_x, 500, shuffle=False))
+        mean_sq = sum(
+            float(((self.network(xb) - xb) ** 2).sum()) for xb in batches(val_x, 500, shuffle=False)
+        )
         sampled = 0.0
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             torch.manual_seed(self.spec.seed)
@@ -192,26 +265,38 @@ class LAEPosthoc(AE):
     def _search_prior(self, val_x: torch.Tensor) -> list[dict]:
         """Raise the prior from the evidence maximum by half-decades until sampled networks are usable."""
         if len(val_x) == 0:
-            raise ValueError("lae_posthoc prior_selection 'val_sampled' needs validation images; the dataset has "
-                             "none. Set prior_selection: marglik or a prior_precision.")
+            raise ValueError(
+                "lae_posthoc prior_selection 'val_sampled' needs validation images; the dataset has "
+                "none. Set prior_selection: marglik or a prior_precision."
+            )
         start, trail = self.prior_precision_, []
         for k in range(SEARCH_STEPS):
             prior = start * 10 ** (k / 2)
             self._set_prior(prior)
             mean_mse, sampled_mse = self._sampled_val_mse(val_x)
             ok = sampled_mse <= (1 + self.params["val_tolerance"]) * mean_mse
-            trail.append({"prior_precision": prior, "val_mse_mean_net": mean_mse, "val_mse_sampled": sampled_mse,
-                          "accepted": ok})
+            trail.append(
+                {
+                    "prior_precision": prior,
+                    "val_mse_mean_net": mean_mse,
+                    "val_mse_sampled": sampled_mse,
+                    "accepted": ok,
+                }
+            )
             if ok:
                 break
-        self.prior_source_ = "val_sampled" if trail[-1]["accepted"] else "val_sampled (no candidate passed: largest)"
+        self.prior_source_ = (
+            "val_sampled" if trail[-1]["accepted"] else "val_sampled (no candidate passed: largest)"
+        )
         return trail
 
     def diagnostics(self) -> dict:
         """The chosen prior, the evidence maximum, and the posterior's health (see `posterior_health`)."""
-        out = {"posterior/prior_precision": self.prior_precision_,
-               "posterior/noise_variance": getattr(self, "noise_variance_", 1.0),
-               "posterior/prior_marglik": getattr(self, "prior_marglik_", self.prior_precision_)}
+        out = {
+            "posterior/prior_precision": self.prior_precision_,
+            "posterior/noise_variance": getattr(self, "noise_variance_", 1.0),
+            "posterior/prior_marglik": getattr(self, "prior_marglik_", self.prior_precision_),
+        }
         if self.precision_ is not None:
             out.update(posterior_health(self.precision_, self.prior_precision_))
         return out
@@ -220,7 +305,9 @@ class LAEPosthoc(AE):
     def _mean_val_loss(self, data) -> float:
         """MSE of the mean network theta* on the validation split (the `ae`'s, reported for comparison)."""
         val_x = data.val_x.to(self.device)
-        total = sum(float(self.validation_loss(xb)) * len(xb) for xb in batches(val_x, 1024, shuffle=False))
+        total = sum(
+            float(self.validation_loss(xb)) * len(xb) for xb in batches(val_x, 1024, shuffle=False)
+        )
         return total / max(len(val_x), 1)
 
     def _fit_laebench(self, train_x: torch.Tensor) -> None:
@@ -232,9 +319,17 @@ class LAEPosthoc(AE):
         for xb in batches(train_x, int(self.params["batch_size"]), shuffle=False):
             with torch.no_grad(), record_activations(network) as record:  # one forward for both
                 sq_error += float(((network(xb) - xb) ** 2).sum())
-            g = diag_ggn(network, xb, self.params["hessian"], threshold=self.params["threshold"], activations=record)
+            g = diag_ggn(
+                network,
+                xb,
+                self.params["hessian"],
+                threshold=self.params["threshold"],
+                activations=record,
+            )
             torch._foreach_add_(ggn, g)
-        self.noise_variance_ = self._noise_variance(sq_error, train_x.numel())  # from the GGN pass's forwards
+        self.noise_variance_ = self._noise_variance(
+            sq_error, train_x.numel()
+        )  # from the GGN pass's forwards
         h = flatten(ggn).div_(self.noise_variance_ * self.params["temperature"])
         mean = flatten([p.detach() for p in network.parameters()])
         sq_norm = float(mean.double().square().sum())
@@ -246,8 +341,13 @@ class LAEPosthoc(AE):
         self.laplace_state_ = None
 
     def _laplace(self):
-        return build_laplace(self.encoder, self.decoder, self.params["hessian"],
-                             getattr(self, "noise_variance_", 1.0), float(self.params["temperature"]))
+        return build_laplace(
+            self.encoder,
+            self.decoder,
+            self.params["hessian"],
+            getattr(self, "noise_variance_", 1.0),
+            float(self.params["temperature"]),
+        )
 
     def _fit_laplace_torch(self, train_x: torch.Tensor) -> None:
         la = self._laplace()
@@ -263,11 +363,15 @@ class LAEPosthoc(AE):
     def extra_state(self) -> dict:
         if self.laplace_state_ is not None:
             self.laplace_state_ = self._la.state_dict()  # the prior chosen by the search
-        return {"precision": self.precision_, "prior_precision": self.prior_precision_,
-                "log_marglik": self.log_marglik_, "laplace_state": self.laplace_state_,
-                "prior_marglik": getattr(self, "prior_marglik_", self.prior_precision_),
-                "prior_source": getattr(self, "prior_source_", ""),
-                "noise_variance": getattr(self, "noise_variance_", 1.0)}
+        return {
+            "precision": self.precision_,
+            "prior_precision": self.prior_precision_,
+            "log_marglik": self.log_marglik_,
+            "laplace_state": self.laplace_state_,
+            "prior_marglik": getattr(self, "prior_marglik_", self.prior_precision_),
+            "prior_source": getattr(self, "prior_source_", ""),
+            "noise_variance": getattr(self, "noise_variance_", 1.0),
+        }
 
     def load_extra_state(self, state: dict) -> None:
         self.noise_variance_ = state.get("noise_variance", 1.0)
@@ -293,9 +397,18 @@ class LAEPosthoc(AE):
         self.set_mode(False)
         return sample_weights(SampledAutoencoder(self.encoder, self.decoder), self._draw(), x, n)
 
-    def sample_all(self, x: torch.Tensor, n: int, *, seed: int = 0, batch_size: int = 500, decode: bool = True):
+    def sample_all(
+        self, x: torch.Tensor, n: int, *, seed: int = 0, batch_size: int = 500, decode: bool = True
+    ):
         self._check_fitted()
         self.set_mode(False)
-        return sample_all_networks(self, SampledAutoencoder(self.encoder, self.decoder), self._draw(), x, n, seed,
-                                   batch_size, decode)
-
+        return sample_all_networks(
+            self,
+            SampledAutoencoder(self.encoder, self.decoder),
+            self._draw(),
+            x,
+            n,
+            seed,
+            batch_size,
+            decode,
+        )

@@ -5,10 +5,11 @@ Parameters are handled as lists of tensors in `encoder.parameters()` then `decod
 (the order of `nn.Sequential(encoder, decoder).parameters()` and of `methods.curvature.diag_ggn`);
 `flatten` / `unflatten` convert to the flat vectors stored in checkpoints.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -23,8 +24,10 @@ def flatten(tensors: list[Tensor]) -> Tensor:
 
 def unflatten(flat: Tensor, like: list[Tensor]) -> list[Tensor]:
     if flat.numel() != sum(t.numel() for t in like):
-        raise ValueError(f"Flat vector has {flat.numel()} entries; the parameters have "
-                         f"{sum(t.numel() for t in like)}. The checkpoint does not match the architecture.")
+        raise ValueError(
+            f"Flat vector has {flat.numel()} entries; the parameters have "
+            f"{sum(t.numel() for t in like)}. The checkpoint does not match the architecture."
+        )
     return [chunk.view_as(t) for chunk, t in zip(flat.split([t.numel() for t in like]), like)]
 
 
@@ -52,7 +55,9 @@ def sample_diagonal_gaussian(mean: list[Tensor], std: list[Tensor]) -> list[Tens
 
 
 @torch.no_grad()
-def sample_weights(net: SampledAutoencoder, draw: Callable[[], list[Tensor]], x: Tensor, n: int) -> Samples:
+def sample_weights(
+    net: SampledAutoencoder, draw: Callable[[], list[Tensor]], x: Tensor, n: int
+) -> Samples:
     """n forward passes, each with fresh weights from `draw()`; latents `[n, B, K]`, recon `[n, B, C, H, W]`."""
     latents, recon = [], []
     for _ in range(n):  # one network at a time: memory stays at one copy of the weights
@@ -62,21 +67,33 @@ def sample_weights(net: SampledAutoencoder, draw: Callable[[], list[Tensor]], x:
     return Samples(latents=torch.stack(latents), recon=torch.stack(recon))
 
 
-DRAW_BUDGET_BYTES = 2 * 1024 ** 3  # networks drawn once per evaluation are kept in memory up to this size
+DRAW_BUDGET_BYTES = (
+    2 * 1024**3
+)  # networks drawn once per evaluation are kept in memory up to this size
 
 
 @torch.no_grad()
-def sample_all_networks(method, net: SampledAutoencoder, draw: Callable[[], list[Tensor]], x: Tensor, n: int,
-                        seed: int, batch_size: int, decode: bool):
+def sample_all_networks(
+    method,
+    net: SampledAutoencoder,
+    draw: Callable[[], list[Tensor]],
+    x: Tensor,
+    n: int,
+    seed: int,
+    batch_size: int,
+    decode: bool,
+):
     """`Method.sample_all` for weight-sampling methods: the n networks are drawn once (after seeding, in the
     order `sample` draws them, so they are the very networks `sample(x, n, seed)` uses for every batch) and
     kept for the whole input set and the next call with the same seed and n (an evaluation's in-distribution,
     OOD and reference sets); with `decode=False` only the encoder runs. When n copies of the weights would
     exceed `DRAW_BUDGET_BYTES`, every batch draws them again (the same networks, more time)."""
-    size = n * sum(p.numel() * p.element_size() for p in [*net.encoder.parameters(), *net.decoder.parameters()])
+    size = n * sum(
+        p.numel() * p.element_size() for p in [*net.encoder.parameters(), *net.decoder.parameters()]
+    )
     if size > DRAW_BUDGET_BYTES:
         for start in range(0, len(x), batch_size):
-            xb = x[start:start + batch_size]
+            xb = x[start : start + batch_size]
             yield method.sample(xb, n, seed=seed) if decode else method.embed(xb, n, seed=seed)
         return
     cached = getattr(method, "_drawn", None)
@@ -87,12 +104,18 @@ def sample_all_networks(method, net: SampledAutoencoder, draw: Callable[[], list
     thetas = method._drawn[1]
     k = len(net.enc_names)
     for start in range(0, len(x), batch_size):
-        xb = x[start:start + batch_size].to(method.device)
+        xb = x[start : start + batch_size].to(method.device)
         if decode:
             outputs = [net.forward(theta, xb) for theta in thetas]
-            yield Samples(latents=torch.stack([z for z, _ in outputs]), recon=torch.stack([r for _, r in outputs]))
+            yield Samples(
+                latents=torch.stack([z for z, _ in outputs]),
+                recon=torch.stack([r for _, r in outputs]),
+            )
         else:
-            latents = [functional_call(net.encoder, dict(zip(net.enc_names, theta[:k])), (xb,)) for theta in thetas]
+            latents = [
+                functional_call(net.encoder, dict(zip(net.enc_names, theta[:k])), (xb,))
+                for theta in thetas
+            ]
             yield Samples(latents=torch.stack(latents), recon=None)
 
 
@@ -103,12 +126,20 @@ def log_marginal_likelihood(log_lik: float, sq_norm: float, ggn: Tensor, prior: 
     (the 2pi terms of prior and posterior cancel). `ggn` is the flat GGN diagonal H.
     """
     ggn = ggn.double()
-    return (log_lik - 0.5 * prior * sq_norm + 0.5 * ggn.numel() * math.log(prior)
-            - 0.5 * float(torch.log(ggn + prior).sum()))
+    return (
+        log_lik
+        - 0.5 * prior * sq_norm
+        + 0.5 * ggn.numel() * math.log(prior)
+        - 0.5 * float(torch.log(ggn + prior).sum())
+    )
 
 
-def optimise_prior_precision(sq_norm: float, ggn: Tensor, log10_range: tuple[float, float] = (-6.0, 6.0),
-                             iterations: int = 100) -> float:
+def optimise_prior_precision(
+    sq_norm: float,
+    ggn: Tensor,
+    log10_range: tuple[float, float] = (-6.0, 6.0),
+    iterations: int = 100,
+) -> float:
     """The prior precision maximising `log_marginal_likelihood` within `10 ** log10_range`.
 
     With u = log(prior) and t_i = h_i / (h_i + prior), d evidence / du = 0.5 (sum_i t_i - prior ||theta||^2);
@@ -156,10 +187,19 @@ def posterior_health(precision: Tensor, initial: float | Tensor) -> dict:
     """
     precision = precision.detach().double()
     sigma = precision.rsqrt()
-    return {"posterior/frac_within_2x_init": float((precision <= 2 * torch.as_tensor(initial, dtype=torch.float64,
-                                                                                      device=precision.device)).double().mean()),
-            "posterior/sigma_min": float(sigma.min()), "posterior/sigma_median": float(sigma.median()),
-            "posterior/sigma_max": float(sigma.max())}
+    return {
+        "posterior/frac_within_2x_init": float(
+            (
+                precision
+                <= 2 * torch.as_tensor(initial, dtype=torch.float64, device=precision.device)
+            )
+            .double()
+            .mean()
+        ),
+        "posterior/sigma_min": float(sigma.min()),
+        "posterior/sigma_median": float(sigma.median()),
+        "posterior/sigma_max": float(sigma.max()),
+    }
 
 
 def gaussian_log_likelihood(sq_error: float, n_values: int, variance: float = 1.0) -> float:
@@ -173,6 +213,11 @@ def hessian_params(modes, doc: str) -> dict:
 
     from .curvature import DEFAULT_THRESHOLD
 
-    return {"hessian": Param("mix", doc, kind="choice", choices=modes),
-            "threshold": Param(DEFAULT_THRESHOLD, "Hessian 'mix': layers with at most this many features are exact.",
-                               low=0)}
+    return {
+        "hessian": Param("mix", doc, kind="choice", choices=modes),
+        "threshold": Param(
+            DEFAULT_THRESHOLD,
+            "Hessian 'mix': layers with at most this many features are exact.",
+            low=0,
+        ),
+    }

@@ -4,6 +4,7 @@
 on at test time, so `sample` runs n stochastic forward passes: latents `[n, B, K]`, recon `[n, B, C, H, W]`.
 Validation (early stopping) uses the network with dropout off.
 """
+
 from __future__ import annotations
 
 import torch
@@ -22,8 +23,16 @@ class MCAE(AE):
 
     description = "Monte-Carlo dropout autoencoder"
     stochastic = True
-    param_spec = {"p": Param(0.2, "Dropout probability, at training and test time (appendix A: 0.2).",
-                             low=0, high=1, low_open=True, high_open=True)}
+    param_spec = {
+        "p": Param(
+            0.2,
+            "Dropout probability, at training and test time (appendix A: 0.2).",
+            low=0,
+            high=1,
+            low_open=True,
+            high_open=True,
+        )
+    }
 
     @property
     def dropout(self) -> float:  # read by AE.build

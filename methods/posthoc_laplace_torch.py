@@ -1,5 +1,6 @@
 """`lae_posthoc`'s laplace-torch backend (`backend: laplace`, and `hessian: kfac`): a `laplace.Laplace` regression
 object with BackPACK's GGN on a copy of the autoencoder, fitted on the training images as targets."""
+
 from __future__ import annotations
 
 import copy
@@ -10,7 +11,9 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 
-def build_laplace(encoder: nn.Module, decoder: nn.Module, hessian: str, noise_variance: float, temperature: float):
+def build_laplace(
+    encoder: nn.Module, decoder: nn.Module, hessian: str, noise_variance: float, temperature: float
+):
     """A laplace-torch object (BackPACK GGN) on a copy of the network with flat outputs `[B, D]`.
 
     The copy keeps BackPACK's hooks off our modules; the final `Unflatten` is dropped because laplace-torch's
@@ -22,14 +25,23 @@ def build_laplace(encoder: nn.Module, decoder: nn.Module, hessian: str, noise_va
     layers = [*copy.deepcopy(encoder), *copy.deepcopy(decoder)]
     layers = layers[:-1] if isinstance(layers[-1], nn.Unflatten) else [*layers, nn.Flatten()]
     structure = "kron" if hessian == "kfac" else "diag"
-    return Laplace(nn.Sequential(*layers), "regression", subset_of_weights="all", hessian_structure=structure,
-                   backend=BackPackGGN, sigma_noise=noise_variance ** 0.5, temperature=temperature)
+    return Laplace(
+        nn.Sequential(*layers),
+        "regression",
+        subset_of_weights="all",
+        hessian_structure=structure,
+        backend=BackPackGGN,
+        sigma_noise=noise_variance**0.5,
+        temperature=temperature,
+    )
 
 
 def fit_laplace(la, train_x: torch.Tensor, batch_size: int, prior_precision: float | None) -> None:
     """Fit the GGN on `train_x` (inputs and flat targets); the prior: `prior_precision`, or the evidence maximum."""
     loader = DataLoader(TensorDataset(train_x, train_x.flatten(1)), batch_size=batch_size)
-    with warnings.catch_warnings():  # BackPACK's hooks warn that inputs need no gradient: expected here
+    with (
+        warnings.catch_warnings()
+    ):  # BackPACK's hooks warn that inputs need no gradient: expected here
         warnings.simplefilter("ignore", UserWarning)
         la.fit(loader)
     if prior_precision is None:

@@ -11,6 +11,7 @@ cache stores it) gives the same samples; and every built-in task that evaluates 
 (`tasks.testing.evaluate_tiny`). Models the method depends on (`dependencies`) are trained first, as the
 harness does. Failures raise AssertionError naming the method and the broken rule.
 """
+
 from __future__ import annotations
 
 import io
@@ -22,32 +23,25 @@ from laebench.contracts import check_registered_class, require
 from laebench.datasets import synthetic
 
 from .base import Method, ModelSpec, NotFittedError, Samples
-from .registry import METHODS, get
-
-TINY_MODEL = {"arch": "mlp", "latent_dim": 2, "hidden": [16, 8]}
-TINY_TRAIN = {"max_epochs": 1, "batch_size": 64}
+from .registry import METHODS
+from .tiny import TINY_MODEL, TINY_TRAIN, fit_tiny
 
 
-def fit_tiny(spec: ModelSpec, data, fitted: dict | None = None) -> Method:
-    """Fit `spec` and (first, recursively) the models it depends on, in-process; `fitted` memoises by key."""
-    fitted = {} if fitted is None else fitted
-    if spec.key not in fitted:
-        cls = get(spec.method)
-        deps = {name: fit_tiny(dep, data, fitted) for name, dep in cls.dependencies(spec).items()}
-        method = cls(spec, data.image_shape)
-        out = method.fit(data, dependencies=deps, reporter=lambda metrics: None)
-        require(out is method, f"method '{spec.method}': fit must return self.")
-        fitted[spec.key] = method
-    return fitted[spec.key]
-
-
-def check_method(cls: type[Method], data=None, *, params: dict | None = None, model: dict | None = None,
-                 train: dict | None = None, tasks: list[str] | None = None, n: int = 3) -> None:
+def check_method(
+    cls: type[Method],
+    data=None,
+    *,
+    params: dict | None = None,
+    model: dict | None = None,
+    train: dict | None = None,
+    tasks: list[str] | None = None,
+    n: int = 3,
+) -> None:
     """Check a registered method class against the `Method` contract; raises AssertionError naming what fails.
 
     Args:
         cls: the method class (registered with `methods.register`).
-        data: a `harness.data.Dataset` to train and evaluate on (default: the tiny generated `synthetic` set).
+        data: a `harness.datasets.Dataset` to train and evaluate on (default: the tiny generated `synthetic` set).
         params: the method's parameters (default: its defaults); `model`, `train`: the architecture and
             training settings (default `TINY_MODEL`, `TINY_TRAIN`: a tiny MLP, one epoch).
         tasks: task keys to run the fitted method through (default: every registered task that needs a model).
@@ -56,8 +50,14 @@ def check_method(cls: type[Method], data=None, *, params: dict | None = None, mo
     where = check_registered_class(cls, Method, METHODS)
     if data is None:
         data = synthetic()  # generated: no files, no network
-    spec = ModelSpec(cls.key, dict(params or {}), {"name": data.name}, dict(model or TINY_MODEL),
-                     dict(train or TINY_TRAIN), seed=0)
+    spec = ModelSpec(
+        cls.key,
+        dict(params or {}),
+        {"name": data.name},
+        dict(model or TINY_MODEL),
+        dict(train or TINY_TRAIN),
+        seed=0,
+    )
     x = data.test_x[:5]
     try:
         cls(spec, data.image_shape).sample(x, n)
@@ -75,61 +75,111 @@ def check_method(cls: type[Method], data=None, *, params: dict | None = None, mo
         require(spread > 0, f"{where}: stochastic = True, but its {n} samples are identical.")
     else:
         require(spread == 0, f"{where}: stochastic = False, but its {n} samples differ.")
-    require(_same(s, method.sample(x, n, seed=1)), f"{where}: two sample calls with one seed differ.")
+    require(
+        _same(s, method.sample(x, n, seed=1)), f"{where}: two sample calls with one seed differ."
+    )
 
     refit = fit_tiny(spec, data, {k: v for k, v in fitted.items() if k != spec.key})
-    require(_same(s, refit.sample(x, n, seed=1)), f"{where}: fitting one spec (seed {spec.seed}) twice gives "
-            "different models: seed every random draw in fit from torch's global generator.")
+    require(
+        _same(s, refit.sample(x, n, seed=1)),
+        f"{where}: fitting one spec (seed {spec.seed}) twice gives "
+        "different models: seed every random draw in fit from torch's global generator.",
+    )
 
     buffer = io.BytesIO()
     torch.save({"state": method.state_dict(), "image_shape": list(data.image_shape)}, buffer)
     try:
         blob = load_checkpoint(buffer.getvalue(), map_location="cpu", name=f"{where}'s checkpoint")
     except CheckpointError as exc:
-        raise AssertionError(f"{exc}. laebench reads checkpoints with weights_only=True: keep state_dict() to "
-                             "tensors and plain values (or allow-list a class with "
-                             "torch.serialization.add_safe_globals).") from None
+        raise AssertionError(
+            f"{exc}. laebench reads checkpoints with weights_only=True: keep state_dict() to "
+            "tensors and plain values (or allow-list a class with "
+            "torch.serialization.add_safe_globals)."
+        ) from None
     loaded = cls(spec, tuple(blob["image_shape"]))
-    require(loaded.load_state_dict(blob["state"]) is loaded, f"{where}: load_state_dict must return self.")
-    require(_same(s, loaded.sample(x, n, seed=1)), f"{where}: a checkpoint round trip (state_dict, torch.save, "
-            "load_state_dict) changes the samples: keep everything sample needs in modules() / extra_state().")
+    require(
+        loaded.load_state_dict(blob["state"]) is loaded,
+        f"{where}: load_state_dict must return self.",
+    )
+    require(
+        _same(s, loaded.sample(x, n, seed=1)),
+        f"{where}: a checkpoint round trip (state_dict, torch.save, "
+        "load_state_dict) changes the samples: keep everything sample needs in modules() / extra_state().",
+    )
 
     import tasks as task_registry
     from tasks.testing import evaluate_tiny
 
-    keys = tasks if tasks is not None else [k for k in task_registry.names() if task_registry.get(k).needs_model]
+    keys = (
+        tasks
+        if tasks is not None
+        else [k for k in task_registry.names() if task_registry.get(k).needs_model]
+    )
     for key in keys:
         try:
             evaluate_tiny(task_registry.get(key), method, data)
         except AssertionError as err:
             raise AssertionError(f"{where} in task '{key}': {err}") from err
         except Exception as err:
-            raise AssertionError(f"{where} fails in task '{key}': {type(err).__name__}: {err}") from err
+            raise AssertionError(
+                f"{where} fails in task '{key}': {type(err).__name__}: {err}"
+            ) from err
 
 
 def _check_samples(where: str, s, x: torch.Tensor, n: int, latent_dim) -> None:
-    require(isinstance(s, Samples), f"{where}: sample must return methods.Samples. Got {type(s).__name__}.")
-    require(tuple(s.recon.shape) == (n, *x.shape), f"{where}: recon must be [n, B, C, H, W] = "
-            f"{(n, *x.shape)}. Got {tuple(s.recon.shape)}.")
-    require(s.latents.shape[:2] == (n, len(x)) and (latent_dim is None or s.latents.shape[2] == latent_dim),
-            f"{where}: latents must be [n, B, latent_dim] = {(n, len(x), latent_dim)}. Got {tuple(s.latents.shape)}.")
-    require(s.variance is None or s.variance.shape == s.recon.shape, f"{where}: variance must be None or shaped "
-            f"like recon. Got {None if s.variance is None else tuple(s.variance.shape)}.")
-    require(s.variance is None or bool((s.variance > 0).all()), f"{where}: variance must be positive (it is the "
-            f"predicted likelihood variance, the Gaussian's sigma^2 per pixel); got values <= 0.")
+    require(
+        isinstance(s, Samples),
+        f"{where}: sample must return methods.Samples. Got {type(s).__name__}.",
+    )
+    require(
+        tuple(s.recon.shape) == (n, *x.shape),
+        f"{where}: recon must be [n, B, C, H, W] = {(n, *x.shape)}. Got {tuple(s.recon.shape)}.",
+    )
+    require(
+        s.latents.shape[:2] == (n, len(x))
+        and (latent_dim is None or s.latents.shape[2] == latent_dim),
+        f"{where}: latents must be [n, B, latent_dim] = {(n, len(x), latent_dim)}. Got {tuple(s.latents.shape)}.",
+    )
+    require(
+        s.variance is None or s.variance.shape == s.recon.shape,
+        f"{where}: variance must be None or shaped "
+        f"like recon. Got {None if s.variance is None else tuple(s.variance.shape)}.",
+    )
+    require(
+        s.variance is None or bool((s.variance > 0).all()),
+        f"{where}: variance must be positive (it is the "
+        f"predicted likelihood variance, the Gaussian's sigma^2 per pixel); got values <= 0.",
+    )
     if s.variance is not None and n > 1 and bool((s.recon.var(0) > 0).any()):
         spread = s.recon.var(0, unbiased=False).unsqueeze(0).expand_as(s.variance)
-        require(not (torch.allclose(s.variance, spread, rtol=1e-3, atol=1e-8)
-                     or torch.allclose(s.variance, s.recon.var(0).unsqueeze(0).expand_as(s.variance),
-                                       rtol=1e-3, atol=1e-8)),
-                f"{where}: Samples.variance equals the spread of the {n} reconstructions: it must be the predicted "
-                f"likelihood variance (or None); tasks add the samples' spread themselves.")
+        require(
+            not (
+                torch.allclose(s.variance, spread, rtol=1e-3, atol=1e-8)
+                or torch.allclose(
+                    s.variance,
+                    s.recon.var(0).unsqueeze(0).expand_as(s.variance),
+                    rtol=1e-3,
+                    atol=1e-8,
+                )
+            ),
+            f"{where}: Samples.variance equals the spread of the {n} reconstructions: it must be the predicted "
+            f"likelihood variance (or None); tasks add the samples' spread themselves.",
+        )
     for name in ("latents", "recon", "variance"):
         t = getattr(s, name)
         require(t is None or bool(torch.isfinite(t).all()), f"{where}: non-finite {name}.")
 
 
 def _same(a: Samples, b: Samples) -> bool:
-    return (torch.equal(a.latents, b.latents) and torch.equal(a.recon, b.recon)
-            and ((a.variance is None and b.variance is None)
-                 or (a.variance is not None and b.variance is not None and torch.equal(a.variance, b.variance))))
+    return (
+        torch.equal(a.latents, b.latents)
+        and torch.equal(a.recon, b.recon)
+        and (
+            (a.variance is None and b.variance is None)
+            or (
+                a.variance is not None
+                and b.variance is not None
+                and torch.equal(a.variance, b.variance)
+            )
+        )
+    )

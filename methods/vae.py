@@ -6,6 +6,7 @@
 Gaussian NLL + `kl_weight` * KL(q(z|x) || N(0, I)) (summed over latent dims, averaged over the batch).
 `sample` draws z ~ q(z|x) n times: latents `[n, B, K]`, decoder means and variances `[n, B, C, H, W]`.
 """
+
 from __future__ import annotations
 
 import torch
@@ -25,13 +26,22 @@ class VAE(AE):
 
     description = "Variational autoencoder (Gaussian encoder and decoder)"
     stochastic = True
-    param_spec = {"kl_weight": Param(1.0e-3, "Weight of the KL term (appendix A: 1e-3; the authors' conv config "
-                                             "1e-5).", low=0)}
+    param_spec = {
+        "kl_weight": Param(
+            1.0e-3,
+            "Weight of the KL term (appendix A: 1e-3; the authors' conv config 1e-5).",
+            low=0,
+        )
+    }
 
     def build(self) -> None:
         m, shape = self.spec.model, self.image_shape
-        self.nets = {"encoder_mu": build_encoder(m, shape), "encoder_logvar": build_encoder(m, shape),
-                     "decoder_mu": build_decoder(m, shape), "decoder_logvar": build_decoder(m, shape)}
+        self.nets = {
+            "encoder_mu": build_encoder(m, shape),
+            "encoder_logvar": build_encoder(m, shape),
+            "decoder_mu": build_decoder(m, shape),
+            "decoder_logvar": build_decoder(m, shape),
+        }
         for net in self.nets.values():
             net.to(self.device)
 
@@ -45,7 +55,7 @@ class VAE(AE):
         mu, logvar = self._encode(x)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if sample_z else mu
         mean, variance = self._decode(z)
-        kl = 0.5 * (mu ** 2 + logvar.exp() - 1.0 - logvar).sum(1).mean()
+        kl = 0.5 * (mu**2 + logvar.exp() - 1.0 - logvar).sum(1).mean()
         return gaussian_nll(x, mean, variance) + self.params["kl_weight"] * kl
 
     def training_loss(self, x: torch.Tensor) -> torch.Tensor:
@@ -58,7 +68,9 @@ class VAE(AE):
         self.set_mode(False)
         mu, logvar = self._encode(x)
         std = torch.exp(0.5 * logvar)
-        return Samples(latents=torch.stack([mu + torch.randn_like(mu) * std for _ in range(n)]), recon=None)
+        return Samples(
+            latents=torch.stack([mu + torch.randn_like(mu) * std for _ in range(n)]), recon=None
+        )
 
     def _sample(self, x: torch.Tensor, n: int) -> Samples:
         self.set_mode(False)
@@ -69,4 +81,6 @@ class VAE(AE):
             z = mu + torch.randn_like(mu) * std
             mean, var = self._decode(z)
             latents.append(z), recon.append(mean), variance.append(var)
-        return Samples(latents=torch.stack(latents), recon=torch.stack(recon), variance=torch.stack(variance))
+        return Samples(
+            latents=torch.stack(latents), recon=torch.stack(recon), variance=torch.stack(variance)
+        )

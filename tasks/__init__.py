@@ -2,13 +2,16 @@
 
 `from tasks import Task, register, get, names`. Importing this package imports every task module.
 """
+
+from . import (
+    hessian_quality,  # noqa: F401
+    hessian_scaling,  # noqa: F401
+    imputation,  # noqa: F401
+    knn,  # noqa: F401
+    ood,  # noqa: F401
+    reconstruction,  # noqa: F401
+)
 from .base import EvalContext, Job, Task
 from .registry import TASKS, get, names, register, registered
-from . import reconstruction  # noqa: F401
-from . import imputation  # noqa: F401
-from . import knn  # noqa: F401
-from . import ood  # noqa: F401
-from . import hessian_quality  # noqa: F401
-from . import hessian_scaling  # noqa: F401
 
 __all__ = ["EvalContext", "Job", "Task", "TASKS", "get", "names", "register", "registered"]

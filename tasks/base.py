@@ -7,12 +7,14 @@ one trial and returns metric rows `{"metric": str, "value": float}`; `direction(
 whether higher ("max") or lower ("min") is better, for the leaderboard's best-value marks.
 Artifacts (plots, per-input CSVs) go to `ctx.artifact_dir`.
 """
+
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -39,13 +41,15 @@ class EvalContext:
     experiment: str
     method_label: str
     method: Any  # a fitted methods.Method, or None when the task needs no model
-    data: Any  # harness.data.Dataset of the experiment's `data.train` (use its test split)
+    data: Any  # harness.datasets.Dataset of the experiment's `data.train` (use its test split)
     extra_data: dict[str, Any]  # the experiment's other data roles, e.g. {"ood": Dataset}
     point: dict
     seed: int
     device: torch.device
     artifact_dir: Path
-    aux_model: Callable[..., Any] = None  # harness.cache.ModelCache.get_or_train for task-owned models
+    aux_model: Callable[..., Any] = (
+        None  # harness.store.models.ModelCache.get_or_train for task-owned models
+    )
     model_config: dict = field(default_factory=dict)
     train_config: dict = field(default_factory=dict)
     # (name, identity, compute) -> value: a per-model result kept next to the model (ModelCache.derived); None:
@@ -60,10 +64,19 @@ class EvalContext:
 
 def sampling_params(n_samples: int, batch_size: int) -> dict[str, Param]:
     """The parameters of tasks that sample networks over batches of test images."""
-    return {"n_samples": Param(n_samples, "Networks (or draws) sampled per test batch.", kind="int", low=1),
-            "batch_size": Param(batch_size, "Test images per batch.", kind="int", low=1),
-            "max_test": Param(None, "Use the first this many test images; null: all.", kind="int", low=1,
-                              nullable=True)}
+    return {
+        "n_samples": Param(
+            n_samples, "Networks (or draws) sampled per test batch.", kind="int", low=1
+        ),
+        "batch_size": Param(batch_size, "Test images per batch.", kind="int", low=1),
+        "max_test": Param(
+            None,
+            "Use the first this many test images; null: all.",
+            kind="int",
+            low=1,
+            nullable=True,
+        ),
+    }
 
 
 def sample_all(method, x: torch.Tensor, n: int, *, seed: int, batch_size: int, decode: bool = True):
@@ -73,7 +86,9 @@ def sample_all(method, x: torch.Tensor, n: int, *, seed: int, batch_size: int, d
     n = n if getattr(method, "stochastic", True) else 1
     if hasattr(method, "sample_all"):
         return method.sample_all(x, n, seed=seed, batch_size=batch_size, decode=decode)
-    return (method.sample(x[i:i + batch_size], n, seed=seed) for i in range(0, len(x), batch_size))
+    return (
+        method.sample(x[i : i + batch_size], n, seed=seed) for i in range(0, len(x), batch_size)
+    )
 
 
 class Task(Parameterised):

@@ -27,17 +27,19 @@ training images drawn with the harness's fixed seed: the same size on MNIST, oth
 Every `Method.sample` call uses one seed per trial, so a method that samples weights (the LAEs) uses one set
 of networks for every image and both passes, as the authors draw theirs once; a method that samples
 activations (VAE, MC dropout) then draws the same noise sequence in every call, where theirs draws afresh.
-Kept from our protocol, on purpose: the classifier (`imputation.classifier_for`, a small CNN in eval mode)
+Kept from our protocol, on purpose: the classifier (`imputation_common.classifier_for`, a small CNN in eval mode)
 instead of theirs (a LeNet whose dropout stays on at test time: `get_mnist_classifier` never calls
 `.eval()`), whose weights we do not have; batches of `batch_size` images where they use batch 1 (the same
 numbers for methods without batch-dependent layers).
 """
+
 from __future__ import annotations
 
 import pandas as pd
 import torch
 
 from .base import EvalContext
+from .imputation_common import GRID_ROWS, classifier_scores, image_grid, mix_seed, observed_mask
 
 
 def authors_noise(shape: torch.Size | tuple, generator: torch.Generator) -> torch.Tensor:
@@ -48,7 +50,9 @@ def authors_noise(shape: torch.Size | tuple, generator: torch.Generator) -> torc
 
 
 @torch.no_grad()
-def authors_impute(method, x_filled: torch.Tensor, observed: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+def authors_impute(
+    method, x_filled: torch.Tensor, observed: torch.Tensor, n: int, seed: int
+) -> torch.Tensor:
     """Imputations `[n, B, C, H, W]` of the noise-filled batch `x_filled`: one pass, re-insert, one more pass."""
     observed = observed.to(x_filled.device)
     first = torch.where(observed, x_filled, method.sample(x_filled, n, seed=seed).recon)
@@ -58,41 +62,70 @@ def authors_impute(method, x_filled: torch.Tensor, observed: torch.Tensor, n: in
 @torch.no_grad()
 def evaluate_authors(p: dict, ctx: EvalContext) -> list[dict]:
     """The `imputation` task's trial under `protocol: authors` (`p`: the task's parameters)."""
-    from .imputation import GRID_ROWS, _image_grid, _seed, classifier_scores, observed_mask
-
     observed = observed_mask(ctx.data.image_shape, p["mask"])
     x_all, y_all = ctx.data.val_x, ctx.data.val_y
     n_images = GRID_ROWS if p["mask"] == "full" else (p["max_val"] or len(x_all))
     x_all, y_all = x_all[:n_images], y_all[:n_images]
     generator = torch.Generator().manual_seed(ctx.seed)
-    n, seed = p["authors_samples"], _seed(ctx.seed, 3)
+    n, seed = p["authors_samples"], mix_seed(ctx.seed, 3)
     filled, imputations = [], []
     for start in range(0, len(x_all), p["batch_size"]):
-        x = x_all[start:start + p["batch_size"]]
+        x = x_all[start : start + p["batch_size"]]
         x_filled = torch.where(observed, x, authors_noise(x.shape, generator))
-        imputations.append(authors_impute(ctx.method, x_filled.to(ctx.device), observed, n, seed).cpu())
+        imputations.append(
+            authors_impute(ctx.method, x_filled.to(ctx.device), observed, n, seed).cpu()
+        )
         filled.append(x_filled)
-    imputations, filled = torch.cat(imputations, 1), torch.cat(filled)  # [n, N, C, H, W], [N, C, H, W]
+    imputations, filled = (
+        torch.cat(imputations, 1),
+        torch.cat(filled),
+    )  # [n, N, C, H, W], [N, C, H, W]
     ctx.artifact_dir.mkdir(parents=True, exist_ok=True)
     if p["mask"] == "full":
-        _image_grid(imputations[:, :GRID_ROWS].transpose(0, 1), [f"sample {i + 1}" for i in range(n)],
-                    ctx.artifact_dir / "generation.png", f"{ctx.method_label}: generation from noise (authors)")
+        image_grid(
+            imputations[:, :GRID_ROWS].transpose(0, 1),
+            [f"sample {i + 1}" for i in range(n)],
+            ctx.artifact_dir / "generation.png",
+            f"{ctx.method_label}: generation from noise (authors)",
+        )
         return []
 
     missing = ~observed
-    mse = ((imputations.mean(0) - filled) ** 2).flatten(1).sum(-1)  # [N], all pixels, target = noise-filled
+    mse = (
+        ((imputations.mean(0) - filled) ** 2).flatten(1).sum(-1)
+    )  # [N], all pixels, target = noise-filled
     log_px = -((imputations - filled) ** 2).flatten(2).sum(-1).mean(0)
-    mse_true = ((imputations.mean(0) - x_all) ** 2 * missing).flatten(1).sum(-1)  # ours, on these imputations
+    mse_true = (
+        ((imputations.mean(0) - x_all) ** 2 * missing).flatten(1).sum(-1)
+    )  # ours, on these imputations
     log_px_true = -((imputations - x_all) ** 2 * missing).flatten(2).sum(-1).mean(0)
-    table = pd.DataFrame({"label": y_all.numpy() if y_all.ndim == 1 else float("nan"), "mse": mse.numpy(),
-                          "log_px": log_px.numpy(), "mse_vs_true": mse_true.numpy(),
-                          "log_px_vs_true": log_px_true.numpy()})
-    rows = [{"metric": f"authors/{k}", "value": float(table[k].mean())}
-            for k in ("mse", "log_px", "mse_vs_true", "log_px_vs_true")]
-    shown = torch.cat([x_all[:GRID_ROWS, None], filled[:GRID_ROWS, None],
-                       imputations[:, :GRID_ROWS].transpose(0, 1)], 1)
-    _image_grid(shown, ["true", "noise-filled"] + [f"imputation {i + 1}" for i in range(n)],
-                ctx.artifact_dir / "imputations.png", f"{ctx.method_label}: upper half missing (authors' protocol)")
+    table = pd.DataFrame(
+        {
+            "label": y_all.numpy() if y_all.ndim == 1 else float("nan"),
+            "mse": mse.numpy(),
+            "log_px": log_px.numpy(),
+            "mse_vs_true": mse_true.numpy(),
+            "log_px_vs_true": log_px_true.numpy(),
+        }
+    )
+    rows = [
+        {"metric": f"authors/{k}", "value": float(table[k].mean())}
+        for k in ("mse", "log_px", "mse_vs_true", "log_px_vs_true")
+    ]
+    shown = torch.cat(
+        [
+            x_all[:GRID_ROWS, None],
+            filled[:GRID_ROWS, None],
+            imputations[:, :GRID_ROWS].transpose(0, 1),
+        ],
+        1,
+    )
+    image_grid(
+        shown,
+        ["true", "noise-filled"] + [f"imputation {i + 1}" for i in range(n)],
+        ctx.artifact_dir / "imputations.png",
+        f"{ctx.method_label}: upper half missing (authors' protocol)",
+    )
 
     if ctx.data.train_y.ndim == 1:  # single-label data: the classifier's accuracy and calibration
         rows += classifier_scores(ctx, p, imputations, filled, y_all, table, "authors/")

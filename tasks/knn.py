@@ -25,6 +25,7 @@ probability). `accuracy/*` is the vote's accuracy; `member_accuracy/n=<n>` (mult
 `member_accuracy/overall`) the accuracy of the members' own KNNs, averaged over members.
 Artifacts: `accuracies.csv` (per repetition), `accuracy_vs_labels.png`.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -42,7 +43,9 @@ from .base import EvalContext, Task, sample_all
 from .registry import register
 
 
-def labelled_split(y: np.ndarray, n_per_class: int, seed: int, repetition: int) -> tuple[np.ndarray, np.ndarray]:
+def labelled_split(
+    y: np.ndarray, n_per_class: int, seed: int, repetition: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Indices of exactly `n_per_class` labelled points per class (class-ordered) and of all the others.
 
     Raises ValueError when a class has fewer than `n_per_class` points. Nested: for a given seed and
@@ -54,16 +57,22 @@ def labelled_split(y: np.ndarray, n_per_class: int, seed: int, repetition: int) 
     for c in np.unique(y):
         members = np.flatnonzero(y == c)
         if len(members) < n_per_class:
-            raise ValueError(f"Class {c} has {len(members)} points, fewer than the {n_per_class} labels asked for.")
+            raise ValueError(
+                f"Class {c} has {len(members)} points, fewer than the {n_per_class} labels asked for."
+            )
         labelled.append(rng.permutation(members)[:n_per_class])
     labelled = np.concatenate(labelled)
     return labelled, np.setdiff1d(np.arange(len(y)), labelled)
 
 
-def multilabel_split(n_points: int, n_labelled: int, seed: int, repetition: int) -> tuple[np.ndarray, np.ndarray]:
+def multilabel_split(
+    n_points: int, n_labelled: int, seed: int, repetition: int
+) -> tuple[np.ndarray, np.ndarray]:
     """`n_labelled` random points (labelled) and the others, for multi-label data."""
     if n_labelled >= n_points:
-        raise ValueError(f"Cannot label {n_labelled} of {n_points} points and keep any for evaluation.")
+        raise ValueError(
+            f"Cannot label {n_labelled} of {n_points} points and keep any for evaluation."
+        )
     perm = np.random.default_rng([seed, repetition]).permutation(n_points)
     return perm[:n_labelled], np.sort(perm[n_labelled:])
 
@@ -75,7 +84,9 @@ def majority_vote(knns: list[KNeighborsClassifier], z_eval: list[np.ndarray]) ->
     below M, so divided by M + 1 it never outweighs one vote). Multi-label KNNs vote per attribute.
     """
     preds = np.stack([knn.predict(z) for knn, z in zip(knns, z_eval)])  # [M, n] or [M, n, A]
-    probas = [knn.predict_proba(z) for knn, z in zip(knns, z_eval)]  # [n, C] each, or A such arrays each
+    probas = [
+        knn.predict_proba(z) for knn, z in zip(knns, z_eval)
+    ]  # [n, C] each, or A such arrays each
 
     def vote(pred: np.ndarray, proba: list[np.ndarray], classes: np.ndarray) -> np.ndarray:
         votes = (pred[:, :, None] == classes[None, None, :]).sum(0)  # [n, C]
@@ -83,8 +94,13 @@ def majority_vote(knns: list[KNeighborsClassifier], z_eval: list[np.ndarray]) ->
 
     if preds.ndim == 2:
         return vote(preds, probas, knns[0].classes_)
-    return np.stack([vote(preds[:, :, a], [pr[a] for pr in probas], knns[0].classes_[a])
-                     for a in range(preds.shape[2])], 1)
+    return np.stack(
+        [
+            vote(preds[:, :, a], [pr[a] for pr in probas], knns[0].classes_[a])
+            for a in range(preds.shape[2])
+        ],
+        1,
+    )
 
 
 def _mean_accuracy(y_true, y_pred) -> float:
@@ -92,7 +108,9 @@ def _mean_accuracy(y_true, y_pred) -> float:
     return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
 
 
-def fit_knn(z: np.ndarray, y: np.ndarray, k_grid: list[int], cv_folds: int = 2) -> KNeighborsClassifier:
+def fit_knn(
+    z: np.ndarray, y: np.ndarray, k_grid: list[int], cv_folds: int = 2
+) -> KNeighborsClassifier:
     """KNN on the labelled embeddings z `[P, S, K]` (S samples of P points), labels y `[P]` or `[P, A]`.
 
     Fold of point j is j % cv_folds (points class-ordered, so folds are stratified); all S samples of a
@@ -107,8 +125,12 @@ def fit_knn(z: np.ndarray, y: np.ndarray, k_grid: list[int], cv_folds: int = 2) 
     fold = np.repeat(np.arange(n_points) % folds, n_samples)
     smallest_train = min(int((fold != f).sum()) for f in range(folds))
     grid = sorted({k for k in k_grid if k <= smallest_train}) or [1]
-    search = GridSearchCV(KNeighborsClassifier(), {"n_neighbors": grid}, cv=PredefinedSplit(fold),
-                          scoring=make_scorer(_mean_accuracy))
+    search = GridSearchCV(
+        KNeighborsClassifier(),
+        {"n_neighbors": grid},
+        cv=PredefinedSplit(fold),
+        scoring=make_scorer(_mean_accuracy),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # folds may miss classes when n is 1
         search.fit(rows_z, rows_y)
@@ -119,18 +141,45 @@ def fit_knn(z: np.ndarray, y: np.ndarray, k_grid: list[int], cv_folds: int = 2) 
 class KNN(Task):
     description = "Semi-supervised KNN accuracy on latent embeddings with few labels per class"
     param_spec = {
-        "labels_per_class": Param([1, 2, 4, 6, 8, 10, 15, 25, 50, 100], "Labelled training images per class.",
-                                  kind="list", item=Param(1, "", kind="int", low=1)),
+        "labels_per_class": Param(
+            [1, 2, 4, 6, 8, 10, 15, 25, 50, 100],
+            "Labelled training images per class.",
+            kind="list",
+            item=Param(1, "", kind="int", low=1),
+        ),
         "repetitions": Param(5, "Random labelled subsets per label count.", kind="int", low=1),
         "n_embed": Param(100, "Samples averaged into an input's embedding.", kind="int", low=1),
-        "max_eval": Param(None, "The first this many evaluation images; null: all.", kind="int", low=1, nullable=True),
+        "max_eval": Param(
+            None,
+            "The first this many evaluation images; null: all.",
+            kind="int",
+            low=1,
+            nullable=True,
+        ),
         "cv_folds": Param(2, "Cross-validation folds choosing k.", kind="int", low=2),
-        "k_grid": Param([1, 3, 5, 7, 9, 15], "Candidate numbers of neighbours.", kind="list", item=Param(1, "", kind="int", low=1)),
-        "labels_multilabel": Param(10, "Multi-label data (CelebA): labelled images per attribute.", kind="int", low=1),
-        "batch_size": Param(100, "Inputs per sample() call, each returning n_embed reconstructions.", kind="int", low=1),
-        "eval_embedding": Param("mean", "How an evaluation point is embedded: 'mean' (ours: the mean of its n_embed "
-                                "latent samples) or 'sample' (the authors' notebook: one sample, for the online LAE "
-                                "one sampled network for every point).", kind="choice", choices=("mean", "sample")),
+        "k_grid": Param(
+            [1, 3, 5, 7, 9, 15],
+            "Candidate numbers of neighbours.",
+            kind="list",
+            item=Param(1, "", kind="int", low=1),
+        ),
+        "labels_multilabel": Param(
+            10, "Multi-label data (CelebA): labelled images per attribute.", kind="int", low=1
+        ),
+        "batch_size": Param(
+            100,
+            "Inputs per sample() call, each returning n_embed reconstructions.",
+            kind="int",
+            low=1,
+        ),
+        "eval_embedding": Param(
+            "mean",
+            "How an evaluation point is embedded: 'mean' (ours: the mean of its n_embed "
+            "latent samples) or 'sample' (the authors' notebook: one sample, for the online LAE "
+            "one sampled network for every point).",
+            kind="choice",
+            choices=("mean", "sample"),
+        ),
     }
     directions = {"accuracy/*": "max", "member_accuracy/*": "max"}
     headline = ("accuracy/n=10", "accuracy/overall")
@@ -139,14 +188,18 @@ class KNN(Task):
         y = data["train"].val_y if "train" in data else None
         if y is None or y.ndim != 1:
             if y is not None and self.params["labels_multilabel"] >= len(y):
-                return (f"knn.labels_multilabel {self.params['labels_multilabel']} leaves no validation point to "
-                        f"evaluate ({len(y)} in all). Lower it.")
+                return (
+                    f"knn.labels_multilabel {self.params['labels_multilabel']} leaves no validation point to "
+                    f"evaluate ({len(y)} in all). Lower it."
+                )
             return ""
         smallest = int(min((y == c).sum() for c in y.unique()))
         too_many = [n for n in self.params["labels_per_class"] if n >= smallest]
         if too_many:
-            return (f"knn.labels_per_class {too_many} would label every validation point of the smallest class "
-                    f"({smallest} points), leaving none to evaluate. Use counts below {smallest} (or more data).")
+            return (
+                f"knn.labels_per_class {too_many} would label every validation point of the smallest class "
+                f"({smallest} points), leaving none to evaluate. Use counts below {smallest} (or more data)."
+            )
         return ""
 
     @torch.no_grad()
@@ -154,14 +207,28 @@ class KNN(Task):
         """Per latent space: latent samples `[N, S, K]` (S = 1 when identical, e.g. a deterministic method)
         and mean latents `[N, K]`. One space, or one per member when the samples carry `Samples.member`."""
         samples, members, size = [], None, self.params["batch_size"]
-        for start, out in zip(range(0, len(x_all), size), sample_all(ctx.method, x_all, self.params["n_embed"],
-                                                                     seed=ctx.seed, batch_size=size, decode=False)):
+        for start, out in zip(
+            range(0, len(x_all), size),
+            sample_all(
+                ctx.method,
+                x_all,
+                self.params["n_embed"],
+                seed=ctx.seed,
+                batch_size=size,
+                decode=False,
+            ),
+        ):
             samples.append(out.latents.cpu())
             batch_members = None if out.member is None else out.member.cpu()
-            same = members is batch_members is None or (members is not None and batch_members is not None
-                                                         and torch.equal(members, batch_members))
+            same = members is batch_members is None or (
+                members is not None
+                and batch_members is not None
+                and torch.equal(members, batch_members)
+            )
             if start and not same:
-                raise ValueError("knn: the method's samples changed their member indices between batches.")
+                raise ValueError(
+                    "knn: the method's samples changed their member indices between batches."
+                )
             members = batch_members
         z_all = torch.cat(samples, 1).transpose(0, 1).contiguous()  # [N, S, K]
         groups = [slice(None)] if members is None else [members == m for m in members.unique()]
@@ -170,7 +237,12 @@ class KNN(Task):
             z = z_all[:, which]
             if bool((z == z[:, :1]).all()):
                 z = z[:, :1]
-            spaces.append((z.numpy(), (z.mean(1) if self.params["eval_embedding"] == "mean" else z[:, 0]).numpy()))
+            spaces.append(
+                (
+                    z.numpy(),
+                    (z.mean(1) if self.params["eval_embedding"] == "mean" else z[:, 0]).numpy(),
+                )
+            )
         return spaces
 
     def evaluate(self, ctx: EvalContext) -> list[dict]:
@@ -187,32 +259,64 @@ class KNN(Task):
             for n in counts:
                 if n >= smallest:
                     continue
-                labelled, rest = (multilabel_split(len(y), n, ctx.seed, rep) if multilabel
-                                  else labelled_split(y, n, ctx.seed, rep))
+                labelled, rest = (
+                    multilabel_split(len(y), n, ctx.seed, rep)
+                    if multilabel
+                    else labelled_split(y, n, ctx.seed, rep)
+                )
                 eval_idx = order[np.isin(order, rest)][: p["max_eval"] or None]
-                knns = [fit_knn(z[labelled], y[labelled], p["k_grid"], p["cv_folds"]) for z, _ in spaces]
+                knns = [
+                    fit_knn(z[labelled], y[labelled], p["k_grid"], p["cv_folds"]) for z, _ in spaces
+                ]
                 z_eval = [z_mean[eval_idx] for _, z_mean in spaces]
                 if len(spaces) == 1:
                     correct = knns[0].predict(z_eval[0]) == y[eval_idx]
                     member_correct = np.full(correct.shape, np.nan)
                 else:  # an ensemble: one KNN per member, majority vote
                     correct = majority_vote(knns, z_eval) == y[eval_idx]
-                    member_correct = np.mean([knn.predict(z) == y[eval_idx] for knn, z in zip(knns, z_eval)], 0)
-                k = knns[0].n_neighbors if len(knns) == 1 else "/".join(str(m.n_neighbors) for m in knns)
+                    member_correct = np.mean(
+                        [knn.predict(z) == y[eval_idx] for knn, z in zip(knns, z_eval)], 0
+                    )
+                k = (
+                    knns[0].n_neighbors
+                    if len(knns) == 1
+                    else "/".join(str(m.n_neighbors) for m in knns)
+                )
                 if multilabel:
                     names = ctx.data.label_names or [f"attr{i}" for i in range(y.shape[1])]
-                    records += [{"repetition": rep, "n": n, "attribute": a, "accuracy": float(c),
-                                 "member_accuracy": float(mc), "k": k, "n_eval": len(eval_idx)}
-                                for a, c, mc in zip(names, correct.mean(0), member_correct.mean(0))]
+                    records += [
+                        {
+                            "repetition": rep,
+                            "n": n,
+                            "attribute": a,
+                            "accuracy": float(c),
+                            "member_accuracy": float(mc),
+                            "k": k,
+                            "n_eval": len(eval_idx),
+                        }
+                        for a, c, mc in zip(names, correct.mean(0), member_correct.mean(0))
+                    ]
                 else:
-                    records.append({"repetition": rep, "n": n, "attribute": "", "accuracy": float(correct.mean()),
-                                    "member_accuracy": float(member_correct.mean()), "k": k,
-                                    "n_eval": len(eval_idx)})
+                    records.append(
+                        {
+                            "repetition": rep,
+                            "n": n,
+                            "attribute": "",
+                            "accuracy": float(correct.mean()),
+                            "member_accuracy": float(member_correct.mean()),
+                            "k": k,
+                            "n_eval": len(eval_idx),
+                        }
+                    )
         skipped = [n for n in counts if n >= smallest]
         if skipped:
-            warnings.warn(f"knn: skipped label counts {skipped}: the smallest class has only {smallest} points.")
-        table = pd.DataFrame(records, columns=["repetition", "n", "attribute", "accuracy", "member_accuracy", "k",
-                                               "n_eval"])
+            warnings.warn(
+                f"knn: skipped label counts {skipped}: the smallest class has only {smallest} points."
+            )
+        table = pd.DataFrame(
+            records,
+            columns=["repetition", "n", "attribute", "accuracy", "member_accuracy", "k", "n_eval"],
+        )
         ctx.artifact_dir.mkdir(parents=True, exist_ok=True)
         table.to_csv(ctx.artifact_dir / "accuracies.csv", index=False)
         if table.empty:
@@ -220,14 +324,26 @@ class KNN(Task):
         ensemble = len(spaces) > 1
         if multilabel:
             per_attr = table.groupby("attribute", sort=False).accuracy.mean()
-            return ([{"metric": f"accuracy/{a}", "value": float(v)} for a, v in per_attr.items()]
-                    + [{"metric": "accuracy/overall", "value": float(per_attr.mean())}]
-                    + [{"metric": "member_accuracy/overall", "value": float(table.member_accuracy.mean())}] * ensemble)
+            return (
+                [{"metric": f"accuracy/{a}", "value": float(v)} for a, v in per_attr.items()]
+                + [{"metric": "accuracy/overall", "value": float(per_attr.mean())}]
+                + [
+                    {
+                        "metric": "member_accuracy/overall",
+                        "value": float(table.member_accuracy.mean()),
+                    }
+                ]
+                * ensemble
+            )
         _plot(table, ctx)
         by_n = table.groupby("n")
-        return ([{"metric": f"accuracy/n={n}", "value": float(v)} for n, v in by_n.accuracy.mean().items()]
-                + [{"metric": f"member_accuracy/n={n}", "value": float(v)}
-                   for n, v in by_n.member_accuracy.mean().items()] * ensemble)
+        return [
+            {"metric": f"accuracy/n={n}", "value": float(v)}
+            for n, v in by_n.accuracy.mean().items()
+        ] + [
+            {"metric": f"member_accuracy/n={n}", "value": float(v)}
+            for n, v in by_n.member_accuracy.mean().items()
+        ] * ensemble
 
 
 def _plot(table: pd.DataFrame, ctx: EvalContext) -> None:
@@ -236,10 +352,24 @@ def _plot(table: pd.DataFrame, ctx: EvalContext) -> None:
     stats = table.groupby("n").accuracy.agg(["mean", "std", "min", "max"]).fillna(0.0)
     fig = Figure(figsize=(4.5, 3.2), layout="constrained")
     ax = fig.subplots()
-    ax.fill_between(stats.index, stats["min"], stats["max"], alpha=0.2, label="min-max over repetitions")
-    ax.errorbar(stats.index, stats["mean"], yerr=stats["std"], marker="o", ms=3, capsize=2, label="mean ± std")
-    ax.set(xscale="log", xlabel="labels per class", ylabel="accuracy",
-           title=f"{ctx.experiment} / {ctx.method_label} (seed {ctx.seed})")
+    ax.fill_between(
+        stats.index, stats["min"], stats["max"], alpha=0.2, label="min-max over repetitions"
+    )
+    ax.errorbar(
+        stats.index,
+        stats["mean"],
+        yerr=stats["std"],
+        marker="o",
+        ms=3,
+        capsize=2,
+        label="mean ± std",
+    )
+    ax.set(
+        xscale="log",
+        xlabel="labels per class",
+        ylabel="accuracy",
+        title=f"{ctx.experiment} / {ctx.method_label} (seed {ctx.seed})",
+    )
     ax.title.set_fontsize(9)
     ax.legend(fontsize=7)
     fig.savefig(ctx.artifact_dir / "accuracy_vs_labels.png", dpi=100)

@@ -9,6 +9,7 @@ acc_b / conf_b the accuracy and mean confidence in bin b and w_b its fraction of
 ECE = sum_b w_b |acc_b - conf_b|, MCE = max over non-empty bins of |acc_b - conf_b|,
 RMSCE = sqrt(sum_b w_b (acc_b - conf_b)^2). Inputs may be numpy arrays, tensors or lists.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,14 +34,24 @@ def matched_auroc(scores, labels, covariate, bins: int = 10) -> float:
     the positive-negative pairs in the SAME bin (ties 1/2), i.e. each bin's AUROC weighted by its number of
     pairs. A score that only tracks the covariate gets about 0.5; what is left is detection beyond it. NaN when
     no bin holds both classes."""
-    scores, labels, covariate = _np(scores).astype(float), _np(labels).astype(int), _np(covariate).astype(float)
+    scores, labels, covariate = (
+        _np(scores).astype(float),
+        _np(labels).astype(int),
+        _np(covariate).astype(float),
+    )
     edges = np.unique(np.quantile(covariate, np.linspace(0, 1, bins + 1)))
-    stratum = np.clip(np.searchsorted(edges, covariate, side="right") - 1, 0, max(len(edges) - 2, 0))
+    stratum = np.clip(
+        np.searchsorted(edges, covariate, side="right") - 1, 0, max(len(edges) - 2, 0)
+    )
     wins = pairs = 0.0
     for b in np.unique(stratum):
         pos, neg = scores[(stratum == b) & (labels == 1)], scores[(stratum == b) & (labels == 0)]
         if len(pos) and len(neg):
-            wins += auroc(np.r_[pos, neg], np.r_[np.ones(len(pos)), np.zeros(len(neg))]) * len(pos) * len(neg)
+            wins += (
+                auroc(np.r_[pos, neg], np.r_[np.ones(len(pos)), np.zeros(len(neg))])
+                * len(pos)
+                * len(neg)
+            )
             pairs += len(pos) * len(neg)
     return float(wins / pairs) if pairs else float("nan")
 
@@ -74,7 +85,9 @@ def calibration_bins(probs, labels, n_bins: int = N_BINS) -> dict[str, np.ndarra
     conf = probs.max(1)
     correct = (probs.argmax(1) == labels).astype(np.float64)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    which = np.searchsorted(edges[1:-1], conf, side="left")  # bin b holds edges[b] < conf <= edges[b+1]
+    which = np.searchsorted(
+        edges[1:-1], conf, side="left"
+    )  # bin b holds edges[b] < conf <= edges[b+1]
     count = np.bincount(which, minlength=n_bins).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         acc = np.bincount(which, weights=correct, minlength=n_bins) / count
@@ -88,8 +101,11 @@ def calibration_errors(probs, labels, n_bins: int = N_BINS) -> dict[str, float]:
     full = bins["count"] > 0
     weight = bins["count"][full] / bins["count"].sum()
     gap = np.abs(bins["accuracy"][full] - bins["confidence"][full])
-    return {"ece": float((weight * gap).sum()), "mce": float(gap.max()),
-            "rmsce": float(np.sqrt((weight * gap ** 2).sum()))}
+    return {
+        "ece": float((weight * gap).sum()),
+        "mce": float(gap.max()),
+        "rmsce": float(np.sqrt((weight * gap**2).sum())),
+    }
 
 
 def ece(probs, labels, n_bins: int = N_BINS) -> float:

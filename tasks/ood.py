@@ -2,7 +2,7 @@
 
 In-distribution inputs are the `split` (`test`, or `validation` as the authors: their 5,000-image held-out
 part of the training set; ours is `min(5000, N/5)` training images drawn with a fixed seed, see
-`harness.data`) of the experiment's `data.train`; OOD inputs the same split of `data.ood` (the positive
+`harness.datasets`) of the experiment's `data.train`; OOD inputs the same split of `data.ood` (the positive
 class). Scores per input come from n samples (`tasks.ood_scores`) in two conventions: ours (`auroc/<score>`)
 and the authors' (`auroc/authors/<score>`: sums of standard deviations, mean squared error), for the scores
 `log_px`, `typicality`, `sigma2_output`, `sigma2_latent`, oriented so that higher = more OOD. The typicality
@@ -22,6 +22,7 @@ what a score detects beyond brightness (0.5 for a score that only follows ink). 
 scored by the same n networks (`Method.sample_all`); the typicality reference's means depend on the model only
 and are kept next to it (`EvalContext.remember`), so another evaluation of the model reuses them.
 """
+
 from __future__ import annotations
 
 from numbers import Integral
@@ -54,15 +55,34 @@ def _positive_int(v) -> bool:
 class OOD(Task):
     description = "OOD detection (in: data.train, out: data.ood; test or validation split): AUROC, AUPR, FPR@95"
     param_spec = {
-        "n_samples": Param(10, "Samples per image: an integer, or per method label/key with a 'default'.",
-                           kind="any", accepts="a positive integer or a mapping of method labels/keys to positive "
-                           "integers with a 'default'"),
+        "n_samples": Param(
+            10,
+            "Samples per image: an integer, or per method label/key with a 'default'.",
+            kind="any",
+            accepts="a positive integer or a mapping of method labels/keys to positive "
+            "integers with a 'default'",
+        ),
         "batch_size": Param(500, "Images per batch.", kind="int", low=1),
-        "max_test": Param(None, "The first this many in and OOD evaluation images; null: all.", kind="int", low=1, nullable=True),
-        "typicality_train": Param(2000, "Training images forming the typicality reference; null: all (authors).",
-                                  kind="int", low=1, nullable=True),
-        "split": Param("test", "Evaluation split: test, or the authors' 5,000-image validation split.",
-                       kind="choice", choices=SPLITS),
+        "max_test": Param(
+            None,
+            "The first this many in and OOD evaluation images; null: all.",
+            kind="int",
+            low=1,
+            nullable=True,
+        ),
+        "typicality_train": Param(
+            2000,
+            "Training images forming the typicality reference; null: all (authors).",
+            kind="int",
+            low=1,
+            nullable=True,
+        ),
+        "split": Param(
+            "test",
+            "Evaluation split: test, or the authors' 5,000-image validation split.",
+            kind="choice",
+            choices=SPLITS,
+        ),
     }
     data_roles = ("ood",)
     directions = {"auroc/*": "max", "auroc_inkmatched/*": "max", "aupr/*": "max", "fpr95/*": "min"}
@@ -75,17 +95,25 @@ class OOD(Task):
         if isinstance(n, dict):
             bad = {k: v for k, v in n.items() if not _positive_int(v)}
             if bad or "default" not in n:
-                raise ValueError(f"ood.n_samples must be a positive integer or a mapping of method labels/keys to "
-                                 f"positive integers with a 'default'. Got {n!r}.")
+                raise ValueError(
+                    f"ood.n_samples must be a positive integer or a mapping of method labels/keys to "
+                    f"positive integers with a 'default'. Got {n!r}."
+                )
         elif not _positive_int(n):
             raise ValueError(f"ood.n_samples must be a positive integer. Got {n!r}.")
         return p
 
     def check_data(self, data: dict) -> str:
-        if "train" in data and "ood" in data and data["train"].image_shape != data["ood"].image_shape:
-            return (f"data.ood ({data['ood'].name}) has images {tuple(data['ood'].image_shape)}, data.train "
-                    f"({data['train'].name}) {tuple(data['train'].image_shape)}: OOD images must have the "
-                    f"in-distribution shape. Pick a pair of the same size (mnist / fashionmnist).")
+        if (
+            "train" in data
+            and "ood" in data
+            and data["train"].image_shape != data["ood"].image_shape
+        ):
+            return (
+                f"data.ood ({data['ood'].name}) has images {tuple(data['ood'].image_shape)}, data.train "
+                f"({data['train'].name}) {tuple(data['train'].image_shape)}: OOD images must have the "
+                f"in-distribution shape. Pick a pair of the same size (mnist / fashionmnist)."
+            )
         return ""
 
     def samples_for(self, ctx: EvalContext) -> int:
@@ -101,8 +129,10 @@ class OOD(Task):
         split = SPLITS[p["split"]]
         x_in, x_out = ctx.data.split(split)[0], ctx.extra_data["ood"].split(split)[0]
         if x_in.shape[1:] != x_out.shape[1:]:
-            raise ValueError(f"OOD images must have the in-distribution shape {tuple(x_in.shape[1:])}. "
-                             f"Got {tuple(x_out.shape[1:])} from '{ctx.extra_data['ood'].name}'.")
+            raise ValueError(
+                f"OOD images must have the in-distribution shape {tuple(x_in.shape[1:])}. "
+                f"Got {tuple(x_out.shape[1:])} from '{ctx.extra_data['ood'].name}'."
+            )
         if p["max_test"]:
             x_in, x_out = x_in[: p["max_test"]], x_out[: p["max_test"]]
         train = ctx.data.train_x
@@ -114,22 +144,40 @@ class OOD(Task):
         stats_in = self.statistics_of(ctx.method, x_in, n, ctx.seed, ctx.device)
         stats_out = self.statistics_of(ctx.method, x_out, n, ctx.seed, ctx.device)
         # the reference depends on the model, not on the test sets: kept next to the model (ModelCache.derived)
-        identity = {"typicality_train": p["typicality_train"], "n_samples": n, "seed": ctx.seed,
-                    "train_images": len(ctx.data.train_x), "code": fingerprint(type(self))}
-        reference = ctx.remember("typicality_reference", identity, lambda: {
-            k: float(v.mean()) for k, v in self.statistics_of(ctx.method, train, n, ctx.seed, ctx.device).items()
-            if k in ("log_px", "authors_sse")})
+        identity = {
+            "typicality_train": p["typicality_train"],
+            "n_samples": n,
+            "seed": ctx.seed,
+            "train_images": len(ctx.data.train_x),
+            "code": fingerprint(type(self)),
+        }
+        reference = ctx.remember(
+            "typicality_reference",
+            identity,
+            lambda: {
+                k: float(v.mean())
+                for k, v in self.statistics_of(ctx.method, train, n, ctx.seed, ctx.device).items()
+                if k in ("log_px", "authors_sse")
+            },
+        )
         reference = {k: torch.tensor([v], dtype=torch.float64) for k, v in reference.items()}
         both = {k: torch.cat([stats_in[k], stats_out[k]]) for k in stats_in if k != "predicted"}
         scores = oriented(both, reference)
-        has = {"sigma2_output": stats_in["predicted"] or bool((both["sigma2_output"] > 0).any()),
-               "sigma2_latent": bool((both["sigma2_latent"] > 0).any())}
+        has = {
+            "sigma2_output": stats_in["predicted"] or bool((both["sigma2_output"] > 0).any()),
+            "sigma2_latent": bool((both["sigma2_latent"] > 0).any()),
+        }
         emitted = ["log_px", "typicality"] + [s for s in VARIANCE_SCORES if has[s]]
-        table = pd.DataFrame({
-            "set": ["in"] * len(x_in) + ["ood"] * len(x_out),
-            "is_ood": np.r_[np.zeros(len(x_in), int), np.ones(len(x_out), int)],
-            "log_px_raw": both["log_px"].double().numpy(),
-            "ink": torch.cat([x_in.flatten(1).mean(1), x_out.flatten(1).mean(1)]).double().numpy()})
+        table = pd.DataFrame(
+            {
+                "set": ["in"] * len(x_in) + ["ood"] * len(x_out),
+                "is_ood": np.r_[np.zeros(len(x_in), int), np.ones(len(x_out), int)],
+                "log_px_raw": both["log_px"].double().numpy(),
+                "ink": torch.cat([x_in.flatten(1).mean(1), x_out.flatten(1).mean(1)])
+                .double()
+                .numpy(),
+            }
+        )
         for convention, infix in CONVENTIONS.items():
             for s in emitted:
                 table[infix + s] = scores[convention][s].double().numpy()
@@ -140,14 +188,22 @@ class OOD(Task):
         for infix in CONVENTIONS.values():
             for s in emitted:
                 score = table[infix + s].to_numpy()
-                rows += [{"metric": f"auroc/{infix}{s}", "value": metrics.auroc(score, label)},
-                         {"metric": f"aupr/{infix}{s}", "value": metrics.aupr(score, label)},
-                         {"metric": f"fpr95/{infix}{s}", "value": metrics.fpr95(score, label)}]
+                rows += [
+                    {"metric": f"auroc/{infix}{s}", "value": metrics.auroc(score, label)},
+                    {"metric": f"aupr/{infix}{s}", "value": metrics.aupr(score, label)},
+                    {"metric": f"fpr95/{infix}{s}", "value": metrics.fpr95(score, label)},
+                ]
         rows.append({"metric": "auroc/ink", "value": metrics.auroc(table["ink"].to_numpy(), label)})
-        for infix in CONVENTIONS.values():  # detection beyond brightness: AUROC over ink-matched pairs
+        for (
+            infix
+        ) in CONVENTIONS.values():  # detection beyond brightness: AUROC over ink-matched pairs
             for s in emitted:
-                rows.append({"metric": f"auroc_inkmatched/{infix}{s}",
-                             "value": metrics.matched_auroc(table[infix + s], label, table["ink"])})
+                rows.append(
+                    {
+                        "metric": f"auroc_inkmatched/{infix}{s}",
+                        "value": metrics.matched_auroc(table[infix + s], label, table["ink"]),
+                    }
+                )
         for infix in CONVENTIONS.values():
             for s in VARIANCE_SCORES:
                 if has[s]:
@@ -162,8 +218,10 @@ class OOD(Task):
         """Per-input raw statistics of both conventions (CPU tensors) and whether a variance was predicted, every
         input scored by the same n networks."""
         parts, predicted, size = [], False, self.params["batch_size"]
-        for start, s in zip(range(0, len(x_all), size), sample_all(method, x_all, n, seed=seed, batch_size=size)):
-            x = x_all[start:start + size].to(device)
+        for start, s in zip(
+            range(0, len(x_all), size), sample_all(method, x_all, n, seed=seed, batch_size=size)
+        ):
+            x = x_all[start : start + size].to(device)
             predicted = predicted or s.variance is not None
             parts.append({k: v.double().cpu() for k, v in batch_scores(x, s).items()})
         out = {k: torch.cat([part[k] for part in parts]) for k in parts[0]}
@@ -179,8 +237,13 @@ def _plot_roc(table: pd.DataFrame, scores: list[str], ctx: EvalContext) -> None:
         fpr, tpr, _ = roc_curve(table["is_ood"], table[s])
         ax.plot(fpr, tpr, lw=1.5)
         ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1)
-        ax.set(title=f"{s} (AUROC {metrics.auroc(table[s], table['is_ood']):.3f})", xlabel="FPR", ylabel="TPR",
-               xlim=(0, 1), ylim=(0, 1.01))
+        ax.set(
+            title=f"{s} (AUROC {metrics.auroc(table[s], table['is_ood']):.3f})",
+            xlabel="FPR",
+            ylabel="TPR",
+            xlim=(0, 1),
+            ylim=(0, 1.01),
+        )
     fig.suptitle(f"{ctx.experiment} / {ctx.method_label}: OOD ROC (seed {ctx.seed})")
     fig.savefig(ctx.artifact_dir / "roc_curves.png", dpi=100)
 
@@ -195,7 +258,13 @@ def _plot_histograms(table: pd.DataFrame, scores: list[str], ctx: EvalContext) -
         values = np.log10(np.maximum(table[s].to_numpy(), 1e-12))
         bins = np.histogram_bin_edges(values, bins=40)
         for flag, name in ((0, "in-distribution"), (1, "OOD")):
-            ax.hist(values[table["is_ood"].to_numpy() == flag], bins=bins, alpha=0.55, density=True, label=name)
+            ax.hist(
+                values[table["is_ood"].to_numpy() == flag],
+                bins=bins,
+                alpha=0.55,
+                density=True,
+                label=name,
+            )
         ax.set(xlabel=f"log10 {s}", ylabel="density")
         ax.legend(fontsize=8)
     fig.suptitle(f"{ctx.experiment} / {ctx.method_label}: variance, in vs OOD")

@@ -16,6 +16,7 @@ The authors' (FrederikWarburg/LaplaceAE `trainer_lae_elbo.py::inference_on_datas
   samples, + the mean predicted variance where the method has one).
 - `sigma2_latent`: the SUM over latent dimensions of sqrt(var + 1e-5) with the unbiased variance (torch.var).
 """
+
 from __future__ import annotations
 
 import torch
@@ -34,20 +35,31 @@ def batch_scores(x: torch.Tensor, s) -> dict[str, torch.Tensor]:
         var_out = var_out + s.variance.mean(0)
     lat_pop = s.latents.var(0, unbiased=False)
     lat_unbiased = s.latents.var(0, unbiased=True) if n > 1 else torch.zeros_like(lat_pop)
-    return {"log_px": gaussian_log_px(x, s.recon, s.variance),
-            "sigma2_output": var_out.flatten(1).mean(1),
-            "sigma2_latent": lat_pop.mean(1),
-            "authors_sse": ((s.recon - x.unsqueeze(0)) ** 2).flatten(2).sum(-1).mean(0),
-            "authors_std_output": (var_out + EPS).sqrt().flatten(1).sum(1),
-            "authors_std_latent": (lat_unbiased + EPS).sqrt().sum(1)}
+    return {
+        "log_px": gaussian_log_px(x, s.recon, s.variance),
+        "sigma2_output": var_out.flatten(1).mean(1),
+        "sigma2_latent": lat_pop.mean(1),
+        "authors_sse": ((s.recon - x.unsqueeze(0)) ** 2).flatten(2).sum(-1).mean(0),
+        "authors_std_output": (var_out + EPS).sqrt().flatten(1).sum(1),
+        "authors_std_latent": (lat_unbiased + EPS).sqrt().sum(1),
+    }
 
 
 def oriented(stats: dict, reference: dict) -> dict[str, dict]:
     """Scores oriented so that higher = more OOD, by convention: {"ours": {...}, "authors": {...}}."""
     ours_ref = float(reference["log_px"].mean())
     authors_ref = float(reference["authors_sse"].mean())
-    return {"ours": {"log_px": -stats["log_px"], "typicality": (stats["log_px"] - ours_ref).abs(),
-                     "sigma2_output": stats["sigma2_output"], "sigma2_latent": stats["sigma2_latent"]},
-            "authors": {"log_px": stats["authors_sse"], "typicality": (stats["authors_sse"] - authors_ref).abs(),
-                        "sigma2_output": stats["authors_std_output"],
-                        "sigma2_latent": stats["authors_std_latent"]}}
+    return {
+        "ours": {
+            "log_px": -stats["log_px"],
+            "typicality": (stats["log_px"] - ours_ref).abs(),
+            "sigma2_output": stats["sigma2_output"],
+            "sigma2_latent": stats["sigma2_latent"],
+        },
+        "authors": {
+            "log_px": stats["authors_sse"],
+            "typicality": (stats["authors_sse"] - authors_ref).abs(),
+            "sigma2_output": stats["authors_std_output"],
+            "sigma2_latent": stats["authors_std_latent"],
+        },
+    }

@@ -1,4 +1,5 @@
 """Shared fixtures: one Ray instance per test session (cold starts cost seconds), data-root discovery."""
+
 from __future__ import annotations
 
 import os
@@ -24,22 +25,39 @@ def ray_address():
     """Address of a Ray instance shared by every test that runs a grid (started once)."""
     import ray
 
-    from harness.runner import loopback_only, quiet_token_notice
+    from harness.execution.runner import loopback_only, quiet_token_notice
 
-    if not ray.is_initialized():  # as `harness run` starts one: Ray's token authentication on, loopback only
+    if (
+        not ray.is_initialized()
+    ):  # as `harness run` starts one: Ray's token authentication on, loopback only
         quiet_token_notice()
         loopback_only()
-        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-                 runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-                                           "OMP_NUM_THREADS": "1"}})
+        ray.init(
+            address="local",
+            num_cpus=2,
+            include_dashboard=False,
+            log_to_driver=False,
+            runtime_env={
+                "env_vars": {
+                    "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+                    "OMP_NUM_THREADS": "1",
+                }
+            },
+        )
     yield ray.get_runtime_context().gcs_address
 
 
 def run_cli(*args, cwd=None, timeout=600, env=None) -> subprocess.CompletedProcess:
     """`python -m harness ...` in a subprocess, as a user types it."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "harness", *map(str, args)], cwd=cwd or ROOT, capture_output=True,
-                          text=True, timeout=timeout, env=full_env)
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *map(str, args)],
+        cwd=cwd or ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+    )
 
 
 @pytest.fixture

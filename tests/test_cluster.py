@@ -3,6 +3,7 @@
 Placement is forced, not left to timing: each node has one CPU, each trial needs one, and the method's
 training waits (up to a minute, then fails) until a second training runs at the same time, so two trainings
 must run at once, on different nodes; the same holds for the two trials of a hyper-parameter search."""
+
 import json
 import subprocess
 import sys
@@ -12,24 +13,26 @@ import pandas as pd
 
 from tests.conftest import ROOT
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = textwrap.dedent("""
     import json, os, sys
     os.environ["RAY_AUTH_MODE"] = "token"  # a cluster as an operator starts one: token authentication on
     import ray
     from ray.cluster_utils import Cluster
-    from harness.config import load_grid
-    from harness.runner import run_grid
+    from harness.grid.config import load_grid
+    from harness.execution.runner import run_grid
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     cluster.add_node(num_cpus=1)
     cluster.wait_for_nodes()
     summary = run_grid(load_grid(sys.argv[1]), sys.argv[2], address=cluster.address)
+    from harness.report.leaderboard import write_leaderboards
+    write_leaderboards(summary.run_dir)
     nodes = [n["NodeID"] for n in ray.nodes() if n["Alive"]]
     print("SUMMARY", json.dumps({"ok": summary.ok, "evaluated": summary.evaluated, "trained": summary.trained,
                                  "nodes": nodes}))
     ray.shutdown()
     cluster.shutdown()
-''')
+""")
 
 
 RENDEZVOUS = textwrap.dedent('''
@@ -60,7 +63,8 @@ RENDEZVOUS = textwrap.dedent('''
 def test_two_node_cluster_runs_grid(tmp_path):
     (tmp_path / "rendezvous.py").write_text(RENDEZVOUS)
     grid = tmp_path / "cluster.yaml"
-    grid.write_text(textwrap.dedent("""
+    grid.write_text(
+        textwrap.dedent("""
         name: cluster
         seeds: [0, 1, 2, 3]
         plugins: [rendezvous]
@@ -79,9 +83,15 @@ def test_two_node_cluster_runs_grid(tmp_path):
             data: {train: {name: synthetic, limit: 400}}
             model: {arch: mlp, latent_dim: 2, hidden: [16, 8]}
             methods: {rendezvous_ae: {train: {lr: {grid: [1.0e-3, 3.0e-3]}}}}
-    """))
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(grid), str(tmp_path / "res")], cwd=ROOT,
-                          capture_output=True, text=True, timeout=400)
+    """)
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(grid), str(tmp_path / "res")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     line = next(l for l in proc.stdout.splitlines() if l.startswith("SUMMARY"))
     summary = json.loads(line.split(" ", 1)[1])
@@ -90,7 +100,10 @@ def test_two_node_cluster_runs_grid(tmp_path):
     searches = pd.read_csv(tmp_path / "res" / "cluster" / "searches.csv")
     assert searches[["experiment", "trials", "finished"]].values.tolist() == [["searched", 2, 2]]
     raw = pd.read_csv(tmp_path / "res" / "cluster" / "raw.csv")
-    assert sorted(raw[raw.experiment == "recon"].seed.unique()) == [0, 1, 2, 3] and (raw.status == "ok").all()
+    assert (
+        sorted(raw[raw.experiment == "recon"].seed.unique()) == [0, 1, 2, 3]
+        and (raw.status == "ok").all()
+    )
     assert set(raw.metric) == {"mse", "log_px"}
     # two trainings ran at once (the rendezvous), so on both nodes; model provenance records the node of each
     import torch

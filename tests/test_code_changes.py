@@ -1,6 +1,7 @@
 """Numbers follow the code: a plugin author fixes a bug and reruns; the model is retrained and its evaluations
 redone (verify names them first), `--reuse-stale` keeps and marks; a comment or docstring edit leaves the
 fingerprint (so every key and hash) unchanged; a method the workers could not import is refused before Ray starts."""
+
 from __future__ import annotations
 
 import textwrap
@@ -46,13 +47,25 @@ def _mse(results) -> float:
     return float(board[board.metric == "mse"]["mean"].iloc[0])
 
 
-def test_a_fix_retrains_and_reevaluates_a_comment_does_not_and_reuse_stale_marks(tmp_path, ray_address):
+def test_a_fix_retrains_and_reevaluates_a_comment_does_not_and_reuse_stale_marks(
+    tmp_path, ray_address
+):
     plugin, grid, results = tmp_path / "scaled.py", tmp_path / "grid.yaml", tmp_path / "res"
     plugin.write_text(PLUGIN)
     grid.write_text(GRID)
 
     def run(*extra):
-        done = run_cli("run", "--grid", grid, "--results", results, "--address", ray_address, *extra, cwd=tmp_path)
+        done = run_cli(
+            "run",
+            "--grid",
+            grid,
+            "--results",
+            results,
+            "--address",
+            ray_address,
+            *extra,
+            cwd=tmp_path,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 
@@ -63,21 +76,34 @@ def test_a_fix_retrains_and_reevaluates_a_comment_does_not_and_reuse_stale_marks
     plugin.write_text(PLUGIN.replace("* 0.5", "* 1.0"))  # the fix: one line that changes results
     verify = run_cli("verify", results)
     assert verify.returncode == 1 and "code changed since: scaled_ae-" in verify.stdout
-    assert "rerun code/recon/scaled_ae/seed0: code changed since (its model's method)" in verify.stdout
+    assert (
+        "rerun code/recon/scaled_ae/seed0: code changed since (its model's method)" in verify.stdout
+    )
 
     out = run("--reuse-stale")
     assert "1 model(s) whose code changed since they were trained: reusing the stored ones" in out
-    assert "1 needed, 1 cached, 0 to train" in out and "1 to run" in out  # old weights, sampled by new code
+    assert (
+        "1 needed, 1 cached, 0 to train" in out and "1 to run" in out
+    )  # old weights, sampled by new code
     assert "⚠stale code" in (results / "code" / "leaderboard.md").read_text()
 
     out = run()
-    assert "training them anew" in out and "1 needed, 0 cached, 1 to train" in out and "1 to run" in out
-    assert _mse(results) != buggy and "⚠stale code" not in (results / "code" / "leaderboard.md").read_text()
+    assert (
+        "training them anew" in out
+        and "1 needed, 0 cached, 1 to train" in out
+        and "1 to run" in out
+    )
+    assert (
+        _mse(results) != buggy
+        and "⚠stale code" not in (results / "code" / "leaderboard.md").read_text()
+    )
     raw = pd.read_csv(results / "code" / "raw.csv")
     assert raw.task_code.notna().all() and not raw.stale.any()
 
 
-def test_fingerprints_ignore_comments_and_docstrings_and_honour_version(tmp_path, monkeypatch, scoped_registries):
+def test_fingerprints_ignore_comments_and_docstrings_and_honour_version(
+    tmp_path, monkeypatch, scoped_registries
+):
     import importlib
     import sys
 
@@ -95,7 +121,14 @@ def test_fingerprints_ignore_comments_and_docstrings_and_honour_version(tmp_path
         return fingerprint(importlib.import_module("fp_mod").ScaledAE)
 
     base = fp(PLUGIN)
-    assert fp(PLUGIN.replace("# SCALE", "# another comment").replace("are scaled", "are scaled by half")) == base
+    assert (
+        fp(
+            PLUGIN.replace("# SCALE", "# another comment").replace(
+                "are scaled", "are scaled by half"
+            )
+        )
+        == base
+    )
     assert fp(PLUGIN.replace("* 0.5", "* 0.6")) != base  # a constant that changes results
     versioned = PLUGIN.replace('description = "ae', 'version = "2"\n    description = "ae')
     assert fp(versioned) == fp(versioned.replace("* 0.5", "* 0.6")) != base  # the author decides
@@ -104,18 +137,23 @@ def test_fingerprints_ignore_comments_and_docstrings_and_honour_version(tmp_path
 def test_a_method_the_workers_cannot_import_is_refused_before_ray(tmp_path):
     """A method registered in the calling script (`__main__`) passes nothing: the fix is in the error."""
     script = tmp_path / "driver.py"
-    script.write_text(PLUGIN.replace('"""A plugin', '"""A script') + textwrap.dedent(f"""
+    script.write_text(
+        PLUGIN.replace('"""A plugin', '"""A script')
+        + textwrap.dedent(f"""
         import sys
         from harness.cli import main
-        sys.exit(main(["run", "--grid", {str(tmp_path / 'grid.yaml')!r}, "--results", {str(tmp_path / 'r')!r}]))
-    """))
+        sys.exit(main(["run", "--grid", {str(tmp_path / "grid.yaml")!r}, "--results", {str(tmp_path / "r")!r}]))
+    """)
+    )
     (tmp_path / "grid.yaml").write_text(GRID.replace("plugins: [scaled.py]", "plugins: []"))
     import subprocess
     import sys
 
     from tests.conftest import ROOT
 
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     assert done.returncode == 2, done.stdout + done.stderr
     err = done.stderr.strip()
     assert err.count("\n") == 0 and "method 'scaled_ae' is defined in __main__" in err

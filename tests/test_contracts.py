@@ -1,5 +1,6 @@
 """The contract checks (`methods.testing.check_method`, `tasks.testing.check_task`) on every built-in class, and on
 broken classes, so each check is seen to fail when its rule is broken. Synthetic 1x8x8 data, tiny nets, 1 epoch."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,7 +8,7 @@ import torch
 
 import methods
 import tasks
-from harness.data import load_dataset
+from harness.datasets import load_dataset
 from methods.base import Samples
 from methods.testing import check_method
 from tasks.base import Task
@@ -83,12 +84,16 @@ class WrongLatents(AE):
         return Samples(s.latents[..., :1], s.recon, s.variance)
 
 
-@pytest.mark.parametrize("cls, message", [
-    (FalselyStochastic, "stochastic = True, but its 3 samples are identical"),
-    (ForgetsItsShift, "checkpoint round trip"),
-    (UnseededFit, "fitting one spec .* twice gives different models"),
-    (WrongLatents, r"latents must be \[n, B, latent_dim\]"),
-], ids=lambda v: v.__name__ if isinstance(v, type) else "")
+@pytest.mark.parametrize(
+    "cls, message",
+    [
+        (FalselyStochastic, "stochastic = True, but its 3 samples are identical"),
+        (ForgetsItsShift, "checkpoint round trip"),
+        (UnseededFit, "fitting one spec .* twice gives different models"),
+        (WrongLatents, r"latents must be \[n, B, latent_dim\]"),
+    ],
+    ids=lambda v: v.__name__ if isinstance(v, type) else "",
+)
 def test_check_method_names_the_broken_rule(cls, message, data):
     with methods.registered("broken_contract_test", cls):
         with pytest.raises(AssertionError, match=message):
@@ -101,7 +106,9 @@ class NoDirection(Task):
     default_params = {"offset": 0.0}
 
     def evaluate(self, ctx):
-        return [{"metric": "mean_pixel", "value": float(ctx.data.test_x.mean()) + self.params["offset"]}]
+        return [
+            {"metric": "mean_pixel", "value": float(ctx.data.test_x.mean()) + self.params["offset"]}
+        ]
 
 
 class Unreproducible(NoDirection):
@@ -116,11 +123,15 @@ class BadRows(NoDirection):
         return [{"metric": "mean_pixel", "value": "0.5"}]
 
 
-@pytest.mark.parametrize("cls, message", [
-    (NoDirection, r"metrics without a direction .*\['mean_pixel'\]"),
-    (Unreproducible, "two evaluations with one seed differ"),
-    (BadRows, "needs a real 'value'"),
-], ids=lambda v: v.__name__ if isinstance(v, type) else "")
+@pytest.mark.parametrize(
+    "cls, message",
+    [
+        (NoDirection, r"metrics without a direction .*\['mean_pixel'\]"),
+        (Unreproducible, "two evaluations with one seed differ"),
+        (BadRows, "needs a real 'value'"),
+    ],
+    ids=lambda v: v.__name__ if isinstance(v, type) else "",
+)
 def test_check_task_names_the_broken_rule(cls, message, data):
     with tasks.registered("broken_task_test", cls):
         with pytest.raises(AssertionError, match=message):

@@ -4,6 +4,7 @@ Brute force: per-sample `jacrev` of the flattened output w.r.t. every parameter,
 the batch. The dense reference runs Algorithm 1 (and its diagonal/mixed variants) with explicit per-layer
 Jacobians, so the fast rules of "approx" and "mix" are checked too. All nets are tiny and float64.
 """
+
 from __future__ import annotations
 
 import copy
@@ -23,7 +24,7 @@ def brute_force(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     params = {k: v.detach() for k, v in model.named_parameters()}
     out = {k: torch.zeros_like(v) for k, v in params.items()}
     for n in range(x.shape[0]):
-        jac = jacrev(lambda p: functional_call(model, p, (x[n:n + 1],)).flatten())(params)
+        jac = jacrev(lambda p: functional_call(model, p, (x[n : n + 1],)).flatten())(params)
         for k in out:
             out[k] += jac[k].square().sum(0)
     return list(out.values())
@@ -35,13 +36,15 @@ def _leaves(module: nn.Module) -> list[nn.Module]:
     return [module]
 
 
-def dense_algorithm1(model: nn.Module, x: torch.Tensor, mode: str, threshold: float = 0) -> list[torch.Tensor]:
+def dense_algorithm1(
+    model: nn.Module, x: torch.Tensor, mode: str, threshold: float = 0
+) -> list[torch.Tensor]:
     """Algorithm 1 with dense per-layer Jacobians; 'approx' keeps diag(M), 'mix' switches on feature size."""
     limit = {"exact": float("inf"), "approx": -1, "mix": threshold}[mode]
     layers = _leaves(model)
     result = {id(p): torch.zeros_like(p) for p in model.parameters()}
     for n in range(x.shape[0]):
-        acts = [x[n:n + 1]]
+        acts = [x[n : n + 1]]
         for layer in layers:
             acts.append(layer(acts[-1]))
         d_out = acts[-1].numel()
@@ -85,55 +88,109 @@ def global_rel_err(a, b) -> float:
 
 # ----------------------------------------------------------------------------- nets
 def conv_ae() -> tuple[nn.Module, tuple[int, ...]]:
-    encoder = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.Tanh(), nn.MaxPool2d(2), nn.Flatten(),
-                            nn.Linear(3 * 4 * 4, 4))
-    decoder = nn.Sequential(nn.Linear(4, 3 * 4 * 4), nn.Tanh(), nn.Unflatten(1, (3, 4, 4)),
-                            nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(3, 2, 3, padding="same"),
-                            nn.Sigmoid())
+    encoder = nn.Sequential(
+        nn.Conv2d(2, 3, 3, padding=1),
+        nn.Tanh(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(3 * 4 * 4, 4),
+    )
+    decoder = nn.Sequential(
+        nn.Linear(4, 3 * 4 * 4),
+        nn.Tanh(),
+        nn.Unflatten(1, (3, 4, 4)),
+        nn.Upsample(scale_factor=2, mode="nearest"),
+        nn.Conv2d(3, 2, 3, padding="same"),
+        nn.Sigmoid(),
+    )
     return nn.Sequential(encoder, decoder), (2, 8, 8)
 
 
 def conv_transpose_net() -> tuple[nn.Module, tuple[int, ...]]:
     return nn.Sequential(
-        nn.Conv2d(2, 3, 3, stride=2, padding=1, dilation=1), nn.ReLU(),
-        nn.AvgPool2d(2, padding=1, count_include_pad=False), nn.LeakyReLU(0.1),
-        nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1, output_padding=1), nn.ELU(), nn.Identity(),
-        nn.Dropout(0.3), nn.ConvTranspose2d(2, 2, 2, stride=2, bias=False), nn.Softplus(beta=2.0),
-        nn.Conv2d(2, 2, 3, dilation=2, padding=2), nn.SiLU(), nn.AvgPool2d(3, stride=2, padding=1),
-        nn.GELU(), nn.MaxPool2d(3, stride=1, padding=1),
+        nn.Conv2d(2, 3, 3, stride=2, padding=1, dilation=1),
+        nn.ReLU(),
+        nn.AvgPool2d(2, padding=1, count_include_pad=False),
+        nn.LeakyReLU(0.1),
+        nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1, output_padding=1),
+        nn.ELU(),
+        nn.Identity(),
+        nn.Dropout(0.3),
+        nn.ConvTranspose2d(2, 2, 2, stride=2, bias=False),
+        nn.Softplus(beta=2.0),
+        nn.Conv2d(2, 2, 3, dilation=2, padding=2),
+        nn.SiLU(),
+        nn.AvgPool2d(3, stride=2, padding=1),
+        nn.GELU(),
+        nn.MaxPool2d(3, stride=1, padding=1),
     ), (2, 7, 7)
 
 
 def mlp() -> tuple[nn.Module, tuple[int, ...]]:
-    return nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.Tanh(), nn.Linear(8, 3), nn.Tanh(),
-                         nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 12), nn.Unflatten(1, (3, 4))), (3, 4)
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(12, 8),
+        nn.Tanh(),
+        nn.Linear(8, 3),
+        nn.Tanh(),
+        nn.Linear(3, 8),
+        nn.Tanh(),
+        nn.Linear(8, 12),
+        nn.Unflatten(1, (3, 4)),
+    ), (3, 4)
 
 
 def nested() -> tuple[nn.Module, tuple[int, ...]]:
     inner = nn.Sequential(nn.Sequential(nn.Conv2d(1, 2, 2, stride=2), nn.Tanh()), nn.Flatten())
-    return nn.Sequential(inner, nn.Sequential(nn.Linear(8, 5), nn.Sequential(nn.Sigmoid(), nn.Linear(5, 6),
-                                                                nn.GELU(approximate="tanh")))), \
-        (1, 4, 4)
+    return nn.Sequential(
+        inner,
+        nn.Sequential(
+            nn.Linear(8, 5),
+            nn.Sequential(nn.Sigmoid(), nn.Linear(5, 6), nn.GELU(approximate="tanh")),
+        ),
+    ), (1, 4, 4)
 
 
 def small_output_conv_ae() -> tuple[nn.Module, tuple[int, ...]]:
     """The paper conv AE's shape in miniature: conv features (4x6x6 = 144) larger than the output (36) and the
     bottleneck; with threshold 40 a mix backward leaves an exact output region into a large conv input."""
-    encoder = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Tanh(), nn.MaxPool2d(2), nn.Flatten(),
-                            nn.Linear(36, 6), nn.Tanh(), nn.Linear(6, 2))
-    decoder = nn.Sequential(nn.Linear(2, 6), nn.Tanh(), nn.Linear(6, 36), nn.Tanh(), nn.Unflatten(1, (4, 3, 3)),
-                            nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(4, 1, 3, padding=1))
+    encoder = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.Tanh(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(36, 6),
+        nn.Tanh(),
+        nn.Linear(6, 2),
+    )
+    decoder = nn.Sequential(
+        nn.Linear(2, 6),
+        nn.Tanh(),
+        nn.Linear(6, 36),
+        nn.Tanh(),
+        nn.Unflatten(1, (4, 3, 3)),
+        nn.Upsample(scale_factor=2, mode="nearest"),
+        nn.Conv2d(4, 1, 3, padding=1),
+    )
     return nn.Sequential(encoder, decoder), (1, 6, 6)
 
 
 def linear_chain() -> tuple[nn.Module, tuple[int, ...]]:
     """Linear layers back to back (no activation in between) and widths close to each other: exercises the
     lazy diag(sqrt(m)) W factor without column scaling and its direct reduction to a diagonal."""
-    return nn.Sequential(nn.Linear(12, 5), nn.Linear(5, 6), nn.Tanh(), nn.Linear(6, 5), nn.Linear(5, 12)), (12,)
+    return nn.Sequential(
+        nn.Linear(12, 5), nn.Linear(5, 6), nn.Tanh(), nn.Linear(6, 5), nn.Linear(5, 12)
+    ), (12,)
 
 
-NETS = {"conv_ae": conv_ae, "conv_transpose": conv_transpose_net, "mlp": mlp, "nested": nested,
-        "small_output_conv_ae": small_output_conv_ae, "linear_chain": linear_chain}
+NETS = {
+    "conv_ae": conv_ae,
+    "conv_transpose": conv_transpose_net,
+    "mlp": mlp,
+    "nested": nested,
+    "small_output_conv_ae": small_output_conv_ae,
+    "linear_chain": linear_chain,
+}
 
 
 def make(name: str, batch: int = 3, seed: int = 0):
@@ -165,8 +222,13 @@ def test_approx_and_mix_match_dense_reference(name):
     net, x = make(name, batch=2)
     assert rel_err(diag_ggn(net, x, "approx"), dense_algorithm1(net, x, "approx")) < 1e-6
     for threshold in (5, 8, 40):
-        assert rel_err(diag_ggn(net, x, "mix", threshold=threshold),
-                       dense_algorithm1(net, x, "mix", threshold)) < 1e-6
+        assert (
+            rel_err(
+                diag_ggn(net, x, "mix", threshold=threshold),
+                dense_algorithm1(net, x, "mix", threshold),
+            )
+            < 1e-6
+        )
 
 
 @pytest.mark.parametrize("name", NETS)
@@ -177,21 +239,30 @@ def test_mix_limits(name):
     assert rel_err(diag_ggn(net, x, "mix", threshold=0), approx) < 1e-10
 
 
-@pytest.mark.parametrize("net", [
-    nn.Sequential(nn.Linear(6, 5), nn.Tanh(), nn.Sigmoid()),
-    nn.Sequential(nn.Conv2d(2, 3, 3, padding=1, stride=2), nn.Tanh(), nn.Softplus()),
-    nn.Sequential(nn.ConvTranspose2d(2, 3, 3, stride=2), nn.ELU()),
-], ids=["linear", "conv", "conv_transpose"])
+@pytest.mark.parametrize(
+    "net",
+    [
+        nn.Sequential(nn.Linear(6, 5), nn.Tanh(), nn.Sigmoid()),
+        nn.Sequential(nn.Conv2d(2, 3, 3, padding=1, stride=2), nn.Tanh(), nn.Softplus()),
+        nn.Sequential(nn.ConvTranspose2d(2, 3, 3, stride=2), nn.ELU()),
+    ],
+    ids=["linear", "conv", "conv_transpose"],
+)
 def test_approx_is_exact_while_M_stays_diagonal(net):
     torch.manual_seed(1)
     net = net.double()
-    x = torch.randn(3, 6, dtype=torch.float64) if isinstance(net[0], nn.Linear) else \
-        torch.randn(3, 2, 5, 5, dtype=torch.float64)
+    x = (
+        torch.randn(3, 6, dtype=torch.float64)
+        if isinstance(net[0], nn.Linear)
+        else torch.randn(3, 2, 5, 5, dtype=torch.float64)
+    )
     assert rel_err(diag_ggn(net, x, "approx"), brute_force(net, x)) < 1e-10
 
 
 def fig7_net(depth: int = 5) -> nn.Sequential:
-    return nn.Sequential(*[m for _ in range(depth) for m in (nn.Conv2d(3, 3, 3, padding=1), nn.Tanh())])
+    return nn.Sequential(
+        *[m for _ in range(depth) for m in (nn.Conv2d(3, 3, 3, padding=1), nn.Tanh())]
+    )
 
 
 @pytest.mark.parametrize("name", ["conv_ae", "mlp", "fig7"])
@@ -205,8 +276,10 @@ def test_approx_error_on_deeper_nets(name):
     approx = diag_ggn(net, x, "approx")
     mix = diag_ggn(net, x, "mix", threshold=64)
     err_a, err_m = global_rel_err(approx, exact), global_rel_err(mix, exact)
-    print(f"\n[approx vs exact] {name}: relative error approx={err_a:.3f} mix(threshold=64)={err_m:.3f}; "
-          f"worst parameter approx={rel_err(approx, exact):.3f}")
+    print(
+        f"\n[approx vs exact] {name}: relative error approx={err_a:.3f} mix(threshold=64)={err_m:.3f}; "
+        f"worst parameter approx={rel_err(approx, exact):.3f}"
+    )
     assert all(torch.isfinite(t).all() and (t >= 0).all() for t in approx + mix)
     assert err_a < 1.0 and err_m < 1.0  # a sanity bound, not a claim about the approximation
 
@@ -217,8 +290,13 @@ def test_backpack_diag_ggn_exact_is_twice_ours():
     from backpack.extensions import DiagGGNExact
 
     torch.manual_seed(2)
-    net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.Tanh(), nn.MaxPool2d(2), nn.Flatten(),
-                        nn.Linear(3 * 3 * 3, 5)).double()
+    net = nn.Sequential(
+        nn.Conv2d(2, 3, 3, padding=1),
+        nn.Tanh(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(3 * 3 * 3, 5),
+    ).double()
     x, target = torch.randn(4, 2, 6, 6, dtype=torch.float64), torch.randn(4, 5, dtype=torch.float64)
     ours = diag_ggn(net, x, "exact")
     bp_net = backpack.extend(copy.deepcopy(net))
@@ -232,10 +310,15 @@ def test_backpack_diag_ggn_exact_is_twice_ours():
 
 # ----------------------------------------------------------------------------- errors
 def test_unsupported_layer_is_named_before_computing():
-    model = nn.Sequential(nn.Sequential(nn.Flatten(), nn.Linear(4, 3)),
-                          nn.Sequential(nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 3), nn.BatchNorm1d(3)))
-    with pytest.raises(NotImplementedError, match=r"'1\.3' \(BatchNorm1d\).*Supported: .*Conv2d.*"
-                                                  r"Add a rule in methods/curvature/"):
+    model = nn.Sequential(
+        nn.Sequential(nn.Flatten(), nn.Linear(4, 3)),
+        nn.Sequential(nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 3), nn.BatchNorm1d(3)),
+    )
+    with pytest.raises(
+        NotImplementedError,
+        match=r"'1\.3' \(BatchNorm1d\).*Supported: .*Conv2d.*"
+        r"Add a rule in methods/curvature/",
+    ):
         check_supported(model)
     with pytest.raises(NotImplementedError, match="BatchNorm1d"):
         diag_ggn(model, torch.randn(2, 2, 2), "approx")
@@ -276,7 +359,9 @@ def test_bad_mode_and_options_raise():
 def test_dropout_in_training_mode():
     net = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.5)).double()
     x = torch.randn(2, 3, dtype=torch.float64)
-    with pytest.raises(ValueError, match=r"'1' \(Dropout\) is in training mode with p=0.5.*model.eval\(\)"):
+    with pytest.raises(
+        ValueError, match=r"'1' \(Dropout\) is in training mode with p=0.5.*model.eval\(\)"
+    ):
         diag_ggn(net.train(), x)
     p0 = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.0)).double().train()
     assert rel_err(diag_ggn(p0, x), brute_force(p0.eval(), x)) < 1e-10
@@ -317,14 +402,27 @@ def test_mix_is_exact_from_the_output_down_to_the_first_large_input():
     below sees the diagonal approximation. So the three Linear layers must equal "exact", the conv must not.
     """
     torch.manual_seed(3)
-    net = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.Tanh(), nn.MaxPool2d(2), nn.Flatten(),
-                        nn.Linear(36, 6), nn.Tanh(), nn.Linear(6, 6), nn.Tanh(), nn.Linear(6, 5)).double()
+    net = nn.Sequential(
+        nn.Conv2d(2, 4, 3, padding=1),
+        nn.Tanh(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(36, 6),
+        nn.Tanh(),
+        nn.Linear(6, 6),
+        nn.Tanh(),
+        nn.Linear(6, 5),
+    ).double()
     x = torch.randn(3, 2, 6, 6, dtype=torch.float64)
     mix, exact = diag_ggn(net, x, "mix", threshold=40), brute_force(net, x)
     assert rel_err(mix, dense_algorithm1(net, x, "mix", 40)) < 1e-10
     assert rel_err(mix[2:], exact[2:]) < 1e-10  # the Linear layers' weights and biases
-    assert rel_err(mix[:1], exact[:1]) > 1e-3  # the conv weight: approximate, so the check above means something
-    assert rel_err(diag_ggn(net, x, "approx")[2:4], exact[2:4]) > 1e-3  # Linear(36, 6): "approx" is not exact
+    assert (
+        rel_err(mix[:1], exact[:1]) > 1e-3
+    )  # the conv weight: approximate, so the check above means something
+    assert (
+        rel_err(diag_ggn(net, x, "approx")[2:4], exact[2:4]) > 1e-3
+    )  # Linear(36, 6): "approx" is not exact
 
 
 _PAPER_CONV_SCRIPT = r"""
@@ -366,8 +464,14 @@ def test_mix_on_the_paper_conv_ae_has_no_quadratic_memory():
 
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
-    proc = subprocess.run([sys.executable, "-c", _PAPER_CONV_SCRIPT], cwd=root, env=env, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", _PAPER_CONV_SCRIPT],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     print(f"\n[paper conv AE, mix] {result}")
@@ -387,7 +491,9 @@ def test_mix_default_threshold_costs_about_approx_on_the_paper_conv_ae():
     x = torch.rand(2, 1, 28, 28)
     outputs, _ = engine._forward(layers, x)
     peak = engine._plan_peak_elements(layers, [x, *outputs[:-1]], outputs, 0, DEFAULT_THRESHOLD)
-    assert DEFAULT_THRESHOLD == 1024 and peak <= 2048 * 2 + 2 * 2048  # per sample, vs 50176**2 before
+    assert (
+        DEFAULT_THRESHOLD == 1024 and peak <= 2048 * 2 + 2 * 2048
+    )  # per sample, vs 50176**2 before
     assert engine._plan_peak_elements(layers, [x, *outputs[:-1]], outputs, 0, 4096) >= 3136 * 1024
 
 
@@ -400,7 +506,9 @@ def test_exact_stops_at_the_first_parametric_layer(monkeypatch):
     from methods.curvature.pooling import AvgPool2dRule
 
     torch.manual_seed(0)
-    net = nn.Sequential(nn.AvgPool2d(2), nn.Flatten(), nn.Linear(8, 5), nn.Tanh(), nn.Linear(5, 4)).double()
+    net = nn.Sequential(
+        nn.AvgPool2d(2), nn.Flatten(), nn.Linear(8, 5), nn.Tanh(), nn.Linear(5, 4)
+    ).double()
     x = torch.randn(3, 2, 4, 4, dtype=torch.float64)
     reference = brute_force(net, x)
     propagated = []
@@ -409,17 +517,31 @@ def test_exact_stops_at_the_first_parametric_layer(monkeypatch):
         for name in methods:
             if name in vars(cls):
                 original = vars(cls)[name]
-                monkeypatch.setattr(cls, name, lambda self, module, *a, _o=original: (propagated.append(module),
-                                                                                       _o(self, module, *a))[1])
-    for name in ("times", "times_to_diag"):  # the lazy factor's products with the next Linear's weight
+                monkeypatch.setattr(
+                    cls,
+                    name,
+                    lambda self, module, *a, _o=original: (
+                        propagated.append(module),
+                        _o(self, module, *a),
+                    )[1],
+                )
+    for name in (
+        "times",
+        "times_to_diag",
+    ):  # the lazy factor's products with the next Linear's weight
         original = getattr(engine.Scaled, name)
-        monkeypatch.setattr(engine.Scaled, name, lambda self, w, *a, _o=original: (propagated.append(w),
-                                                                                 _o(self, w, *a))[1])
+        monkeypatch.setattr(
+            engine.Scaled,
+            name,
+            lambda self, w, *a, _o=original: (propagated.append(w), _o(self, w, *a))[1],
+        )
     for mode in ("exact", "approx", "mix"):
         got = diag_ggn(net, x, mode, threshold=6)
         if mode != "approx":
             assert rel_err(got, reference) < 1e-10
-    assert propagated and not any(m is net[0] or m is net[1] or m is net[2] or m is net[2].weight for m in propagated)
+    assert propagated and not any(
+        m is net[0] or m is net[1] or m is net[2] or m is net[2].weight for m in propagated
+    )
 
 
 def test_exact_paths_are_exercised_and_exact(monkeypatch):
@@ -428,16 +550,31 @@ def test_exact_paths_are_exercised_and_exact(monkeypatch):
     from methods.curvature import engine
 
     used = set()
-    for cls, name in ((engine.Scaled, "times"), (engine.Scaled, "times_to_diag"), (engine.Scaled, "factor")):
+    for cls, name in (
+        (engine.Scaled, "times"),
+        (engine.Scaled, "times_to_diag"),
+        (engine.Scaled, "factor"),
+    ):
         original = getattr(cls, name)
-        monkeypatch.setattr(cls, name, lambda self, *a, _o=original, _n=name: (used.add(_n), _o(self, *a))[1])
+        monkeypatch.setattr(
+            cls, name, lambda self, *a, _o=original, _n=name: (used.add(_n), _o(self, *a))[1]
+        )
     original_compress = engine._compress
-    monkeypatch.setattr(engine, "_compress", lambda L: (used.add("compress"), original_compress(L))[1])
+    monkeypatch.setattr(
+        engine, "_compress", lambda L: (used.add("compress"), original_compress(L))[1]
+    )
     for name in NETS:
         net, x = make(name, batch=2)
         for threshold in (HUGE, 5, 8, 40):
-            assert rel_err(diag_ggn(net, x, "mix", threshold=threshold),
-                           dense_algorithm1(net, x, "mix", threshold) if threshold < HUGE else brute_force(net, x)) < 1e-6
+            assert (
+                rel_err(
+                    diag_ggn(net, x, "mix", threshold=threshold),
+                    dense_algorithm1(net, x, "mix", threshold)
+                    if threshold < HUGE
+                    else brute_force(net, x),
+                )
+                < 1e-6
+            )
     assert used == {"times", "times_to_diag", "factor", "compress"}, used
 
 
@@ -447,10 +584,15 @@ def test_recorded_activations_give_the_same_result(name):
     from methods.curvature import record_activations
 
     net, x = make(name, batch=3)
-    for grad in (True, False):  # with grad, max pooling's indices come from autograd's saved tensors
+    for grad in (
+        True,
+        False,
+    ):  # with grad, max pooling's indices come from autograd's saved tensors
         with torch.set_grad_enabled(grad), record_activations(net) as record:
             out = net(x)
-        assert len(record.outputs) == len(check_supported(net)) and torch.equal(record.outputs[-1], out)
+        assert len(record.outputs) == len(check_supported(net)) and torch.equal(
+            record.outputs[-1], out
+        )
         for mode in ("exact", "approx", "mix"):
             ref = diag_ggn(net, x, mode, threshold=8)
             got = diag_ggn(net, x, mode, threshold=8, activations=record)
@@ -482,10 +624,19 @@ def test_planner_follows_the_steps_and_covers_what_they_hold(name):
         stats = {}
         diag_ggn(net, x, mode, threshold=threshold, stats=stats)
         assert stats["taken"] == stats["planned"], (mode, threshold)
-        assert all(held <= step.elements for held, step in zip(stats["held"], stats["planned"])), (mode, threshold)
-        assert 0 <= stats["measured_peak_elements"] <= stats["planned_peak_elements"], (mode, threshold, stats)
+        assert all(held <= step.elements for held, step in zip(stats["held"], stats["planned"])), (
+            mode,
+            threshold,
+        )
+        assert 0 <= stats["measured_peak_elements"] <= stats["planned_peak_elements"], (
+            mode,
+            threshold,
+            stats,
+        )
         if mode == "exact":
-            assert stats["measured_peak_elements"] > 0  # exact M is held as factors: something was measured
+            assert (
+                stats["measured_peak_elements"] > 0
+            )  # exact M is held as factors: something was measured
         if mode == "approx":
             assert stats["planned_peak_elements"] == stats["measured_peak_elements"] == 0
 
@@ -497,8 +648,11 @@ def test_planner_notices_a_step_that_holds_more_than_planned(monkeypatch):
 
     net, x = make("mlp", batch=2)
     original = LinearRule.factor_backprop
-    monkeypatch.setattr(LinearRule, "factor_backprop",
-                        lambda self, *a: torch.cat([original(self, *a)] * 2, dim=1) / 2 ** 0.5)
+    monkeypatch.setattr(
+        LinearRule,
+        "factor_backprop",
+        lambda self, *a: torch.cat([original(self, *a)] * 2, dim=1) / 2**0.5,
+    )
     stats = {}
     assert rel_err(diag_ggn(net, x, "exact", stats=stats), brute_force(net, x)) < 1e-10
     assert any(held > step.elements for held, step in zip(stats["held"], stats["planned"]))
@@ -514,4 +668,6 @@ def test_planner_on_the_paper_conv_ae_matches_its_steps():
     stats = {}
     diag_ggn(net, torch.rand(2, 1, 28, 28), "mix", stats=stats)
     assert stats["taken"] == stats["planned"] and stats["chunk_size"] == 2
-    assert 0 < stats["measured_peak_elements"] <= stats["planned_peak_elements"] <= 2048 * 2 + 2 * 2048
+    assert (
+        0 < stats["measured_peak_elements"] <= stats["planned_peak_elements"] <= 2048 * 2 + 2 * 2048
+    )

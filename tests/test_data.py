@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from harness.data import DataNotFoundError, load_dataset
+from harness.datasets import DataNotFoundError, load_dataset
 from tests.conftest import shared_data_root
 
 
@@ -34,7 +34,9 @@ def test_validation_split_is_fixed():
 
 
 def test_missing_files_error_names_files_and_fix(tmp_path):
-    with pytest.raises(DataNotFoundError, match=r"MNIST files not found under .*train-images-idx3-ubyte.gz"):
+    with pytest.raises(
+        DataNotFoundError, match=r"MNIST files not found under .*train-images-idx3-ubyte.gz"
+    ):
         load_dataset("fashionmnist" if False else "mnist", tmp_path)
     with pytest.raises(DataNotFoundError, match=r"CelebA not found under .*list_attr_celeba.txt"):
         load_dataset("celeba", tmp_path)

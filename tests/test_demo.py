@@ -1,4 +1,5 @@
 """The README's first command: the embedded demo grid, run twice in a subprocess (the second trains nothing)."""
+
 import re
 
 import pandas as pd
@@ -15,7 +16,9 @@ def _builtin(registry, package: str) -> set[str]:
 
 def test_builtin_keys_are_the_packages_own():
     assert {"ae", "lae_online"} <= _builtin(methods.METHODS, "methods.")
-    with methods.registered("demo_test_plugin", type("Plugin", (methods.get("ae"),), {"__module__": "my_plugin"})):
+    with methods.registered(
+        "demo_test_plugin", type("Plugin", (methods.get("ae"),), {"__module__": "my_plugin"})
+    ):
         assert "demo_test_plugin" not in _builtin(methods.METHODS, "methods.")
 
 
@@ -38,14 +41,20 @@ def test_demo_grid_end_to_end_and_rerun_trains_nothing(tmp_path, ray_address):
     ood = board[(board.task == "ood") & (board.metric == "auroc/log_px")]
     assert ood["mean"].between(0, 1).all() and len(ood) == 7
     # the plain AE has no variance: its cells are empty, not zero
-    assert board[(board.task == "ood") & (board.method == "ae") & board.metric.str.contains("sigma2")].empty
-    assert "slope_time" in set(board[board.task == "hessian_scaling"].metric)  # cross-trial rows (Task.summarize)
+    assert board[
+        (board.task == "ood") & (board.method == "ae") & board.metric.str.contains("sigma2")
+    ].empty
+    assert "slope_time" in set(
+        board[board.task == "hessian_scaling"].metric
+    )  # cross-trial rows (Task.summarize)
     assert (run_dir / "artifacts" / "hessian-scaling" / "scaling.png").exists()
 
     second = run_cli("run", "--results", results, "--address", ray_address, timeout=600)
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-4000:]
     assert len((second.stdout + second.stderr).splitlines()) <= 12, second.stdout + second.stderr
-    assert (run_dir / "logs").is_dir() and list((run_dir / "logs").rglob("*.log"))  # worker output, on disk
+    assert (run_dir / "logs").is_dir() and list(
+        (run_dir / "logs").rglob("*.log")
+    )  # worker output, on disk
     m = re.search(r"models: (\d+) needed, (\d+) cached, 0 to train", second.stdout)
     assert m and m.group(1) == m.group(2), second.stdout
     assert re.search(r"evaluations: (\d+) planned, \1 done, 0 to run", second.stdout), second.stdout

@@ -4,6 +4,7 @@ Covers a deterministic method (ae) and a stochastic one (vae: sampled training n
 each trained in a Ray worker that may be reused between trials (`reuse_actors`), so leftover RNG state in a
 reused worker would show up here. What is and is not bitwise reproducible on GPU: README, "Reproducibility".
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -16,10 +17,22 @@ def test_same_grid_same_seed_cpu_gives_identical_leaderboard(tmp_path, ray_addre
     grid = tiny_grid(tmp_path, name="det", seeds="[0, 1]", epochs=2, methods="{ae: {}, vae: {}}")
     boards, raws = [], []
     for folder in ("a", "b"):
-        code = main(["run", "--grid", str(grid), "--results", str(tmp_path / folder), "--address", ray_address])
+        code = main(
+            [
+                "run",
+                "--grid",
+                str(grid),
+                "--results",
+                str(tmp_path / folder),
+                "--address",
+                ray_address,
+            ]
+        )
         assert code == 0, capsys.readouterr().out
         boards.append(pd.read_csv(tmp_path / folder / "det" / "leaderboard.csv"))
-        raws.append(pd.read_csv(tmp_path / folder / "det" / "raw.csv").sort_values(["trial_id", "metric"]))
+        raws.append(
+            pd.read_csv(tmp_path / folder / "det" / "raw.csv").sort_values(["trial_id", "metric"])
+        )
     values = ["mean", "std", "ci95_low", "ci95_high"]
     assert len(boards[0]) == 4 and set(boards[0].method) == {"ae", "vae"}  # mse and log_px each
     assert boards[0][values].notna().all().all()

@@ -6,6 +6,7 @@ the four training class means (well separated), member 1 by the same embedding r
 indices), a point's mean latent over the two members is exactly 0, so KNN is at chance; voted, each member's
 KNN is accurate on its own space.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,7 +15,7 @@ import torch
 from sklearn.neighbors import KNeighborsClassifier
 
 import tasks
-from harness.data import Dataset, load_dataset
+from harness.datasets import Dataset, load_dataset
 from methods.base import Method, ModelSpec, Samples
 from tasks.base import EvalContext
 from tasks.knn import majority_vote
@@ -25,7 +26,9 @@ class TwoSpaces(Method):
 
     def __init__(self, data, with_members: bool = True):
         super().__init__(ModelSpec("two_spaces"), data.image_shape)
-        self.means = torch.stack([data.train_x[data.train_y == c].mean(0).flatten() for c in range(4)])
+        self.means = torch.stack(
+            [data.train_x[data.train_y == c].mean(0).flatten() for c in range(4)]
+        )
         self.with_members = with_members
         self.fitted_ = True
 
@@ -36,8 +39,11 @@ class TwoSpaces(Method):
     def sample(self, x, n, *, seed=0, member=None):
         members = torch.arange(n) % 2 if member is None else torch.full((n,), member)
         latents = torch.stack([self._embed(x, int(m)) for m in members])
-        return Samples(latents=latents, recon=x.expand(n, *x.shape).clone(),
-                       member=members if self.with_members else None)
+        return Samples(
+            latents=latents,
+            recon=x.expand(n, *x.shape).clone(),
+            member=members if self.with_members else None,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +52,17 @@ def data():
 
 
 def run_knn(method, data, tmp_path, **params):
-    ctx = EvalContext(experiment="test", method_label="two_spaces", method=method, data=data, extra_data={},
-                      point={}, seed=0, device=torch.device("cpu"), artifact_dir=tmp_path / "artifacts")
+    ctx = EvalContext(
+        experiment="test",
+        method_label="two_spaces",
+        method=method,
+        data=data,
+        extra_data={},
+        point={},
+        seed=0,
+        device=torch.device("cpu"),
+        artifact_dir=tmp_path / "artifacts",
+    )
     task = tasks.get("knn")({"labels_per_class": [2, 5], "repetitions": 2, "n_embed": 4, **params})
     return {r["metric"]: r["value"] for r in task.evaluate(ctx)}
 
@@ -55,7 +70,12 @@ def run_knn(method, data, tmp_path, **params):
 def test_vote_over_members_beats_pooling(data, tmp_path):
     voted = run_knn(TwoSpaces(data), data, tmp_path / "voted")
     pooled = run_knn(TwoSpaces(data, with_members=False), data, tmp_path / "pooled")
-    assert set(voted) == {"accuracy/n=2", "accuracy/n=5", "member_accuracy/n=2", "member_accuracy/n=5"}
+    assert set(voted) == {
+        "accuracy/n=2",
+        "accuracy/n=5",
+        "member_accuracy/n=2",
+        "member_accuracy/n=5",
+    }
     assert set(pooled) == {"accuracy/n=2", "accuracy/n=5"}
     for n in (2, 5):
         assert pooled[f"accuracy/n={n}"] < 0.4  # chance is 0.25 on four balanced classes
@@ -67,10 +87,23 @@ def test_multilabel_ensemble_votes_per_attribute(data, tmp_path):
     def attrs(y):
         return torch.stack([y % 2, y // 2], 1)
 
-    multi = Dataset("multi", data.train_x, attrs(data.train_y), data.val_x, attrs(data.val_y), data.test_x,
-                    attrs(data.test_y), label_names=["Odd", "High"])
+    multi = Dataset(
+        "multi",
+        data.train_x,
+        attrs(data.train_y),
+        data.val_x,
+        attrs(data.val_y),
+        data.test_x,
+        attrs(data.test_y),
+        label_names=["Odd", "High"],
+    )
     got = run_knn(TwoSpaces(data), multi, tmp_path, labels_multilabel=20)
-    assert set(got) == {"accuracy/Odd", "accuracy/High", "accuracy/overall", "member_accuracy/overall"}
+    assert set(got) == {
+        "accuracy/Odd",
+        "accuracy/High",
+        "accuracy/overall",
+        "member_accuracy/overall",
+    }
     assert all(0 <= v <= 1 for v in got.values())
 
 
@@ -83,7 +116,10 @@ def test_majority_vote_hand_worked():
     assert majority_vote(knns, z_eval).tolist() == [1, 0]
     # ties between two members (k = 3; class 0 labelled at 0, 1, 2 and class 1 at 10, 11, 12), broken by the
     # predicted probability summed over members
-    x_lab, y_lab = np.array([[0.0], [1.0], [2.0], [10.0], [11.0], [12.0]]), np.array([0, 0, 0, 1, 1, 1])
+    x_lab, y_lab = (
+        np.array([[0.0], [1.0], [2.0], [10.0], [11.0], [12.0]]),
+        np.array([0, 0, 0, 1, 1, 1]),
+    )
     knns = [KNeighborsClassifier(n_neighbors=3).fit(x_lab, y_lab) for _ in range(2)]
     # member 0 at 5.8: neighbours 2, 10, 1 -> P = (2/3, 1/3), says 0; member 1 at 11.1: 11, 10|12 -> (0, 1), says 1
     # sums: class 0 2/3, class 1 4/3 -> 1

@@ -3,6 +3,7 @@
 Every method is trained for two epochs on the 1x8x8 `synthetic` set with a tiny MLP and a tiny conv net;
 fitted models are memoised per (method, params, arch) so the module runs in seconds.
 """
+
 from __future__ import annotations
 
 import io
@@ -11,9 +12,9 @@ import pytest
 import torch
 
 import methods
-from harness.cache import ModelCache
-from harness.data import load_dataset
-from harness.trials import train_model
+from harness.datasets import load_dataset
+from harness.execution.trials import train_model
+from harness.store.models import ModelCache
 from methods import ModelSpec, get
 from methods.ae import AE
 
@@ -38,9 +39,17 @@ def data():
     return load_dataset("synthetic")
 
 
-def make_spec(name: str, params: dict | None = None, arch: str = "mlp", seed: int = 0, **train) -> ModelSpec:
-    return ModelSpec(method=name, params=params or {}, data={"name": "synthetic"}, model=ARCHS[arch],
-                     train={**TRAIN, **train}, seed=seed)
+def make_spec(
+    name: str, params: dict | None = None, arch: str = "mlp", seed: int = 0, **train
+) -> ModelSpec:
+    return ModelSpec(
+        method=name,
+        params=params or {},
+        data={"name": "synthetic"},
+        model=ARCHS[arch],
+        train={**TRAIN, **train},
+        seed=seed,
+    )
 
 
 def fit(spec: ModelSpec, data) -> methods.Method:
@@ -48,7 +57,9 @@ def fit(spec: ModelSpec, data) -> methods.Method:
     if spec.key not in _FITTED:
         cls = get(spec.method)
         deps = {name: fit(dep, data) for name, dep in cls.dependencies(spec).items()}
-        _FITTED[spec.key] = cls(spec, data.image_shape).fit(data, dependencies=deps, reporter=lambda m: None)
+        _FITTED[spec.key] = cls(spec, data.image_shape).fit(
+            data, dependencies=deps, reporter=lambda m: None
+        )
     return _FITTED[spec.key]
 
 
@@ -88,7 +99,9 @@ def test_sample_shapes_spread_and_checkpoint(case, data):
     buffer = io.BytesIO()
     torch.save(method.state_dict(), buffer)
     buffer.seek(0)
-    loaded = get(name)(spec, data.image_shape).load_state_dict(torch.load(buffer, weights_only=True))
+    loaded = get(name)(spec, data.image_shape).load_state_dict(
+        torch.load(buffer, weights_only=True)
+    )
     s2 = loaded.sample(x, n, seed=3)
     assert torch.equal(s2.recon, s.recon) and torch.equal(s2.latents, s.latents)
     if s.variance is not None:
@@ -104,16 +117,23 @@ def test_sample_all_and_embed_give_todays_samples_with_networks_drawn_once(case,
     name, params, arch = case
     method = fit(make_spec(name, params, arch), data)
     x, n = data.test_x[:10], 4
-    per_batch = [method.sample(x[i:i + 4], n, seed=5) for i in range(0, 10, 4)]
+    per_batch = [method.sample(x[i : i + 4], n, seed=5) for i in range(0, 10, 4)]
     together = list(method.sample_all(x, n, seed=5, batch_size=4))
     assert len(together) == 3
     for a, b in zip(per_batch, together):
-        assert torch.allclose(a.recon, b.recon, atol=1e-6) and torch.allclose(a.latents, b.latents, atol=1e-6)
+        assert torch.allclose(a.recon, b.recon, atol=1e-6) and torch.allclose(
+            a.latents, b.latents, atol=1e-6
+        )
     embedded = list(method.sample_all(x, n, seed=5, batch_size=4, decode=False))
     for a, b in zip(per_batch, embedded):
         assert torch.allclose(a.latents, b.latents, atol=1e-6)
-    if name not in ("mc_ae", "vae"):  # dropout masks and latent noise are drawn per input; weights are not
-        moved = torch.cat([s.recon for s in method.sample_all(x.flip(0), n, seed=5, batch_size=3)], 1).flip(1)
+    if name not in (
+        "mc_ae",
+        "vae",
+    ):  # dropout masks and latent noise are drawn per input; weights are not
+        moved = torch.cat(
+            [s.recon for s in method.sample_all(x.flip(0), n, seed=5, batch_size=3)], 1
+        ).flip(1)
         assert torch.allclose(moved, torch.cat([s.recon for s in together], 1), atol=1e-6)
 
 
@@ -124,6 +144,7 @@ def test_unfitted_method_raises(data):
 
 # --- dependencies: ensemble members and the post-hoc base are cached `ae` models ------------------------------
 
+
 def test_ensemble_dependencies_are_plain_aes():
     spec = make_spec("ensemble", {"size": 3}, seed=2)
     deps = get("ensemble").dependencies(spec)
@@ -131,10 +152,15 @@ def test_ensemble_dependencies_are_plain_aes():
     assert [d.seed for d in deps.values()] == [6, 7, 8]
     assert all(d.method == "ae" and d.params == {} and d.model == spec.model for d in deps.values())
     assert all(get(d.method).dependencies(d) == {} for d in deps.values())  # the graph stops here
-    assert get("ensemble").dependencies(make_spec("ensemble", {"size": 3}, seed=3))["member0"].seed == 9
+    assert (
+        get("ensemble").dependencies(make_spec("ensemble", {"size": 3}, seed=3))["member0"].seed
+        == 9
+    )
 
 
-@pytest.mark.parametrize("name,params", [("ensemble", {"size": 3}), ("lae_posthoc", {"hessian": "exact"})])
+@pytest.mark.parametrize(
+    "name,params", [("ensemble", {"size": 3}), ("lae_posthoc", {"hessian": "exact"})]
+)
 def test_dependent_reuses_cached_ae(name, params, tmp_path, monkeypatch):
     common = {"models_dir": str(tmp_path / "models"), "data_root": None}
     spec = make_spec(name, params)
@@ -170,9 +196,15 @@ def test_dependent_without_dependencies_raises(data):
 
 # --- lae_posthoc ---------------------------------------------------------------------------------------------
 
+
 def test_posthoc_curvature_matches_laplace_torch(data):
     ours = fit(make_spec("lae_posthoc", {"hessian": "exact", "prior_precision": 2.0}), data)
-    theirs = fit(make_spec("lae_posthoc", {"hessian": "exact", "backend": "laplace", "prior_precision": 2.0}), data)
+    theirs = fit(
+        make_spec(
+            "lae_posthoc", {"hessian": "exact", "backend": "laplace", "prior_precision": 2.0}
+        ),
+        data,
+    )
     torch.testing.assert_close(ours.precision_, theirs.precision_, rtol=1e-4, atol=1e-4)
     assert ours.prior_precision_ == theirs.prior_precision_ == 2.0
 
@@ -203,10 +235,16 @@ def test_prior_precision_optimiser_finds_the_evidence_maximum():
         best = optimise_prior_precision(sq_norm, h)
         on_grid = max(grid, key=lambda p: log_marginal_likelihood(0.0, sq_norm, h, p))
         assert abs(math.log10(best) - math.log10(on_grid)) <= 12 / 2000
-        assert log_marginal_likelihood(0.0, sq_norm, h, best) >= log_marginal_likelihood(0.0, sq_norm, h, on_grid)
+        assert log_marginal_likelihood(0.0, sq_norm, h, best) >= log_marginal_likelihood(
+            0.0, sq_norm, h, on_grid
+        )
     h = torch.rand(100, dtype=torch.float64)
-    assert optimise_prior_precision(0.0, h) == pytest.approx(1e6)  # ||theta|| = 0: the evidence keeps rising
-    assert optimise_prior_precision(10.0, torch.zeros(100)) == pytest.approx(1e-6)  # no curvature: keeps falling
+    assert optimise_prior_precision(0.0, h) == pytest.approx(
+        1e6
+    )  # ||theta|| = 0: the evidence keeps rising
+    assert optimise_prior_precision(10.0, torch.zeros(100)) == pytest.approx(
+        1e-6
+    )  # no curvature: keeps falling
 
 
 def test_posthoc_rejects_bad_settings():
@@ -220,29 +258,44 @@ def test_posthoc_rejects_bad_settings():
 
 # --- lae_online ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("arch", list(ARCHS))
 def test_online_precision_nonnegative_and_updated(arch, data):
     method = fit(make_spec("lae_online", {}, arch), data)
-    h = torch.cat([p.flatten() for p in method.precision_])  # the data term H; the prior is added when sampling
+    h = torch.cat(
+        [p.flatten() for p in method.precision_]
+    )  # the data term H; the prior is added when sampling
     assert torch.isfinite(h).all() and (h >= 0).all()
     assert method.n_train_ == len(data.train_x)
     assert h.max() > 0  # the GGN was added (H_0 = 0 by default: the paper's q_0 = N(0, prior^-1))
     history = method.history_
-    keys = {"precision_min", "precision_max", "posterior/frac_within_2x_init", "posterior/sigma_median"}
+    keys = {
+        "precision_min",
+        "precision_max",
+        "posterior/frac_within_2x_init",
+        "posterior/sigma_median",
+    }
     assert all(keys <= set(r) for r in history)
     assert all(0 < r["precision_min"] <= r["precision_max"] for r in history)
-    assert all(r["posterior/sigma_min"] <= r["posterior/sigma_median"] <= r["posterior/sigma_max"] <= 1.0
-               for r in history)  # prior 1: no weight is looser than the prior
+    assert all(
+        r["posterior/sigma_min"] <= r["posterior/sigma_median"] <= r["posterior/sigma_max"] <= 1.0
+        for r in history
+    )  # prior 1: no weight is looser than the prior
 
 
 @pytest.mark.parametrize("value", [-1e6, float("nan"), float("inf")])
 def test_online_bad_precision_stops_training(value, data, monkeypatch):
     import methods.curvature as curvature
 
-    monkeypatch.setattr(curvature, "diag_ggn",
-                        lambda model, x, mode, **kw: [torch.full_like(p, value) for p in model.parameters()])
+    monkeypatch.setattr(
+        curvature,
+        "diag_ggn",
+        lambda model, x, mode, **kw: [torch.full_like(p, value) for p in model.parameters()],
+    )
     method = get("lae_online")(make_spec("lae_online", {"hessian": "exact"}), data.image_shape)
-    with pytest.raises(FloatingPointError, match="precision became non-finite or negative after training step 1"):
+    with pytest.raises(
+        FloatingPointError, match="precision became non-finite or negative after training step 1"
+    ):
         method.fit(data, reporter=lambda m: None)
 
 
@@ -269,7 +322,9 @@ def test_online_ggn_reuses_the_training_forward(data, monkeypatch):
 
     def spy(model, xb, mode, **kw):
         assert kw.get("activations") is not None and len(kw["activations"].outputs) > 0
-        fresh.append(real(model, xb, mode, threshold=kw["threshold"]))  # its own forward, same weights
+        fresh.append(
+            real(model, xb, mode, threshold=kw["threshold"])
+        )  # its own forward, same weights
         return real(model, xb, mode, **kw)
 
     monkeypatch.setattr(curvature, "diag_ggn", spy)
@@ -285,8 +340,14 @@ def test_online_ggn_reuses_the_training_forward(data, monkeypatch):
 def test_online_default_runs_on_the_paper_conv_ae():
     """The paper's conv AE (1x28x28, 17M weights) with the default Hessian ("mix", threshold 1024) and the
     harness batch size takes a training step without a quadratic [B, D, D] matrix (it used to need 90 GB)."""
-    spec = ModelSpec(method="lae_online", params={}, data={"name": "synthetic"},
-                     model={"arch": "conv", "latent_dim": 2}, train=TRAIN, seed=0)
+    spec = ModelSpec(
+        method="lae_online",
+        params={},
+        data={"name": "synthetic"},
+        model={"arch": "conv", "latent_dim": 2},
+        train=TRAIN,
+        seed=0,
+    )
     method = get("lae_online")(spec, (1, 28, 28))
     method.n_train_ = 60000
     method.build()

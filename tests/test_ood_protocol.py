@@ -1,4 +1,5 @@
 """The OOD task's two score conventions on hand-worked numbers, its evaluation split and per-method samples."""
+
 from __future__ import annotations
 
 import math
@@ -8,7 +9,7 @@ import pytest
 import torch
 
 import tasks
-from harness.data import load_dataset
+from harness.datasets import load_dataset
 from methods.base import Samples
 from tasks.base import EvalContext
 from tasks.ood_scores import EPS, batch_scores, oriented
@@ -45,10 +46,18 @@ def test_predicted_variance_enters_both_output_scores():
 
 
 def test_oriented_scores_and_typicality_by_hand():
-    stats = {"log_px": torch.tensor([-1.0, -5.0]), "authors_sse": torch.tensor([2.0, 10.0]),
-             "sigma2_output": torch.tensor([0.1, 0.2]), "sigma2_latent": torch.tensor([0.3, 0.4]),
-             "authors_std_output": torch.tensor([1.0, 2.0]), "authors_std_latent": torch.tensor([3.0, 4.0])}
-    reference = {"log_px": torch.tensor([-2.0, -4.0]), "authors_sse": torch.tensor([3.0, 5.0])}  # means -3, 4
+    stats = {
+        "log_px": torch.tensor([-1.0, -5.0]),
+        "authors_sse": torch.tensor([2.0, 10.0]),
+        "sigma2_output": torch.tensor([0.1, 0.2]),
+        "sigma2_latent": torch.tensor([0.3, 0.4]),
+        "authors_std_output": torch.tensor([1.0, 2.0]),
+        "authors_std_latent": torch.tensor([3.0, 4.0]),
+    }
+    reference = {
+        "log_px": torch.tensor([-2.0, -4.0]),
+        "authors_sse": torch.tensor([3.0, 5.0]),
+    }  # means -3, 4
     got = oriented(stats, reference)
     assert got["ours"]["log_px"].tolist() == [1.0, 5.0]
     assert got["ours"]["typicality"].tolist() == [2.0, 2.0]
@@ -68,24 +77,45 @@ class CountingStub:
     def sample(self, x, n, *, seed=0):
         self.calls.append(n)
         signs = torch.tensor([(-1.0) ** i for i in range(n)]).view(n, 1, 1, 1, 1)
-        noise = signs * x.mean(dim=(1, 2, 3), keepdim=True)  # spread proportional to the image's mean ink
+        noise = signs * x.mean(
+            dim=(1, 2, 3), keepdim=True
+        )  # spread proportional to the image's mean ink
         return Samples(latents=noise.flatten(2)[..., :2], recon=x.unsqueeze(0) + noise)
 
 
 def _ctx(method, label, data_in, data_out, tmp_path):
-    return EvalContext(experiment="e", method_label=label, method=method, data=data_in, extra_data={"ood": data_out},
-                       point={}, seed=0, device=torch.device("cpu"), artifact_dir=tmp_path)
+    return EvalContext(
+        experiment="e",
+        method_label=label,
+        method=method,
+        data=data_in,
+        extra_data={"ood": data_out},
+        point={},
+        seed=0,
+        device=torch.device("cpu"),
+        artifact_dir=tmp_path,
+    )
 
 
 def test_validation_split_and_per_method_samples(tmp_path):
-    data_in, data_out = load_dataset("synthetic", classes=[0, 1]), load_dataset("synthetic", classes=[2, 3])
-    task = tasks.get("ood")({"n_samples": {"default": 3, "counting_stub": 7, "special": 5}, "split": "validation",
-                             "typicality_train": 20})
+    data_in, data_out = (
+        load_dataset("synthetic", classes=[0, 1]),
+        load_dataset("synthetic", classes=[2, 3]),
+    )
+    task = tasks.get("ood")(
+        {
+            "n_samples": {"default": 3, "counting_stub": 7, "special": 5},
+            "split": "validation",
+            "typicality_train": 20,
+        }
+    )
     stub = CountingStub()
     rows = task.evaluate(_ctx(stub, "plain", data_in, data_out, tmp_path))
     assert set(stub.calls) == {7}  # by registry key
     table = pd.read_csv(tmp_path / "scores.csv")
-    assert len(table) == len(data_in.val_x) + len(data_out.val_x)  # the validation split, not the test split
+    assert len(table) == len(data_in.val_x) + len(
+        data_out.val_x
+    )  # the validation split, not the test split
     got = {r["metric"]: r["value"] for r in rows}
     assert set(got) >= {"auroc/authors/sigma2_output", "auroc/sigma2_latent", "auroc/ink"}
     # the stub's noise scales with the image's mean intensity: its output variance ranks exactly like ink
@@ -96,8 +126,14 @@ def test_validation_split_and_per_method_samples(tmp_path):
     assert set(stub.calls) == {5}  # by label first
 
 
-@pytest.mark.parametrize("params,match", [({"split": "train"}, "split"), ({"n_samples": {"lae": 5}}, "default"),
-                                          ({"n_samples": {"default": 0}}, "n_samples")])
+@pytest.mark.parametrize(
+    "params,match",
+    [
+        ({"split": "train"}, "split"),
+        ({"n_samples": {"lae": 5}}, "default"),
+        ({"n_samples": {"default": 0}}, "n_samples"),
+    ],
+)
 def test_bad_ood_params(params, match):
     with pytest.raises(ValueError, match=match):
         tasks.get("ood").validate_params(params)

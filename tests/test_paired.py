@@ -1,5 +1,6 @@
 """The paired tests behind verdicts, on hand-worked cases: DeLong against brute force and a paired bootstrap,
 the t over seeds against scipy, regions, Holm, the three-valued outcome, power."""
+
 from __future__ import annotations
 
 import math
@@ -9,8 +10,8 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from harness import paired
-from harness.paired import ABOVE_ZERO, CONTRADICTED, HOLDS, INCONCLUSIVE, Estimate, Region
+import harness.report.paired as paired
+from harness.report.paired import ABOVE_ZERO, CONTRADICTED, HOLDS, INCONCLUSIVE, Estimate, Region
 
 
 def test_delong_on_a_hand_worked_case():
@@ -30,7 +31,9 @@ def test_delong_matches_sklearn_and_a_paired_bootstrap():
     """DeLong's variance of a difference of two correlated AUROCs against 10,000 paired bootstrap draws."""
     rng = np.random.default_rng(0)
     labels = np.r_[np.zeros(60), np.ones(60)].astype(int)
-    shared = rng.normal(size=120)  # the two scores are correlated through the input, as two methods on one image
+    shared = rng.normal(
+        size=120
+    )  # the two scores are correlated through the input, as two methods on one image
     a = shared + labels * 1.0 + 0.7 * rng.normal(size=120)
     b = shared + labels * 0.6 + 0.7 * rng.normal(size=120)
     auc, cov = paired.delong(np.vstack([a, b]), labels)
@@ -54,7 +57,9 @@ def test_t_over_seeds_is_scipys_paired_t():
     a, b = {0: 1.0, 1: 1.5, 2: 0.8, 3: 1.2}, {0: 0.5, 1: 1.1, 2: 0.9, 3: 0.7}
     est = paired.seed_difference(a, b)
     p, side = paired.two_sided(est, ABOVE_ZERO)
-    assert p == pytest.approx(stats.ttest_rel(list(a.values()), list(b.values())).pvalue) and side == 1
+    assert (
+        p == pytest.approx(stats.ttest_rel(list(a.values()), list(b.values())).pvalue) and side == 1
+    )
     low, high = est.ci()
     ref = stats.ttest_rel(list(a.values()), list(b.values())).confidence_interval()
     assert (low, high) == pytest.approx((ref.low, ref.high))
@@ -64,12 +69,16 @@ def test_t_over_seeds_is_scipys_paired_t():
 
 def test_regions_shift_the_null_and_intervals_use_two_one_sided_tests():
     est = Estimate(0.004, 0.001, 10, "t", 11)
-    assert paired.two_sided(est, Region(hi=0.005))[1] == 1  # 0.004 < 0.005: towards "below the margin"
+    assert (
+        paired.two_sided(est, Region(hi=0.005))[1] == 1
+    )  # 0.004 < 0.005: towards "below the margin"
     p, side = paired.two_sided(est, Region(hi=0.005))
     assert p == pytest.approx(2 * stats.t(10).cdf((0.004 - 0.005) / 0.001))
     inside = Estimate(1.0, 0.05, 20, "slope", 1)
     p_in, _ = paired.p_values(inside, Region(0.7, 1.3))
-    assert p_in == pytest.approx(stats.t(20).sf(0.3 / 0.05))  # both one-sided tests reject: the larger p
+    assert p_in == pytest.approx(
+        stats.t(20).sf(0.3 / 0.05)
+    )  # both one-sided tests reject: the larger p
     outside = Estimate(2.0, 0.05, 20, "slope", 1)
     assert paired.two_sided(outside, Region(0.7, 1.3))[1] == -1
     assert math.isnan(paired.two_sided(Estimate(1.0, math.nan, 0, "t", 1), ABOVE_ZERO)[0])
@@ -90,7 +99,11 @@ def test_one_seed_never_decides_and_seeds_combine_by_random_effects():
     rng = np.random.default_rng(1)
     labels = np.r_[np.zeros(200), np.ones(200)].astype(int)
     per_seed = []
-    for shift in (0.9, 0.5, 1.3):  # three trained models of one method, very different from each other
+    for shift in (
+        0.9,
+        0.5,
+        1.3,
+    ):  # three trained models of one method, very different from each other
         x = rng.normal(size=400)
         per_seed.append((x + shift * labels, x + 0.2 * labels + 0.3 * rng.normal(size=400), labels))
     one = paired.auroc_difference(per_seed[:1])
@@ -113,6 +126,6 @@ def test_seeds_for_power_follows_the_variance():
 
 def test_slope_of_an_exact_power_law():
     x = np.array([32, 64, 128, 256.0]) ** 2
-    est = paired.slope(x, 3e-6 * x ** 1.0 * np.array([1.01, 0.99, 1.0, 1.005]))
+    est = paired.slope(x, 3e-6 * x**1.0 * np.array([1.01, 0.99, 1.0, 1.005]))
     assert est.value == pytest.approx(1.0, abs=0.01) and est.df == 2
     assert paired.two_sided(est, Region(0.7, 1.3))[1] == 1

@@ -1,18 +1,19 @@
 """The README's examples run: the method plugin trains, samples, validates in a grid and passes `check_method`."""
+
 import re
 import textwrap
 
 import torch
 
-from harness.config import load_grid
-from harness.data import load_dataset
+from harness.datasets import load_dataset
+from harness.grid.config import load_grid
 from tests.conftest import ROOT
 
 
 def _blocks_after(heading: str) -> list[str]:
     """The python code blocks of one README section (from `heading` to the next `## `)."""
     text = (ROOT / "README.md").read_text()
-    section = text[text.index(heading):]
+    section = text[text.index(heading) :]
     end = section.find("\n## ", len(heading))
     return re.findall(r"```python\n(.*?)```", section if end < 0 else section[:end], re.S)
 
@@ -23,14 +24,16 @@ def _block_after(heading: str) -> str:
 
 def test_readme_method_example_is_a_working_plugin(tmp_path, monkeypatch, scoped_registries):
     (tmp_path / "my_methods.py").write_text(_block_after("## Adding a method"))
-    (tmp_path / "grid.yaml").write_text(textwrap.dedent("""
+    (tmp_path / "grid.yaml").write_text(
+        textwrap.dedent("""
         name: readme
         plugins: [my_methods]
         train: {max_epochs: 2}
         experiments:
           - {name: e, task: reconstruction, data: {train: synthetic}, model: {arch: mlp, latent_dim: 2, hidden: [8]},
              methods: {noisy_ae: {latent_noise: 0.2}}}
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     grid = load_grid(tmp_path / "grid.yaml")
     exp = grid.experiments[0]
@@ -47,7 +50,9 @@ def test_readme_method_example_is_a_working_plugin(tmp_path, monkeypatch, scoped
 
 def test_readme_check_method_example_passes_on_the_plugin(tmp_path, monkeypatch, scoped_registries):
     """The README's `check_method` call, run as written on its plugin example (the contract checks)."""
-    plugin, check = _blocks_after("## Adding a method")[:2]  # the plugin, then the check_method call
+    plugin, check = _blocks_after("## Adding a method")[
+        :2
+    ]  # the plugin, then the check_method call
     assert "check_method(NoisyAE)" in check
     (tmp_path / "my_methods.py").write_text(plugin)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -64,7 +69,7 @@ def test_check_method_fails_on_a_broken_plugin(tmp_path, monkeypatch, scoped_reg
     from methods.testing import check_method
 
     block = _block_after("## Adding a method")
-    plugin = block.replace('Param(0.1,', 'Param(0.0,')
+    plugin = block.replace("Param(0.1,", "Param(0.0,")
     assert plugin != block
     (tmp_path / "my_methods.py").write_text(plugin)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -75,7 +80,7 @@ def test_check_method_fails_on_a_broken_plugin(tmp_path, monkeypatch, scoped_reg
 
 
 def test_readme_pandas_example_names_real_columns():
-    from harness.leaderboard import BOARD_COLUMNS, RAW_COLUMNS
+    from harness.report.leaderboard import BOARD_COLUMNS, RAW_COLUMNS
 
     code = _block_after("## Reading the leaderboard with pandas")
     listed = re.search(r"# columns: (.*)", code).group(1).split(", ")

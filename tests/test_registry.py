@@ -1,5 +1,6 @@
 """Registries: duplicate keys, unknown names, scoped registration, plugins from a grid's `plugins:` list, and the
 layering of imports (`laebench` <- `methods` / `tasks` <- `harness`; nothing in the packages imports `benchmarks`)."""
+
 import ast
 import textwrap
 
@@ -7,7 +8,7 @@ import pytest
 
 import methods
 import tasks
-from harness.config import ConfigError, load_grid
+from harness.grid.config import ConfigError, load_grid
 from laebench.registry import Registry
 from tests.conftest import ROOT
 
@@ -33,6 +34,7 @@ def test_duplicate_key_is_refused_and_names_the_holder():
         pass
 
     with pytest.raises(ValueError, match=r"already registered by .*A"):
+
         @reg.register("a")
         class B:
             pass
@@ -51,9 +53,11 @@ def test_registered_scopes_registrations_to_a_block():
     with reg.registered("temp", Temporary) as cls:
         assert cls is Temporary and reg.get("temp") is Temporary and Temporary.key == "temp"
         with reg.registered():
+
             @reg.register("inner")
             class Inner:
                 pass
+
             assert reg.names() == ["inner", "kept", "temp"]
         assert reg.names() == ["kept", "temp"]
     assert reg.names() == ["kept"]
@@ -74,26 +78,30 @@ def test_registered_methods_and_tasks_are_scoped():
 
 
 def test_harness_registry_reexports_the_one_registry_class():
-    import harness.registry
+    import harness.grid.plugins
 
-    assert harness.registry.Registry is Registry
+    assert harness.grid.plugins.Registry is Registry
     assert type(methods.METHODS) is Registry and type(tasks.TASKS) is Registry
 
 
 def test_plugin_module_from_grid_registers_a_method(tmp_path, scoped_registries):
-    (tmp_path / "my_plugin_mod.py").write_text(textwrap.dedent("""
+    (tmp_path / "my_plugin_mod.py").write_text(
+        textwrap.dedent("""
         import methods
         @methods.register("ae_plugin_test")
         class MyAE(methods.get("ae")):
             description = "user AE"
-    """))
-    (tmp_path / "grid.yaml").write_text(textwrap.dedent("""
+    """)
+    )
+    (tmp_path / "grid.yaml").write_text(
+        textwrap.dedent("""
         name: plug
         plugins: [my_plugin_mod]
         experiments:
           - {name: e, task: reconstruction, data: {train: synthetic}, model: {arch: mlp, latent_dim: 2},
              methods: {ae_plugin_test: {}}}
-    """))
+    """)
+    )
     grid = load_grid(tmp_path / "grid.yaml")
     assert grid.experiments[0].methods[0].key == "ae_plugin_test"
     assert "ae_plugin_test" in methods.names()
@@ -117,11 +125,18 @@ def _imported_packages(path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("package, forbidden", [("laebench", {"harness", "methods", "tasks", "benchmarks"}),
-                                                ("methods", {"harness", "benchmarks"}),
-                                                ("tasks", {"harness", "benchmarks"}),
-                                                ("harness", {"benchmarks"})])
+@pytest.mark.parametrize(
+    "package, forbidden",
+    [
+        ("laebench", {"harness", "methods", "tasks", "benchmarks"}),
+        ("methods", {"harness", "benchmarks"}),
+        ("tasks", {"harness", "benchmarks"}),
+        ("harness", {"benchmarks"}),
+    ],
+)
 def test_imports_never_run_up_the_floors(package, forbidden):
-    bad = {str(path.relative_to(ROOT)): sorted(_imported_packages(path) & forbidden)
-           for path in sorted((ROOT / package).rglob("*.py"))}
+    bad = {
+        str(path.relative_to(ROOT)): sorted(_imported_packages(path) & forbidden)
+        for path in sorted((ROOT / package).rglob("*.py"))
+    }
     assert not {k: v for k, v in bad.items() if v}

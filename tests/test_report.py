@@ -1,5 +1,6 @@
 """The reproduction report: a tiny real grid gives every claim a verdict and its figures; the verdict rules on
 hand-made numbers (the paper's own say reproduced, counter-examples say not); leaderboard readability."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -13,14 +14,21 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from harness.claims import CLAIMS
-from harness.leaderboard import RAW_COLUMNS, aggregate, paper_reference, to_markdown
-from harness.numbers import fmt_ci
-from harness import paired
-from harness.paired import CONTRADICTED, HOLDS, INCONCLUSIVE
-from harness.verdicts import Comparison, Evidence, Part, combine, evaluate
+import harness.report.paired as paired
+from harness.report.leaderboard import RAW_COLUMNS, aggregate, paper_reference, to_markdown
+from harness.report.numbers import fmt_ci
+from harness.report.paired import CONTRADICTED, HOLDS, INCONCLUSIVE
+from harness.report.verdicts import Comparison, Evidence, Part, combine, evaluate
+from laebench_paper.claims import CLAIMS
 
-VERDICTS = ("reproduced", "inconclusive", "not reproduced", "not comparable", "other setting", "not run")
+VERDICTS = (
+    "reproduced",
+    "inconclusive",
+    "not reproduced",
+    "not comparable",
+    "other setting",
+    "not run",
+)
 TINY = textwrap.dedent("""
     name: tiny
     seeds: [0, 1]
@@ -61,22 +69,34 @@ TINY = textwrap.dedent("""
 
 def _run_in_process(grid_path, results):
     """The grid through the harness's own trial functions, in this process and without Ray (seconds, not minutes)."""
-    from harness.config import load_grid
-    from harness.plan import make_plan, serialise
-    from harness.trials import eval_trial, train_model
+    from harness.execution.trials import eval_trial, train_model
+    from harness.grid.config import load_grid
+    from harness.grid.plan import make_plan, serialise
 
     grid = load_grid(grid_path)
     plan = make_plan(grid)
     run_dir = results / grid.name
     run_dir.mkdir(parents=True)
     (run_dir / "plan.json").write_text(json.dumps(serialise(plan, grid), default=str))
-    common = {"models_dir": str(results / "models"), "run_dir": str(run_dir), "data_root": None, "plugins": [],
-              "resume": False}
+    common = {
+        "models_dir": str(results / "models"),
+        "run_dir": str(run_dir),
+        "data_root": None,
+        "plugins": [],
+        "resume": False,
+    }
     for spec in plan.models:
         train_model(spec, common, report=lambda metrics: None)
     experiments = {e.name: dataclasses.asdict(e) for e in grid.experiments}
     for job in plan.evals:
-        eval_trial({"job": job.to_config(), "common": common, "experiment": experiments[job.experiment], "cpus": 1})
+        eval_trial(
+            {
+                "job": job.to_config(),
+                "common": common,
+                "experiment": experiments[job.experiment],
+                "cpus": 1,
+            }
+        )
     return run_dir
 
 
@@ -113,7 +133,11 @@ def test_every_claim_has_a_verdict_and_its_figures(tiny_report):
     assert f"`{commit}`" in text and "torch=" in text and "cpu" in text
     sections = _sections(text)
     for claim in CLAIMS:
-        mine = [body for head, body in sections.items() if head.startswith(f"{claim.source}: {claim.title}")]
+        mine = [
+            body
+            for head, body in sections.items()
+            if head.startswith(f"{claim.source}: {claim.title}")
+        ]
         assert len(mine) == 1, claim.id
         verdict = re.search(r"\*\*Verdict: ([a-z ]+)\*\*", mine[0])
         assert verdict and verdict[1] in VERDICTS, claim.id
@@ -128,19 +152,23 @@ def test_every_claim_has_a_verdict_and_its_figures(tiny_report):
     html = (tiny_report / "reproduction.html").read_text()
     assert html.count("<img ") == len(re.findall(r"^!\[", text, flags=re.M)) and "<table>" in html
     # the exact diagonal's 16x16 point was over the 5 MB budget, the approximate one ran
-    assert "| ✓ holds | exact runs out of budget at a smaller image than approx |" in sections[
-        next(h for h in sections if h.startswith("Fig. 7"))]
+    assert (
+        "| ✓ holds | exact runs out of budget at a smaller image than approx |"
+        in sections[next(h for h in sections if h.startswith("Fig. 7"))]
+    )
 
 
 def test_leaderboard_sweeps_are_long_tables_sorted_by_value(tiny_report):
     md = (tiny_report / "leaderboard.md").read_text()
-    scaling = md[md.index("## scaling"):]
+    scaling = md[md.index("## scaling") :]
     rows = [line for line in scaling.splitlines() if line.startswith("| exact |")]
     assert [r.split(" | ")[1] for r in rows] == ["8", "16"]  # numeric order, not "16" before "8"
     assert rows[1].endswith("| over budget |") and "time_s@side" not in md
-    knn = md[md.index("## knn"):md.index("## ood")]
+    knn = md[md.index("## knn") : md.index("## ood")]
     assert "| method | n | accuracy ↑ |" in knn and "accuracy/n=" not in knn
-    ood = md[md.index("## ood"):md.index("## quality")]  # 28 metrics: a table per family, not one 29-column row
+    ood = md[
+        md.index("## ood") : md.index("## quality")
+    ]  # 28 metrics: a table per family, not one 29-column row
     assert "| method | auroc/log_px ↑ |" in ood and "| method | aupr/log_px ↑ |" in ood
     board = pd.read_csv(tiny_report / "leaderboard.csv")
     assert list(board.columns[-2:]) == ["paper_note", "stale"]
@@ -150,14 +178,34 @@ def test_leaderboard_sweeps_are_long_tables_sorted_by_value(tiny_report):
 # --- verdict rules on hand-made numbers ------------------------------------------------------------------------
 
 
-def _evidence(task: str, values: dict, methods: dict | None = None, reference: pd.DataFrame | None = None,
-              dataset: str = "mnist") -> Evidence:
+def _evidence(
+    task: str,
+    values: dict,
+    methods: dict | None = None,
+    reference: pd.DataFrame | None = None,
+    dataset: str = "mnist",
+) -> Evidence:
     """Evidence from per-seed values {(label, metric): [seed0, seed1, ...]}."""
-    raw = pd.DataFrame([{"experiment": "e", "task": task, "dataset": dataset, "arch": "mlp", "method": label,
-                         "seed": seed, "point": "{}", "metric": metric, "value": v, "status": "ok",
-                         "trial_id": f"e/{label}/seed{seed}"}
-                        for (label, metric), vs in values.items() for seed, v in enumerate(vs)],
-                       columns=RAW_COLUMNS)
+    raw = pd.DataFrame(
+        [
+            {
+                "experiment": "e",
+                "task": task,
+                "dataset": dataset,
+                "arch": "mlp",
+                "method": label,
+                "seed": seed,
+                "point": "{}",
+                "metric": metric,
+                "value": v,
+                "status": "ok",
+                "trial_id": f"e/{label}/seed{seed}",
+            }
+            for (label, metric), vs in values.items()
+            for seed, v in enumerate(vs)
+        ],
+        columns=RAW_COLUMNS,
+    )
     ref = paper_reference() if reference is None else reference
     return Evidence("e", dataset, aggregate(raw), raw, methods or {}, ref[ref.task == task])
 
@@ -170,8 +218,11 @@ def _paper(task: str, metric_filter=lambda m: True, sd: float = 0.001) -> dict:
     """The paper's numbers as 6 seeds with a small seed-to-seed spread."""
     ref = paper_reference()
     rows = ref[(ref.task == task) & ref.metric.map(metric_filter)]
-    return {(r.method, r.metric): _noisy(r.value, sd * max(1.0, abs(r.value))) for r in rows.itertuples()
-            if r.method != "*"}
+    return {
+        (r.method, r.metric): _noisy(r.value, sd * max(1.0, abs(r.value)))
+        for r in rows.itertuples()
+        if r.method != "*"
+    }
 
 
 def _claim(claim_id: str):
@@ -189,26 +240,40 @@ def test_combine():
     assert combine([held, held]) == "reproduced"
     assert combine([held, open_]) == "inconclusive" and combine([held, Part("d")]) == "inconclusive"
     assert combine([held, refuted, open_]) == "not reproduced"
-    assert combine([Part("d")]) == "not run" and evaluate(_claim("table2"), None).verdict == "not run"
+    assert (
+        combine([Part("d")]) == "not run" and evaluate(_claim("table2"), None).verdict == "not run"
+    )
 
 
 def test_table2_rule():
     values = _paper("hessian_quality", sd=0.01)
-    methods = {label: {"method": label.rsplit("_", 1)[0], "hessian": label.rsplit("_", 1)[1]}
-               for label, _ in values}
-    assert evaluate(_claim("table2"), _evidence("hessian_quality", values, methods)).verdict == "reproduced"
+    methods = {
+        label: {"method": label.rsplit("_", 1)[0], "hessian": label.rsplit("_", 1)[1]}
+        for label, _ in values
+    }
+    assert (
+        evaluate(_claim("table2"), _evidence("hessian_quality", values, methods)).verdict
+        == "reproduced"
+    )
     # post-hoc exact only 1.5x the online -log p(x): "far worse" is contradicted
     values[("lae_posthoc_exact", "neg_log_px")] = _noisy(1.5 * 25.9, 0.3)
     outcome = evaluate(_claim("table2"), _evidence("hessian_quality", values, methods))
     assert outcome.verdict == "not reproduced" and "lae_posthoc_exact" in outcome.reason
     # two seeds that disagree: nothing can be decided
     two = {k: v[:2] for k, v in _paper("hessian_quality", sd=0.3).items()}
-    assert INCONCLUSIVE in _states(evaluate(_claim("table2"), _evidence("hessian_quality", two, methods)))
+    assert INCONCLUSIVE in _states(
+        evaluate(_claim("table2"), _evidence("hessian_quality", two, methods))
+    )
 
 
 def test_table3_rule_in_both_conventions():
     values = _paper("ood", lambda m: m.startswith("auroc/"), sd=0.01)
-    values.update({(label, m.replace("auroc/", "auroc/authors/")): v for (label, m), v in list(values.items())})
+    values.update(
+        {
+            (label, m.replace("auroc/", "auroc/authors/")): v
+            for (label, m), v in list(values.items())
+        }
+    )
     outcome = evaluate(_claim("table3"), _evidence("ood", values, dataset="fashionmnist"))
     assert outcome.verdict == "reproduced" and len(outcome.judgement.parts) == 4
     assert "auroc/authors/sigma2_output" in outcome.judgement.columns
@@ -218,8 +283,11 @@ def test_table3_rule_in_both_conventions():
     outcome = evaluate(_claim("table3"), _evidence("ood", cold, methods, dataset="fashionmnist"))
     assert outcome.verdict == "reproduced" and "lae_posthoc_cold" in outcome.judgement.rows
     # the committed CPU report's case: 0.595 against 0.594 with seeds all over the place is not "holds"
-    spread = {("lae_online", "auroc/sigma2_output"): [0.21, 0.97, 0.605], ("vae", "auroc/sigma2_output"):
-              [0.55, 0.63, 0.602], ("mc_ae", "auroc/sigma2_output"): [0.228, 0.509, 0.499]}
+    spread = {
+        ("lae_online", "auroc/sigma2_output"): [0.21, 0.97, 0.605],
+        ("vae", "auroc/sigma2_output"): [0.55, 0.63, 0.602],
+        ("mc_ae", "auroc/sigma2_output"): [0.228, 0.509, 0.499],
+    }
     outcome = evaluate(_claim("table3"), _evidence("ood", spread, dataset="fashionmnist"))
     assert outcome.verdict == "inconclusive" and _states(outcome) == [INCONCLUSIVE, INCONCLUSIVE]
     # counter-example: post-hoc beats online on output variance, in our convention only
@@ -241,9 +309,12 @@ def test_table3_uses_delong_on_stored_scores():
     for label, shift in (("lae_online", 1.9), ("vae", 0.2), ("mc_ae", -1.0)):
         for seed in range(3):
             x = rng.normal(size=1000)
-            tables[(label, seed)] = pd.DataFrame({"is_ood": labels, "sigma2_output": x + shift * labels})
+            tables[(label, seed)] = pd.DataFrame(
+                {"is_ood": labels, "sigma2_output": x + shift * labels}
+            )
             values.setdefault((label, "auroc/sigma2_output"), []).append(
-                roc_auc_score(labels, tables[(label, seed)].sigma2_output))
+                roc_auc_score(labels, tables[(label, seed)].sigma2_output)
+            )
     ev = _evidence("ood", values, dataset="fashionmnist")
     ev.score_tables.update(tables)
     outcome = evaluate(_claim("table3"), ev)
@@ -258,32 +329,61 @@ def test_imputation_rule_and_not_comparable_notes():
     # reference.csv marks these rows as computed differently by the authors: never a verdict on them
     outcome = evaluate(_claim("imputation"), _evidence("imputation", values))
     if any(_evidence("imputation", values).note("lae_online", m) for m in metrics):
-        assert outcome.verdict == "not comparable" and "On our numbers alone the rule says reproduced" in outcome.reason
+        assert (
+            outcome.verdict == "not comparable"
+            and "On our numbers alone the rule says reproduced" in outcome.reason
+        )
     clean = paper_reference().assign(note="")
     # ECE 0.12 against the ensemble's 0.12: a tie within the paper's precision, which the claim allows
-    assert evaluate(_claim("imputation"), _evidence("imputation", values, reference=clean)).verdict == "reproduced"
-    values[("lae_online", "ece")] = _noisy(0.20, 0.002)  # ensemble 0.12: online no longer best calibrated on ECE
+    assert (
+        evaluate(_claim("imputation"), _evidence("imputation", values, reference=clean)).verdict
+        == "reproduced"
+    )
+    values[("lae_online", "ece")] = _noisy(
+        0.20, 0.002
+    )  # ensemble 0.12: online no longer best calibrated on ECE
     outcome = evaluate(_claim("imputation"), _evidence("imputation", values, reference=clean))
     assert outcome.verdict == "not reproduced" and "lae_online − ensemble, `ece`" in outcome.reason
-    deterministic_only = {("ae", m): [0.01, 0.01] for m in metrics} | {("lae_online", m): [0.3, 0.3] for m in metrics}
-    outcome = evaluate(_claim("imputation"), _evidence("imputation", deterministic_only, reference=clean))
+    deterministic_only = {("ae", m): [0.01, 0.01] for m in metrics} | {
+        ("lae_online", m): [0.3, 0.3] for m in metrics
+    }
+    outcome = evaluate(
+        _claim("imputation"), _evidence("imputation", deterministic_only, reference=clean)
+    )
     assert outcome.verdict == "not run"  # an AE is not stochastic: nothing to compare with
 
 
 def test_fig12_and_table4_rules():
-    acc = {"lae_online": [0.5, 0.6, 0.7, 0.9], "ae": [0.4, 0.5, 0.6, 0.95], "vae": [0.3, 0.4, 0.5, 0.95]}
-    values = {(label, f"accuracy/n={n}"): _noisy(a, 0.01) for label, accs in acc.items()
-              for n, a in zip((1, 5, 20, 50), accs)}
-    assert evaluate(_claim("fig12"), _evidence("knn", values)).verdict == "reproduced"  # n=50 is outside 1-20
-    values[("lae_online", "accuracy/n=5")] = _noisy(0.45, 0.01)  # behind AE (0.5), ahead of VAE (0.4) at n=5
+    acc = {
+        "lae_online": [0.5, 0.6, 0.7, 0.9],
+        "ae": [0.4, 0.5, 0.6, 0.95],
+        "vae": [0.3, 0.4, 0.5, 0.95],
+    }
+    values = {
+        (label, f"accuracy/n={n}"): _noisy(a, 0.01)
+        for label, accs in acc.items()
+        for n, a in zip((1, 5, 20, 50), accs)
+    }
+    assert (
+        evaluate(_claim("fig12"), _evidence("knn", values)).verdict == "reproduced"
+    )  # n=50 is outside 1-20
+    values[("lae_online", "accuracy/n=5")] = _noisy(
+        0.45, 0.01
+    )  # behind AE (0.5), ahead of VAE (0.4) at n=5
     outcome = evaluate(_claim("fig12"), _evidence("knn", values))
     assert outcome.verdict == "not reproduced" and _states(outcome) == [CONTRADICTED, HOLDS]
     assert "lae_online − ae, `accuracy/n=5`" in outcome.reason
     table4 = _paper("knn")
-    assert evaluate(_claim("table4"), _evidence("knn", table4, dataset="celeba")).verdict == "reproduced"
+    assert (
+        evaluate(_claim("table4"), _evidence("knn", table4, dataset="celeba")).verdict
+        == "reproduced"
+    )
     table4[("ae", "accuracy/overall")] = _noisy(0.80, 0.001)
     outcome = evaluate(_claim("table4"), _evidence("knn", table4, dataset="celeba"))
-    assert outcome.verdict == "not reproduced" and "lae_online − ae, `accuracy/overall`" in outcome.reason
+    assert (
+        outcome.verdict == "not reproduced"
+        and "lae_online − ae, `accuracy/overall`" in outcome.reason
+    )
 
 
 def _scaling(exponents: dict, first_over: dict) -> dict:
@@ -291,18 +391,24 @@ def _scaling(exponents: dict, first_over: dict) -> dict:
     out = {}
     for mode, (kind, slope) in exponents.items():
         for side in (32, 64, 128, 256):
-            over = side >= first_over.get(mode, 10 ** 6)
+            over = side >= first_over.get(mode, 10**6)
             wobble = 1 + 0.01 * ((side // 32) % 3 - 1)
-            out[(mode, f"{kind}@side={side}")] = [math.nan if over else 1e-6 * (side * side) ** slope * wobble]
+            out[(mode, f"{kind}@side={side}")] = [
+                math.nan if over else 1e-6 * (side * side) ** slope * wobble
+            ]
             out[(mode, f"over_budget@side={side}")] = [float(over)]
     return out
 
 
 def test_fig7_rule():
     good = _scaling({"approx": ("time_s", 1.0), "exact": ("peak_mem_mb", 2.0)}, {"exact": 256})
-    good.update({k: v for k, v in _scaling({"approx": ("peak_mem_mb", 0.9)}, {}).items() if "peak" in k[1]})
+    good.update(
+        {k: v for k, v in _scaling({"approx": ("peak_mem_mb", 0.9)}, {}).items() if "peak" in k[1]}
+    )
     assert evaluate(_claim("fig7"), _evidence("hessian_scaling", good)).verdict == "reproduced"
-    bad = _scaling({"approx": ("time_s", 1.9), "exact": ("peak_mem_mb", 2.0)}, {"exact": 256, "approx": 128})
+    bad = _scaling(
+        {"approx": ("time_s", 1.9), "exact": ("peak_mem_mb", 2.0)}, {"exact": 256, "approx": 128}
+    )
     outcome = evaluate(_claim("fig7"), _evidence("hessian_scaling", bad))
     assert outcome.verdict == "not reproduced" and "approx time slope: +1.9" in outcome.reason
     assert "exact 256, approx 128" in outcome.judgement.parts[3].measured
@@ -319,18 +425,49 @@ def test_numbers_are_rounded_to_their_ci():
 
 
 def test_unmeasured_memory_is_not_zero_and_notes_are_shown(tmp_path):
-    rows = [{"experiment": "s", "task": "hessian_scaling", "dataset": "", "arch": "", "method": "approx", "seed": seed,
-             "point": json.dumps({"side": side}), "metric": metric, "value": value, "status": "ok",
-             "trial_id": f"s/approx/seed{seed}/side={side}"}
-            for seed in (0, 1) for side in (8, 16)
-            for metric, value in ((f"time_s@side={side}", 0.01 * side), (f"peak_mem_mb@side={side}",
-                                                                          0.0 if side == 8 else 10.0 + seed))]
-    rows.append({"experiment": "v", "task": "ood", "dataset": "fashionmnist", "arch": "conv", "method": "vae",
-                 "seed": 0, "point": "{}", "metric": "auroc/log_px", "value": 0.6, "status": "ok", "trial_id": "v"})
+    rows = [
+        {
+            "experiment": "s",
+            "task": "hessian_scaling",
+            "dataset": "",
+            "arch": "",
+            "method": "approx",
+            "seed": seed,
+            "point": json.dumps({"side": side}),
+            "metric": metric,
+            "value": value,
+            "status": "ok",
+            "trial_id": f"s/approx/seed{seed}/side={side}",
+        }
+        for seed in (0, 1)
+        for side in (8, 16)
+        for metric, value in (
+            (f"time_s@side={side}", 0.01 * side),
+            (f"peak_mem_mb@side={side}", 0.0 if side == 8 else 10.0 + seed),
+        )
+    ]
+    rows.append(
+        {
+            "experiment": "v",
+            "task": "ood",
+            "dataset": "fashionmnist",
+            "arch": "conv",
+            "method": "vae",
+            "seed": 0,
+            "point": "{}",
+            "metric": "auroc/log_px",
+            "value": 0.6,
+            "status": "ok",
+            "trial_id": "v",
+        }
+    )
     raw = pd.DataFrame(rows, columns=RAW_COLUMNS)
     board = aggregate(raw, tmp_path)
     mem = board[board.metric.str.startswith("peak_mem")].set_index("metric")
-    assert np.isnan(mem.loc["peak_mem_mb@side=8", "mean"]) and mem.loc["peak_mem_mb@side=16", "mean"] == 10.5
+    assert (
+        np.isnan(mem.loc["peak_mem_mb@side=8", "mean"])
+        and mem.loc["peak_mem_mb@side=16", "mean"] == 10.5
+    )
     md = to_markdown(board, raw)
     assert "| approx | 8 | 0.0800 | n/a |" in md and "| approx | 16 | 0.160 | 10.5 ± 6.4 |" in md
     note = board.loc[board.method == "vae", "paper_note"].iloc[0]
@@ -340,19 +477,44 @@ def test_unmeasured_memory_is_not_zero_and_notes_are_shown(tmp_path):
 
 def test_leaderboard_bolds_only_a_best_that_is_significantly_ahead():
     def raw_of(values: dict) -> pd.DataFrame:
-        return pd.DataFrame([{"experiment": "o", "task": "ood", "dataset": "fashionmnist", "arch": "conv",
-                              "method": label, "seed": seed, "point": "{}", "metric": "auroc/log_px", "value": v,
-                              "status": "ok", "trial_id": f"o/{label}/seed{seed}"}
-                             for label, vs in values.items() for seed, v in enumerate(vs)], columns=RAW_COLUMNS)
+        return pd.DataFrame(
+            [
+                {
+                    "experiment": "o",
+                    "task": "ood",
+                    "dataset": "fashionmnist",
+                    "arch": "conv",
+                    "method": label,
+                    "seed": seed,
+                    "point": "{}",
+                    "metric": "auroc/log_px",
+                    "value": v,
+                    "status": "ok",
+                    "trial_id": f"o/{label}/seed{seed}",
+                }
+                for label, vs in values.items()
+                for seed, v in enumerate(vs)
+            ],
+            columns=RAW_COLUMNS,
+        )
 
     def bold(values: dict) -> set:
         raw = raw_of(values)
         md = to_markdown(aggregate(raw), raw)
-        return {line.split(" | ")[0][2:] for line in md.splitlines() if line.startswith("| ") and "**" in line}
+        return {
+            line.split(" | ")[0][2:]
+            for line in md.splitlines()
+            if line.startswith("| ") and "**" in line
+        }
 
     # a ahead of c in every seed by far more than the spread; b within noise of a: a and b bold alike, c not
-    assert bold({"a": [0.90, 0.91, 0.92, 0.90], "b": [0.89, 0.93, 0.90, 0.92], "c": [0.60, 0.61, 0.62, 0.60]}) \
-        == {"a", "b"}
+    assert bold(
+        {
+            "a": [0.90, 0.91, 0.92, 0.90],
+            "b": [0.89, 0.93, 0.90, 0.92],
+            "c": [0.60, 0.61, 0.62, 0.60],
+        }
+    ) == {"a", "b"}
     # the committed report's 0.595 against 0.594 with seeds all over the place: nothing bold
     assert bold({"lae_online": [0.21, 0.97, 0.605], "vae": [0.55, 0.63, 0.602]}) == set()
     # the same value for every method (a method-free baseline such as ink): no best
@@ -371,11 +533,19 @@ def test_a_packed_report_rebuilds_its_verdicts_from_its_own_files(tiny_report, t
 
     def verdict_lines(folder):
         text = (folder / "reproduction.md").read_text()
-        return [line for line in text.splitlines() if line.startswith("|") or line.startswith("**Verdict")]
+        return [
+            line
+            for line in text.splitlines()
+            if line.startswith("|") or line.startswith("**Verdict")
+        ]
 
     assert verdict_lines(dest) == verdict_lines(tiny_report)
     assert (dest / "leaderboard.md").read_text() == (tiny_report / "leaderboard.md").read_text()
-    ood = next(line for line in verdict_lines(dest) if "LAE online has the highest sigma2_output AUROC" in line)
+    ood = next(
+        line
+        for line in verdict_lines(dest)
+        if "LAE online has the highest sigma2_output AUROC" in line
+    )
     assert "DeLong" in ood  # the paired test read the packed per-input scores
 
 

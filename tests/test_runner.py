@@ -1,4 +1,5 @@
 """The runner end to end: demo grid, second run trains nothing, resume after a kill, failing trials."""
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import yaml
 import pytest
 
 from tests.conftest import ROOT, run_cli
@@ -42,9 +42,12 @@ PLUGIN = textwrap.dedent('''
 ''')
 
 
-def small_grid(tmp_path: Path, name: str, methods: str, epochs: int = 2, seeds="[0]", plugins="[]") -> Path:
+def small_grid(
+    tmp_path: Path, name: str, methods: str, epochs: int = 2, seeds="[0]", plugins="[]"
+) -> Path:
     grid = tmp_path / f"{name}.yaml"
-    grid.write_text(textwrap.dedent(f"""
+    grid.write_text(
+        textwrap.dedent(f"""
         name: {name}
         seeds: {seeds}
         plugins: {plugins}
@@ -55,14 +58,19 @@ def small_grid(tmp_path: Path, name: str, methods: str, epochs: int = 2, seeds="
             data: {{train: synthetic}}
             model: {{arch: mlp, latent_dim: 2, hidden: [16, 8]}}
             methods: {methods}
-    """))
+    """)
+    )
     return grid
 
 
 def test_failing_and_nan_trials_do_not_take_others_down(tmp_path, ray_address):
     (tmp_path / "breakers.py").write_text(PLUGIN)
-    grid = small_grid(tmp_path, "breakers", "{ae: {}, my_ae: {}, broken_ae: {}, nan_ae: {}}", plugins="[breakers]")
-    proc = run_cli("run", "--grid", grid, "--results", tmp_path / "res", "--address", ray_address, cwd=tmp_path)
+    grid = small_grid(
+        tmp_path, "breakers", "{ae: {}, my_ae: {}, broken_ae: {}, nan_ae: {}}", plugins="[breakers]"
+    )
+    proc = run_cli(
+        "run", "--grid", grid, "--results", tmp_path / "res", "--address", ray_address, cwd=tmp_path
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     out = proc.stdout
     assert "this method is broken on purpose" in out and "NaN" in out
@@ -72,17 +80,25 @@ def test_failing_and_nan_trials_do_not_take_others_down(tmp_path, ray_address):
     raw = pd.read_csv(run_dir / "raw.csv")
     failed = raw[raw.status == "failed"].drop_duplicates("trial_id")
     assert set(failed.method) == {"broken_ae", "nan_ae"}
-    assert failed.error.str.contains("broken on purpose").any() and failed.error.str.contains("NaN").any()
+    assert (
+        failed.error.str.contains("broken on purpose").any()
+        and failed.error.str.contains("NaN").any()
+    )
     md = (run_dir / "leaderboard.md").read_text()
     assert "## Failed trials" in md and "my_ae" in md
     # the terminal names each failure's log, and the log holds its traceback
     logs = re.findall(r"FAILED model (broken_ae-\w+): .*\(log: (\S+)\)", out)
     assert logs, out
-    assert "Traceback" in Path(logs[0][1]).read_text() and "broken on purpose" in Path(logs[0][1]).read_text()
+    assert (
+        "Traceback" in Path(logs[0][1]).read_text()
+        and "broken on purpose" in Path(logs[0][1]).read_text()
+    )
     assert "Traceback" not in out
 
 
-def test_rerun_trains_nothing_report_rebuilds_and_edits_rerun_only_what_changed(tmp_path, ray_address, capsys):
+def test_rerun_trains_nothing_report_rebuilds_and_edits_rerun_only_what_changed(
+    tmp_path, ray_address, capsys
+):
     """One results folder, four runs in this process: a rerun trains and evaluates nothing; `report` rebuilds
     the leaderboard from records; a changed task parameter reruns that evaluation only (model cached); a
     renamed experiment's old records leave the board."""
@@ -90,7 +106,17 @@ def test_rerun_trains_nothing_report_rebuilds_and_edits_rerun_only_what_changed(
 
     def run(grid_path) -> str:
         capsys.readouterr()
-        code = main(["run", "--grid", str(grid_path), "--results", str(tmp_path / "res"), "--address", ray_address])
+        code = main(
+            [
+                "run",
+                "--grid",
+                str(grid_path),
+                "--results",
+                str(tmp_path / "res"),
+                "--address",
+                ray_address,
+            ]
+        )
         out = capsys.readouterr()
         assert code == 0, out.out[-4000:] + out.err[-4000:]
         return out.out + out.err
@@ -117,26 +143,24 @@ def test_rerun_trains_nothing_report_rebuilds_and_edits_rerun_only_what_changed(
     # one serialised plan (plan.json: experiments as validated, models, trials); records describe themselves
     assert not (run_dir / "grid.json").exists()
     plan = json.loads((run_dir / "plan.json").read_text())
-    assert sorted(plan["experiments"]) == ["recon"] and len(plan["trials"]) == 2 and len(plan["models"][0]) == 2
+    assert (
+        sorted(plan["experiments"]) == ["recon"]
+        and len(plan["trials"]) == 2
+        and len(plan["models"][0]) == 2
+    )
     assert run_cli("report", run_dir).returncode == 0
     again = pd.read_csv(run_dir / "leaderboard.csv")
     pd.testing.assert_frame_equal(board, again)
     assert set(again.dataset) == {"synthetic"} and set(again.arch) == {"mlp"}
     raw = pd.read_csv(run_dir / "raw.csv")
     assert set(raw.method_key) == {"ae"} and json.loads(raw.task_params.iloc[0])["n_samples"] >= 1
-    # a record written before records described themselves (when runs also wrote the grid as written to
-    # grid.json): its description comes from that file
-    (run_dir / "grid.json").write_text(json.dumps(yaml.safe_load(grid.read_text())))
-    old = sorted((run_dir / "trials").glob("*.json"))[0]
-    record = json.loads(old.read_text())
-    for key in ("dataset", "arch", "method_key", "method_params", "task_params"):
-        record.pop(key)
-    old.write_text(json.dumps(record))
-    assert run_cli("report", run_dir).returncode == 0
-    pd.testing.assert_frame_equal(board, pd.read_csv(run_dir / "leaderboard.csv"))
 
     text = grid.read_text()
-    grid.write_text(text.replace("task: reconstruction", "task: reconstruction\n    task_params: {n_samples: 3}"))
+    grid.write_text(
+        text.replace(
+            "task: reconstruction", "task: reconstruction\n    task_params: {n_samples: 3}"
+        )
+    )
     edited = run(grid)
     assert "2 cached, 0 to train" in edited and "0 done, 2 to run" in edited
     grid.write_text(text.replace("name: recon", "name: renamed"))
@@ -179,27 +203,61 @@ def test_resume_after_kill(tmp_path, ray_address):
 
     (tmp_path / "pausable.py").write_text(PAUSABLE)
     (tmp_path / "PAUSE").touch()
-    grid = small_grid(tmp_path, "killed", "{pausable_ae: {}}", epochs=60, seeds="[0, 1, 2, 3]", plugins="[pausable]")
+    grid = small_grid(
+        tmp_path,
+        "killed",
+        "{pausable_ae: {}}",
+        epochs=60,
+        seeds="[0, 1, 2, 3]",
+        plugins="[pausable]",
+    )
     results = tmp_path / "res"
 
     def interrupted() -> list[Path]:  # partial checkpoints of trainings that have not finished
-        return [p for p in (results / "models").glob("*/partial.pt") if not (p.parent / "model.pt").exists()]
+        return [
+            p
+            for p in (results / "models").glob("*/partial.pt")
+            if not (p.parent / "model.pt").exists()
+        ]
 
-    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "--grid", str(grid), "--results", str(results),
-                             "--address", ray_address], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "run",
+            "--grid",
+            str(grid),
+            "--results",
+            str(results),
+            "--address",
+            ray_address,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.time() + 300
-    while time.time() < deadline and not (list((results / "models").glob("*/model.pt")) and interrupted()
-                                          and list(tmp_path.glob("paused-*"))):
+    while time.time() < deadline and not (
+        list((results / "models").glob("*/model.pt"))
+        and interrupted()
+        and list(tmp_path.glob("paused-*"))
+    ):
         time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     paused = [int(p.name.split("-")[1]) for p in tmp_path.glob("paused-*")]
     assert paused, "no training paused before the kill"
-    deadline = time.time() + 120  # Ray ends the dead driver's trials; none may go on once PAUSE is gone
+    deadline = (
+        time.time() + 120
+    )  # Ray ends the dead driver's trials; none may go on once PAUSE is gone
     while time.time() < deadline and any(psutil.pid_exists(pid) for pid in paused):
         time.sleep(0.2)
-    assert not any(psutil.pid_exists(pid) for pid in paused), "paused trainings outlived the killed run"
+    assert not any(psutil.pid_exists(pid) for pid in paused), (
+        "paused trainings outlived the killed run"
+    )
     done = {p: p.stat().st_mtime for p in (results / "models").glob("*/model.pt")}
     assert done, "no model finished before the kill"
     partial = next(iter(interrupted()), None)
@@ -213,28 +271,45 @@ def test_resume_after_kill(tmp_path, ray_address):
     os.replace(partial.with_suffix(".marked"), partial)
     (tmp_path / "PAUSE").unlink()
 
-    resumed = run_cli("run", "--grid", grid, "--results", results, "--address", ray_address, "--resume")
+    resumed = run_cli(
+        "run", "--grid", grid, "--results", results, "--address", ray_address, "--resume"
+    )
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert f"{len(done)} cached" in resumed.stdout
     assert all(p.stat().st_mtime == m for p, m in done.items())
     assert not partial.exists() and (partial.parent / "model.pt").exists()
     history = torch.load(partial.parent / "model.pt", weights_only=True)["history"]
-    assert [bool(h.get("before_kill")) for h in history[:epoch]] == [True] * epoch  # started from the checkpoint
-    assert len(history) > epoch and not any(h.get("before_kill") for h in history[epoch:])  # and went on
+    assert [bool(h.get("before_kill")) for h in history[:epoch]] == [
+        True
+    ] * epoch  # started from the checkpoint
+    assert len(history) > epoch and not any(
+        h.get("before_kill") for h in history[epoch:]
+    )  # and went on
     raw = pd.read_csv(results / "killed" / "raw.csv")
     assert sorted(raw.seed.unique()) == [0, 1, 2, 3] and (raw.status == "ok").all()
 
 
 def test_partial_training_resumes_from_its_last_epoch(tmp_path):
     """The training loop's per-epoch checkpoint: a resumed fit continues at the saved epoch."""
-    from harness.cache import ModelCache
-    from harness.trials import train_model
+    from harness.execution.trials import train_model
+    from harness.store.models import ModelCache
     from methods.base import ModelSpec
 
-    spec = ModelSpec("ae", {}, {"name": "synthetic", "classes": None, "limit": None},
-                     {"arch": "mlp", "latent_dim": 2, "hidden": [8]},
-                     {"lr": 1e-3, "batch_size": 64, "max_epochs": 3, "early_stopping": 8,
-                      "plateau": {"factor": 0.5, "patience": 5}, "weight_decay": 0.0}, 0)
+    spec = ModelSpec(
+        "ae",
+        {},
+        {"name": "synthetic", "classes": None, "limit": None},
+        {"arch": "mlp", "latent_dim": 2, "hidden": [8]},
+        {
+            "lr": 1e-3,
+            "batch_size": 64,
+            "max_epochs": 3,
+            "early_stopping": 8,
+            "plateau": {"factor": 0.5, "patience": 5},
+            "weight_decay": 0.0,
+        },
+        0,
+    )
     common = {"models_dir": str(tmp_path / "models"), "data_root": None, "resume": True}
     epochs = []
     train_model(spec, common, report=lambda m: epochs.append(m["epoch"]))
@@ -247,6 +322,7 @@ def test_partial_training_resumes_from_its_last_epoch(tmp_path):
     state = torch.load(first / "model.pt", weights_only=True)
     assert epochs == [1, 2, 3] and len(state["history"]) == 3
     epochs.clear()
+
     # run the 5-epoch training but interrupt after epoch 2 by raising from the reporter
     class Stop(Exception):
         pass
@@ -288,12 +364,16 @@ def test_gpu_request_without_gpus_fails_fast_with_exit_2(tmp_path, ray_address):
 
 
 def test_eval_batches_keep_every_evaluation_once_and_never_mix_resources():
-    from harness.runner import eval_batches
+    from harness.execution.runner import eval_batches
 
     configs = [{"id": i, "cpus": 1 if i < 30 else 2, "gpus": 0} for i in range(40)]
     batches = eval_batches(configs, slots=2)
     assert [c["id"] for b in batches for c in b["batch"]] == list(range(40))  # all, once, in order
     assert all({c["cpus"] for c in b["batch"]} == {b["cpus"]} for b in batches)
     assert max(len(b["batch"]) for b in batches) == 5  # ceil(40 / (2 slots * 4 per slot))
-    assert [len(b["batch"]) for b in eval_batches(configs[:3], slots=16)] == [1, 1, 1]  # a big cluster: one each
+    assert [len(b["batch"]) for b in eval_batches(configs[:3], slots=16)] == [
+        1,
+        1,
+        1,
+    ]  # a big cluster: one each
     assert max(len(b["batch"]) for b in eval_batches(configs * 10, slots=1)) == 8  # capped

@@ -1,5 +1,6 @@
 """The results store under what clusters do to it: truncated checkpoints, concurrent runs, kill -9 mid-write,
 stale locks. Grids are tiny (synthetic data, 1-2 epochs) and share the session's Ray instance."""
+
 from __future__ import annotations
 
 import json
@@ -14,18 +15,24 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.cache import ModelCache, inspect_folder
 from harness.cli import main
-from harness.config import load_grid
-from harness.locks import exclusive
-from harness.plan import make_plan
+from harness.grid.config import load_grid
+from harness.grid.plan import make_plan
+from harness.store.locks import exclusive
+from harness.store.models import ModelCache, inspect_folder
 from tests.conftest import ROOT
 
 
-def tiny_grid(tmp_path: Path, name: str = "store", seeds: str = "[0, 1]", epochs: int = 1,
-              methods: str = "{ae: {}}") -> Path:
+def tiny_grid(
+    tmp_path: Path,
+    name: str = "store",
+    seeds: str = "[0, 1]",
+    epochs: int = 1,
+    methods: str = "{ae: {}}",
+) -> Path:
     path = tmp_path / f"{name}.yaml"
-    path.write_text(textwrap.dedent(f"""
+    path.write_text(
+        textwrap.dedent(f"""
         name: {name}
         seeds: {seeds}
         train: {{max_epochs: {epochs}, batch_size: 32}}
@@ -36,7 +43,8 @@ def tiny_grid(tmp_path: Path, name: str = "store", seeds: str = "[0, 1]", epochs
             data: {{train: synthetic}}
             model: {{arch: mlp, latent_dim: 2, hidden: [16, 8]}}
             methods: {methods}
-    """))
+    """)
+    )
     return path
 
 
@@ -75,7 +83,10 @@ def test_truncated_checkpoint_is_reported_and_retrained_alone(tmp_path, ray_addr
 
     code, out = run(capsys, "verify", results)
     assert code == 1
-    assert f"retrain {bad.key}: model.pt is {size // 2} bytes but entry.json records {size} (truncated)" in out
+    assert (
+        f"retrain {bad.key}: model.pt is {size // 2} bytes but entry.json records {size} (truncated)"
+        in out
+    )
     assert "rerun store/recon/ae/seed0: its model is not usable" in out and "seed1" not in out
     assert not cache.has(bad) and cache.has(good)
     with pytest.raises(RuntimeError, match="unusable"):
@@ -118,12 +129,30 @@ def test_concurrent_runs_train_and_evaluate_each_model_once(tmp_path, ray_addres
     procs = []
     with cache.lock(first):  # hold one model until both runs have planned it as "to train"
         for log in logs:
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "harness", "run", "--grid", str(grid), "--results", str(results), "--address",
-                 ray_address], cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"}))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "harness",
+                        "run",
+                        "--grid",
+                        str(grid),
+                        "--results",
+                        str(results),
+                        "--address",
+                        ray_address,
+                    ],
+                    cwd=ROOT,
+                    stdout=log.open("w"),
+                    stderr=subprocess.STDOUT,
+                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                )
+            )
         deadline = time.time() + 240
-        while time.time() < deadline and not all("2 needed, 0 cached, 2 to train" in log.read_text() for log in logs):
+        while time.time() < deadline and not all(
+            "2 needed, 0 cached, 2 to train" in log.read_text() for log in logs
+        ):
             assert all(p.poll() is None for p in procs), [log.read_text() for log in logs]
             time.sleep(0.2)
         time.sleep(1.0)
@@ -136,7 +165,9 @@ def test_concurrent_runs_train_and_evaluate_each_model_once(tmp_path, ray_addres
     recs = records(results / "store")
     assert len(recs) == 2 and all(r["status"] == "ok" and r["attempt"] == 1 for r in recs)
     both = "".join(out)
-    trial_logs = "".join(p.read_text() for p in (results / "store" / "logs").glob("*.log"))  # worker output
+    trial_logs = "".join(
+        p.read_text() for p in (results / "store" / "logs").glob("*.log")
+    )  # worker output
     assert "already trained (by another run meanwhile)" in trial_logs
     assert "done by another run meanwhile" in both
 
@@ -146,10 +177,10 @@ KILLER = textwrap.dedent('''
     import os, signal, sys
     from pathlib import Path
 
-    import harness.cache as cache_module
-    from harness.config import load_grid
-    from harness.plan import make_plan
-    from harness.trials import train_trial
+    import harness.store.models as cache_module
+    from harness.grid.config import load_grid
+    from harness.grid.plan import make_plan
+    from harness.execution.trials import train_trial
 
     grid, models, seed, point = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     spec = next(s for s in make_plan(load_grid(grid)).models if s.seed == seed)
@@ -183,18 +214,34 @@ def test_kill_9_during_checkpoint_writes_is_retrained(tmp_path, ray_address, cap
     cache = ModelCache(results / "models")
     by_seed = {s.seed: s for s in specs(grid)}
     for seed, point in ((0, "mid-write"), (1, "before-rename")):
-        proc = subprocess.run([sys.executable, str(tmp_path / "killer.py"), str(grid), str(results / "models"),
-                               str(seed), point], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        proc = subprocess.run(
+            [
+                sys.executable,
+                str(tmp_path / "killer.py"),
+                str(grid),
+                str(results / "models"),
+                str(seed),
+                point,
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr
-        assert (cache.folder(by_seed[seed]) / "train.lock").exists()  # the killed trainer's lock stays behind
+        assert (
+            cache.folder(by_seed[seed]) / "train.lock"
+        ).exists()  # the killed trainer's lock stays behind
         assert not cache.has(by_seed[seed])
     for seed in (0, 1):
         folder = cache.folder(by_seed[seed])
         assert (folder / "entry.json").exists() and not (folder / "model.pt").exists()
         tmp = list(folder.glob(".model.pt.*.tmp"))
         size = json.loads((folder / "entry.json").read_text())["size"]
-        assert len(tmp) == 1 and (tmp[0].stat().st_size < size if seed == 0 else tmp[0].stat().st_size == size)
+        assert len(tmp) == 1 and (
+            tmp[0].stat().st_size < size if seed == 0 else tmp[0].stat().st_size == size
+        )
 
     code, out = run(capsys, "run", "--grid", grid, "--results", results, "--address", ray_address)
     assert code == 0, out
@@ -207,20 +254,22 @@ def test_kill_9_during_checkpoint_writes_is_retrained(tmp_path, ray_address, cap
         assert not list(folder.glob(".*.tmp")) and not (folder / "train.lock").exists()
 
 
-HOLDER = textwrap.dedent('''
+HOLDER = textwrap.dedent("""
     import sys, time
-    from harness.locks import exclusive
+    from harness.store.locks import exclusive
     with exclusive(sys.argv[1], "test", {"lease_s": 2.0, "heartbeat_s": 0.2}):
         print("held", flush=True)
         time.sleep(600)
-''')
+""")
 
 
 @pytest.mark.parametrize("how", ["kill", "stop"])
 def test_stale_lock_is_taken_over(tmp_path, how):
     """A holder that died (same host: taken at once) or stopped heartbeating (after the lease) loses the lock."""
     lock = tmp_path / "m" / "train.lock"
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(lock)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(lock)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         os.kill(holder.pid, signal.SIGKILL if how == "kill" else signal.SIGSTOP)
@@ -239,14 +288,19 @@ def test_stale_lock_is_taken_over(tmp_path, how):
 def test_live_lock_holder_is_waited_for(tmp_path):
     """A heartbeating holder keeps its lock past the lease; the waiter says once that it waits."""
     lock = tmp_path / "m" / "train.lock"
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(lock)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(lock)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         lines = []
         from filelock import Timeout
 
-        from harness.locks import SoftFileLease
-        contender = SoftFileLease(str(lock), lease_duration=2.0, heartbeat_interval=0.2, poll_interval=0.1)
+        from harness.store.locks import SoftFileLease
+
+        contender = SoftFileLease(
+            str(lock), lease_duration=2.0, heartbeat_interval=0.2, poll_interval=0.1
+        )
         with pytest.raises(Timeout):
             contender.acquire(timeout=4.0)  # twice the lease: a live heartbeat is never taken over
         holder.kill()
@@ -261,11 +315,17 @@ def test_live_lock_holder_is_waited_for(tmp_path):
 def test_derived_results_are_kept_next_to_their_model_and_dropped_with_it(tmp_path):
     """`ModelCache.derived` (the OOD task's typicality reference): computed once per model and identity, computed
     again when the model is retrained (its sha256 changes) or the identity differs."""
-    from harness.trials import train_model
+    from harness.execution.trials import train_model
     from methods.base import ModelSpec
 
-    spec = ModelSpec("ae", {}, {"name": "synthetic", "classes": None, "limit": None}, {"arch": "mlp", "latent_dim": 2,
-                     "hidden": [8]}, {"max_epochs": 1, "batch_size": 64}, 0)
+    spec = ModelSpec(
+        "ae",
+        {},
+        {"name": "synthetic", "classes": None, "limit": None},
+        {"arch": "mlp", "latent_dim": 2, "hidden": [8]},
+        {"max_epochs": 1, "batch_size": 64},
+        0,
+    )
     common = {"models_dir": str(tmp_path / "models"), "data_root": None}
     train_model(spec, common, report=lambda m: None)
     cache, calls = ModelCache(tmp_path / "models"), []
@@ -278,8 +338,11 @@ def test_derived_results_are_kept_next_to_their_model_and_dropped_with_it(tmp_pa
     assert cache.derived(spec, "ref", {"n": 3}, compute) == {"log_px": -1.5} and len(calls) == 1
     assert cache.derived(spec, "ref", {"n": 4}, compute) == {"log_px": -3.0} and len(calls) == 2
     # a result computed from another version of the model (its sha256 differs) is not served: computed again
-    path = next(p for p in (cache.folder(spec) / "derived").glob("ref-*.json")
-                if json.loads(p.read_text())["key"]["identity"] == {"n": 3})
+    path = next(
+        p
+        for p in (cache.folder(spec) / "derived").glob("ref-*.json")
+        if json.loads(p.read_text())["key"]["identity"] == {"n": 3}
+    )
     stored = json.loads(path.read_text())
     stored["key"]["model_sha256"] = "0" * 64
     path.write_text(json.dumps(stored))

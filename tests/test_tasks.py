@@ -4,6 +4,7 @@ Metrics are checked against independent computations (pairwise AUROC count, hand
 calibration bins). Tasks run with a real tiny fitted `ae` (deterministic) and with `NoisyStub`, a stochastic
 stand-in whose `_sample` adds seeded noise, through a hand-built EvalContext. Each test takes seconds.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,8 +16,8 @@ import torch
 
 import methods
 import tasks
-from harness.cache import ModelCache
-from harness.data import Dataset, load_dataset
+from harness.datasets import Dataset, load_dataset
+from harness.store.models import ModelCache
 from methods.base import Method, ModelSpec, Samples
 from tasks import metrics
 from tasks.base import EvalContext
@@ -64,15 +65,28 @@ def synthetic():
 
 @pytest.fixture(scope="module")
 def ae(synthetic):
-    spec = ModelSpec("ae", model={"arch": "mlp", "latent_dim": 2, "hidden": [16, 8]},
-                     train={"max_epochs": 3, "batch_size": 64}, seed=0)
+    spec = ModelSpec(
+        "ae",
+        model={"arch": "mlp", "latent_dim": 2, "hidden": [16, 8]},
+        train={"max_epochs": 3, "batch_size": 64},
+        seed=0,
+    )
     return methods.get("ae")(spec, synthetic.image_shape).fit(synthetic, reporter=lambda m: None)
 
 
 def make_ctx(method, data, tmp_path, extra=None, seed=0) -> EvalContext:
-    return EvalContext(experiment="test", method_label=getattr(method, "key", "none"), method=method, data=data,
-                       extra_data=extra or {}, point={}, seed=seed, device=torch.device("cpu"),
-                       artifact_dir=tmp_path / "artifacts", aux_model=ModelCache(tmp_path / "models").get_or_train)
+    return EvalContext(
+        experiment="test",
+        method_label=getattr(method, "key", "none"),
+        method=method,
+        data=data,
+        extra_data=extra or {},
+        point={},
+        seed=seed,
+        device=torch.device("cpu"),
+        artifact_dir=tmp_path / "artifacts",
+        aux_model=ModelCache(tmp_path / "models").get_or_train,
+    )
 
 
 def as_dict(rows):
@@ -114,7 +128,9 @@ def test_matched_auroc_hand_worked():
     assert metrics.matched_auroc(scores, labels, ink, bins=2) == pytest.approx(0.5)
     assert metrics.auroc(scores, labels) == pytest.approx(6 / 9)
     # a stratum with one class only adds no pairs
-    assert metrics.matched_auroc([0.1, 0.2, 0.9], [0, 1, 1], [0.0, 0.0, 1.0], bins=2) == pytest.approx(1.0)
+    assert metrics.matched_auroc(
+        [0.1, 0.2, 0.9], [0, 1, 1], [0.0, 0.0, 1.0], bins=2
+    ) == pytest.approx(1.0)
 
 
 def test_calibration_hand_worked():
@@ -128,7 +144,7 @@ def test_calibration_hand_worked():
     bins = metrics.calibration_bins(probs, labels)
     assert bins["count"].tolist() == [0] * 8 + [1, 0, 1, 0, 0, 0, 2]
     ece = 0.5 * 0.45 + 0.25 * 0.45 + 0.25 * 0.70
-    rmsce = math.sqrt(0.5 * 0.45 ** 2 + 0.25 * 0.45 ** 2 + 0.25 * 0.70 ** 2)
+    rmsce = math.sqrt(0.5 * 0.45**2 + 0.25 * 0.45**2 + 0.25 * 0.70**2)
     errors = metrics.calibration_errors(probs, labels)
     assert errors["ece"] == pytest.approx(ece) == metrics.ece(probs, labels)
     assert errors["mce"] == pytest.approx(0.70) == metrics.mce(probs, labels)
@@ -148,37 +164,56 @@ def test_ood_deterministic_ae_has_no_variance_metrics(ae, ood_data, tmp_path):
     task = tasks.get("ood")({"n_samples": 3, "typicality_train": 50})
     rows = task.evaluate(make_ctx(ae, data_in, tmp_path, {"ood": data_out}))
     got = as_dict(rows)
-    assert set(got) == {f"{m}/{c}{s}" for m in ("auroc", "aupr", "fpr95", "auroc_inkmatched") for c in ("", "authors/")
-                        for s in ("log_px", "typicality")} | {"auroc/ink"}
+    assert set(got) == {
+        f"{m}/{c}{s}"
+        for m in ("auroc", "aupr", "fpr95", "auroc_inkmatched")
+        for c in ("", "authors/")
+        for s in ("log_px", "typicality")
+    } | {"auroc/ink"}
     assert all(0 <= v <= 1 for v in got.values())
     art = tmp_path / "artifacts"
-    assert got["auroc/ink"] == pytest.approx(metrics.auroc(pd.read_csv(art / "scores.csv")["ink"],
-                                                           pd.read_csv(art / "scores.csv")["is_ood"]))
+    assert got["auroc/ink"] == pytest.approx(
+        metrics.auroc(
+            pd.read_csv(art / "scores.csv")["ink"], pd.read_csv(art / "scores.csv")["is_ood"]
+        )
+    )
     table = pd.read_csv(art / "scores.csv")
     assert len(table) == len(data_in.test_x) + len(data_out.test_x)
     assert "sigma2_output" not in table and "sigma2_latent" not in table
     for s in ("log_px", "typicality"):
         assert metrics.auroc(table[s], table["is_ood"]) == pytest.approx(got[f"auroc/{s}"])
-        assert metrics.matched_auroc(table[s], table["is_ood"], table["ink"]) == pytest.approx(got[f"auroc_inkmatched/{s}"])
+        assert metrics.matched_auroc(table[s], table["is_ood"], table["ink"]) == pytest.approx(
+            got[f"auroc_inkmatched/{s}"]
+        )
         assert metrics.fpr95(table[s], table["is_ood"]) == pytest.approx(got[f"fpr95/{s}"])
     assert np.allclose(table["log_px"], -table["log_px_raw"])
     assert (art / "roc_curves.png").stat().st_size > 0
     assert not (art / "variance_histograms.png").exists()
-    assert task.direction("auroc/log_px") == "max" and task.direction("fpr95/sigma2_latent") == "min"
+    assert (
+        task.direction("auroc/log_px") == "max" and task.direction("fpr95/sigma2_latent") == "min"
+    )
 
 
 def test_ood_stochastic_method_emits_all_scores(ood_data, tmp_path):
     data_in, data_out = ood_data
     stub = NoisyStub(data_in.image_shape)
     rows = tasks.get("ood")({"n_samples": 4, "max_test": 30}).evaluate(
-        make_ctx(stub, data_in, tmp_path, {"ood": data_out}))
+        make_ctx(stub, data_in, tmp_path, {"ood": data_out})
+    )
     got = as_dict(rows)
-    assert {f"auroc/{s}" for s in ("log_px", "typicality", "sigma2_output", "sigma2_latent")} <= set(got)
+    assert {
+        f"auroc/{s}" for s in ("log_px", "typicality", "sigma2_output", "sigma2_latent")
+    } <= set(got)
     table = pd.read_csv(tmp_path / "artifacts" / "scores.csv")
     assert len(table) == 60 and table["is_ood"].sum() == 30
     for s in ("sigma2_output", "sigma2_latent"):
-        pairwise = np.mean([(p > n) + 0.5 * (p == n) for p in table[s][table.is_ood == 1]
-                            for n in table[s][table.is_ood == 0]])
+        pairwise = np.mean(
+            [
+                (p > n) + 0.5 * (p == n)
+                for p in table[s][table.is_ood == 1]
+                for n in table[s][table.is_ood == 0]
+            ]
+        )
         assert got[f"auroc/{s}"] == pytest.approx(pairwise)
     assert (table["sigma2_output"] >= 0.01).all()  # includes the predicted variance
     assert (tmp_path / "artifacts" / "variance_histograms.png").exists()
@@ -192,7 +227,16 @@ def test_imputation_never_changes_observed_pixels(which, ae, synthetic):
     x = synthetic.test_x[:12]
     observed = observed_mask(synthetic.image_shape, "upper_half")
     assert observed[:, 4:].all() and not observed[:, :4].any()
-    imps = impute(method, x, observed, n_first=3, n_refine=2, n_iterations=3, seed=1, noise=torch.rand(x.shape))
+    imps = impute(
+        method,
+        x,
+        observed,
+        n_first=3,
+        n_refine=2,
+        n_iterations=3,
+        seed=1,
+        noise=torch.rand(x.shape),
+    )
     assert imps.shape == (3, *x.shape)
     assert torch.equal(imps[:, :, observed], x[:, observed].expand(3, -1, -1))
     assert not torch.equal(imps[:, :, ~observed], x[:, ~observed].expand(3, -1, -1))
@@ -201,24 +245,35 @@ def test_imputation_never_changes_observed_pixels(which, ae, synthetic):
 def test_imputation_metrics_closed_form(synthetic, tmp_path):
     """Every missing pixel is imputed as 0.5, so mse and log p(x) are known exactly."""
     task = tasks.get("imputation")({"max_test": 40, "n_iterations": 2, "classifier_epochs": 1})
-    got = as_dict(task.evaluate(make_ctx(ConstantMethod(synthetic.image_shape), synthetic, tmp_path)))
+    got = as_dict(
+        task.evaluate(make_ctx(ConstantMethod(synthetic.image_shape), synthetic, tmp_path))
+    )
     x = synthetic.test_x[:40]
     se = ((x[:, :, :4] - 0.5) ** 2).flatten(1).sum(1)
     assert got["mse"] == pytest.approx(float(se.mean()), rel=1e-5)
     assert got["log_px"] == pytest.approx(-float(se.mean()), rel=1e-5)  # the authors' convention
-    assert got["gaussian_log_px"] == pytest.approx(float((-0.5 * se - 0.5 * 32 * math.log(2 * math.pi)).mean()),
-                                                   rel=1e-5)
+    assert got["gaussian_log_px"] == pytest.approx(
+        float((-0.5 * se - 0.5 * 32 * math.log(2 * math.pi)).mean()), rel=1e-5
+    )
 
 
 def test_imputation_task_end_to_end(ae, synthetic, tmp_path):
-    params = {"max_test": 40, "n_first": 3, "n_refine": 2, "n_iterations": 2, "classifier_epochs": 2}
+    params = {
+        "max_test": 40,
+        "n_first": 3,
+        "n_refine": 2,
+        "n_iterations": 2,
+        "classifier_epochs": 2,
+    }
     ctx = make_ctx(NoisyStub(synthetic.image_shape), synthetic, tmp_path)
     got = as_dict(tasks.get("imputation")(params).evaluate(ctx))
     names = ["mse", "log_px", "accuracy", "ece", "mce", "rmsce"]
     assert set(got) == set(names) | {"gaussian_log_px"} | {f"classifier/{m}" for m in names[2:]}
     assert all(0 <= got[m] <= 1 for m in got if m.endswith(("accuracy", "ce")))
     art = tmp_path / "artifacts"
-    assert {"imputations.png", "reliability.png", "per_input.csv"} <= {p.name for p in art.iterdir()}
+    assert {"imputations.png", "reliability.png", "per_input.csv"} <= {
+        p.name for p in art.iterdir()
+    }
     assert len(list((tmp_path / "models").glob("classifier-*/model.pt"))) == 1
     # a second method reuses the cached classifier: same classifier/* numbers (they do not depend on the method)
     again = as_dict(tasks.get("imputation")(params).evaluate(make_ctx(ae, synthetic, tmp_path)))
@@ -230,7 +285,9 @@ def test_imputation_task_end_to_end(ae, synthetic, tmp_path):
 
 
 def test_generation_writes_grid_only(ae, synthetic, tmp_path):
-    rows = tasks.get("imputation")({"mask": "full", "n_iterations": 2}).evaluate(make_ctx(ae, synthetic, tmp_path))
+    rows = tasks.get("imputation")({"mask": "full", "n_iterations": 2}).evaluate(
+        make_ctx(ae, synthetic, tmp_path)
+    )
     assert rows == []
     assert (tmp_path / "artifacts" / "generation.png").exists()
     with pytest.raises(ValueError, match="mask"):
@@ -271,9 +328,9 @@ def test_knn_task(which, ae, synthetic, tmp_path):
     table = pd.read_csv(tmp_path / "artifacts" / "accuracies.csv")
     # evaluated on exactly the unlabelled validation points
     assert (table["n_eval"] == len(synthetic.val_y) - 4 * table["n"]).all()
-    assert table.groupby("n").accuracy.mean().to_dict() == pytest.approx({1: got["accuracy/n=1"],
-                                                                          2: got["accuracy/n=2"],
-                                                                          5: got["accuracy/n=5"]})
+    assert table.groupby("n").accuracy.mean().to_dict() == pytest.approx(
+        {1: got["accuracy/n=1"], 2: got["accuracy/n=2"], 5: got["accuracy/n=5"]}
+    )
     assert (tmp_path / "artifacts" / "accuracy_vs_labels.png").exists()
 
 
@@ -282,12 +339,25 @@ def test_knn_multilabel(synthetic, tmp_path):
         return torch.stack([y % 2, y // 2, (y == 3).long()], 1)
 
     d = synthetic
-    data = Dataset("multi", d.train_x, attrs(d.train_y), d.val_x, attrs(d.val_y), d.test_x, attrs(d.test_y),
-                   label_names=["Odd", "High", "Three"])
-    got = as_dict(tasks.get("knn")({"repetitions": 2, "n_embed": 5, "max_eval": 50}).evaluate(
-        make_ctx(NoisyStub(d.image_shape), data, tmp_path)))
+    data = Dataset(
+        "multi",
+        d.train_x,
+        attrs(d.train_y),
+        d.val_x,
+        attrs(d.val_y),
+        d.test_x,
+        attrs(d.test_y),
+        label_names=["Odd", "High", "Three"],
+    )
+    got = as_dict(
+        tasks.get("knn")({"repetitions": 2, "n_embed": 5, "max_eval": 50}).evaluate(
+            make_ctx(NoisyStub(d.image_shape), data, tmp_path)
+        )
+    )
     assert set(got) == {"accuracy/Odd", "accuracy/High", "accuracy/Three", "accuracy/overall"}
-    assert got["accuracy/overall"] == pytest.approx(np.mean([got[f"accuracy/{a}"] for a in ("Odd", "High", "Three")]))
+    assert got["accuracy/overall"] == pytest.approx(
+        np.mean([got[f"accuracy/{a}"] for a in ("Odd", "High", "Three")])
+    )
     table = pd.read_csv(tmp_path / "artifacts" / "accuracies.csv")
     assert (table["n_eval"] == 50).all() and (table["n"] == 10).all()
 

@@ -3,6 +3,7 @@ Ray instance a run starts refuses clients without its token.
 
 The payload is a checkpoint whose unpickling would call `os.system("touch MARKER")`; every test asserts the
 marker never appears and that the file was named as refused."""
+
 from __future__ import annotations
 
 import hashlib
@@ -15,7 +16,7 @@ import textwrap
 
 import torch
 
-from harness.cache import ModelCache
+from harness.store.models import ModelCache
 from laebench.checkpoints import CheckpointError, load_checkpoint
 from tests.conftest import ROOT
 from tests.test_store import run, specs, tiny_grid
@@ -74,7 +75,10 @@ def test_planted_model_with_matching_manifest_runs_nothing(tmp_path, ray_address
     (folder / "entry.json").write_text(json.dumps(manifest))
 
     code, out = run(capsys, "verify", results)
-    assert code == 1 and f"retrain {spec.key}: model.pt was refused: it holds a reference to posix.system" in out
+    assert (
+        code == 1
+        and f"retrain {spec.key}: model.pt was refused: it holds a reference to posix.system" in out
+    )
     code, out = run(capsys, "report", results / "store")
     assert code == 0, out
     code, out = run(capsys, "run", "--grid", grid, "--results", results, "--address", ray_address)
@@ -92,11 +96,29 @@ def test_planted_partial_is_refused_on_resume(tmp_path):
     folder.mkdir(parents=True)
     (folder / "partial.pt").write_bytes(payload_bytes(marker))
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    done = subprocess.run([sys.executable, "-m", "harness", "run", "--grid", str(grid), "--results", str(results),
-                           "--resume"], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "run",
+            "--grid",
+            str(grid),
+            "--results",
+            str(results),
+            "--resume",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     out = done.stdout + done.stderr
     assert done.returncode == 0, out
-    trial_logs = "".join(p.read_text() for p in (results / "store" / "logs").glob("*.log"))  # worker output
+    trial_logs = "".join(
+        p.read_text() for p in (results / "store" / "logs").glob("*.log")
+    )  # worker output
     assert "partial.pt was refused: it holds a reference to posix.system" in trial_logs
     assert not marker.exists() and (folder / "model.pt").exists()
     assert "Token authentication" not in out and "RAY_AUTH_MODE" not in out
@@ -117,25 +139,35 @@ CONNECT = textwrap.dedent("""
 
 def test_ray_refuses_a_client_without_the_token(ray_address):
     """The tests' Ray, started as `harness run` starts one, requires Ray's token; with it, a client connects."""
-    assert ray_address.startswith("127.0.0.1:"), f"a local run must listen on loopback only, not {ray_address}"
+    assert ray_address.startswith("127.0.0.1:"), (
+        f"a local run must listen on loopback only, not {ray_address}"
+    )
     base = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
 
     def connect(**env) -> str:
         done = run_cli_python(CONNECT, ray_address, {**base, **env})
         return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-300:]
 
-    assert connect(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN="0" * 64).startswith("REFUSED AuthenticationError")
+    assert connect(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN="0" * 64).startswith(
+        "REFUSED AuthenticationError"
+    )
     assert connect(RAY_AUTH_MODE="disabled").startswith("REFUSED")
     assert connect(RAY_AUTH_MODE="token") == "CONNECTED"  # Ray's own token, from ~/.ray/auth_token
 
 
 def run_cli_python(code: str, arg: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code, arg], capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-c", code, arg], capture_output=True, text=True, timeout=120, env=env
+    )
 
 
 def test_no_file_disables_authentication_or_unsafe_loading():
     """Neither switch may come back: nowhere in the repository's code, tests or CI."""
-    needles = ("weights_only=" + "False", "RAY_AUTH_MODE=" + "disabled", '"RAY_AUTH_MODE": ' + '"disabled"')
+    needles = (
+        "weights_only=" + "False",
+        "RAY_AUTH_MODE=" + "disabled",
+        '"RAY_AUTH_MODE": ' + '"disabled"',
+    )
     offenders = []
     for path in [*ROOT.glob("*/**/*.py"), *ROOT.glob("*.md"), ROOT / ".ci" / "run"]:
         if ".venv" in path.parts:

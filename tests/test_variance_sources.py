@@ -1,4 +1,5 @@
 """The variance-sources diagnostic scores every image with the same networks, whatever its batch or position."""
+
 import torch
 
 from benchmarks.laplace_variance_sources import _variance_score
@@ -7,7 +8,10 @@ from methods.laplace_common import SampledAutoencoder
 
 def test_an_image_gets_the_same_score_in_any_batch_and_position():
     torch.manual_seed(0)
-    encoder, decoder = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2)), torch.nn.Linear(2, 16)
+    encoder, decoder = (
+        torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2)),
+        torch.nn.Linear(2, 16),
+    )
     net = SampledAutoencoder(encoder, decoder)
     mean = [p.detach() for p in [*encoder.parameters(), *decoder.parameters()]]
     std = [torch.full_like(m, 0.1) for m in mean]

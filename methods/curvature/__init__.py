@@ -8,9 +8,18 @@ laplace-torch's "kfac"); `record_activations(model)` to reuse a forward pass (e.
 table.py maps layer types to rules, factors.py holds the forms of M, engine.py the backward loop and its
 memory planner; scaling.py measures time and memory of the backends against image size (Fig. 7).
 """
-from .engine import DEFAULT_THRESHOLD, MODES, SUPPORTED_LAYERS, check_supported, diag_ggn, record_activations
+
+from .engine import DEFAULT_THRESHOLD, MODES, diag_ggn
+from .table import SUPPORTED_LAYERS, check_supported, record_activations
 
 POSTHOC_MODES = (*MODES, "kfac")
 
-__all__ = ["DEFAULT_THRESHOLD", "MODES", "POSTHOC_MODES", "SUPPORTED_LAYERS", "check_supported", "diag_ggn",
-           "record_activations"]
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "MODES",
+    "POSTHOC_MODES",
+    "SUPPORTED_LAYERS",
+    "check_supported",
+    "diag_ggn",
+    "record_activations",
+]

@@ -6,6 +6,7 @@ maps each type to its derivative `(module, x, y) -> f'`; adding an activation is
 Sigmoid also get a fused m f'^2 from torch's own backward kernels (no temporaries). Identity and Dropout
 (identity Jacobians) live in reshape.py.
 """
+
 from __future__ import annotations
 
 import torch
@@ -65,13 +66,21 @@ _tanh_backward = torch.ops.aten.tanh_backward
 _sigmoid_backward = torch.ops.aten.sigmoid_backward
 
 ACTIVATION_RULES = {
-    nn.Tanh: Elementwise(lambda mod, x, y: 1 - y.square(),
-                         lambda m, x, y: _tanh_backward(_tanh_backward(m, y), y)),
-    nn.Sigmoid: Elementwise(lambda mod, x, y: y * (1 - y),
-                            lambda m, x, y: _sigmoid_backward(_sigmoid_backward(m, y), y)),
-    nn.ReLU: Elementwise(lambda mod, x, y: (x > 0).to(x.dtype), lambda m, x, y: m.masked_fill_(x <= 0, 0)),
-    nn.LeakyReLU: Elementwise(lambda mod, x, y: torch.where(x > 0, 1.0, mod.negative_slope).to(x.dtype)),
-    nn.ELU: Elementwise(lambda mod, x, y: torch.where(x > 0, torch.ones_like(x), mod.alpha * torch.exp(x))),
+    nn.Tanh: Elementwise(
+        lambda mod, x, y: 1 - y.square(), lambda m, x, y: _tanh_backward(_tanh_backward(m, y), y)
+    ),
+    nn.Sigmoid: Elementwise(
+        lambda mod, x, y: y * (1 - y), lambda m, x, y: _sigmoid_backward(_sigmoid_backward(m, y), y)
+    ),
+    nn.ReLU: Elementwise(
+        lambda mod, x, y: (x > 0).to(x.dtype), lambda m, x, y: m.masked_fill_(x <= 0, 0)
+    ),
+    nn.LeakyReLU: Elementwise(
+        lambda mod, x, y: torch.where(x > 0, 1.0, mod.negative_slope).to(x.dtype)
+    ),
+    nn.ELU: Elementwise(
+        lambda mod, x, y: torch.where(x > 0, torch.ones_like(x), mod.alpha * torch.exp(x))
+    ),
     nn.Softplus: Elementwise(_softplus),
     nn.SiLU: Elementwise(_silu),
     nn.GELU: Elementwise(_gelu),

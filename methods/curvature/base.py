@@ -19,6 +19,7 @@ which form of M the layer accepts and returns (`diag_preserving`, `lazy`: see `R
 it holds (`expand_elements`, `factor_elements`, `lazy_elements`). The engine's stepping (`engine._step`) and
 its memory planner (`engine._plan`) both call `decide`, so the planner follows what the step does.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -71,8 +72,16 @@ class Rule:
             return False
         return self.lazy == "product" or d_out <= limit
 
-    def decide(self, kind: str, rows: int, module: nn.Module, x: Tensor, y: Tensor, need_input: bool,
-               limit: float) -> Step:
+    def decide(
+        self,
+        kind: str,
+        rows: int,
+        module: nn.Module,
+        x: Tensor,
+        y: Tensor,
+        need_input: bool,
+        limit: float,
+    ) -> Step:
         """The `Step` for M of form `kind` ("diag", "factor", "lazy") with `rows` rows at this layer's output
         `y` (input `x`); `limit`: the largest feature size where M is kept exact (mode "mix")."""
         d_out, d_in = y[0].numel(), x[0].numel()
@@ -83,7 +92,9 @@ class Rule:
                 return Step(False, "expand_lazy", "lazy", d_out, self.expand_elements(d_out, d_in))
             return Step(False, "expand", "factor", d_out, self.expand_elements(d_out, d_in))
         held = 0
-        compress = should_compress(rows, d_out, self.row_cost(module, x, y) * (self.has_params + need_input))
+        compress = should_compress(
+            rows, d_out, self.row_cost(module, x, y) * (self.has_params + need_input)
+        )
         if compress:
             kind, rows, held = "factor", d_out, rows * d_out + d_out * d_out
         to_factor = d_in <= limit
@@ -134,12 +145,15 @@ class Rule:
         """diag(A_n^T diag(m_n) A_n) for `m: [B, *out_shape]` -> `[B, *in_shape]`."""
         raise NotImplementedError
 
-    def param_diag(self, module: nn.Module, x: Tensor, y: Tensor, ctx: Any, m: Tensor) -> dict[str, Tensor]:
+    def param_diag(
+        self, module: nn.Module, x: Tensor, y: Tensor, ctx: Any, m: Tensor
+    ) -> dict[str, Tensor]:
         """Batch-summed parameter GGN diagonal for a diagonal M, keyed by parameter name."""
         return {}
 
-    def diag_step(self, module: nn.Module, x: Tensor, y: Tensor, ctx: Any, m: Tensor,
-                  need_input: bool) -> tuple[dict[str, Tensor], Tensor | None]:
+    def diag_step(
+        self, module: nn.Module, x: Tensor, y: Tensor, ctx: Any, m: Tensor, need_input: bool
+    ) -> tuple[dict[str, Tensor], Tensor | None]:
         """`param_diag` and (if `need_input`) `diag_backprop` in one call; rules fuse them where useful.
 
         The engine owns `m` and never reads it again, so rules may overwrite it.
@@ -147,12 +161,16 @@ class Rule:
         params = self.param_diag(module, x, y, ctx, m) if self.has_params else {}
         return params, self.diag_backprop(module, x, y, ctx, m) if need_input else None
 
-    def param_diag_factor(self, module: nn.Module, x: Tensor, y: Tensor, ctx: Any, L: Tensor) -> dict[str, Tensor]:
+    def param_diag_factor(
+        self, module: nn.Module, x: Tensor, y: Tensor, ctx: Any, L: Tensor
+    ) -> dict[str, Tensor]:
         """Batch-summed parameter GGN diagonal for M_n = L_n^T L_n, `L: [B, R, Dout]`."""
         return {}
 
     # --- factor propagation, built on `vjp` (rules override where a single op does it) --------------------
-    def factor_backprop(self, module: nn.Module, x: Tensor, y: Tensor, ctx: Any, L: Tensor) -> Tensor:
+    def factor_backprop(
+        self, module: nn.Module, x: Tensor, y: Tensor, ctx: Any, L: Tensor
+    ) -> Tensor:
         """The factor of A^T M A: L A, `[B, R, Dout] -> [B, R, Din]` (row chunks bound the temporaries)."""
         b, r, d_in = L.shape[0], L.shape[1], x[0].numel()
         out = L.new_empty(b, r, d_in)
@@ -161,7 +179,9 @@ class Rule:
             out[:, rows] = self.vjp(module, x, y, ctx, v).reshape(b, -1, d_in)
         return out
 
-    def factor_to_diag(self, module: nn.Module, x: Tensor, y: Tensor, ctx: Any, L: Tensor) -> Tensor:
+    def factor_to_diag(
+        self, module: nn.Module, x: Tensor, y: Tensor, ctx: Any, L: Tensor
+    ) -> Tensor:
         """diag(A^T L^T L A) = column sums of (L A)^2, `[B, R, Dout] -> [B, *in_shape]`, exact, by row chunks."""
         b, r, d_in = L.shape[0], L.shape[1], x[0].numel()
         out = L.new_zeros(b, d_in)
@@ -178,7 +198,9 @@ class Rule:
         for rows in row_chunks(b, d_out, max(d_in, d_out)):
             eye = m.new_zeros(b, rows.stop - rows.start, d_out)
             eye.diagonal(rows.start, 1, 2).copy_(s[:, rows])
-            out[:, rows] = self.vjp(module, x, y, ctx, eye.view(b, -1, *y.shape[1:])).reshape(b, -1, d_in)
+            out[:, rows] = self.vjp(module, x, y, ctx, eye.view(b, -1, *y.shape[1:])).reshape(
+                b, -1, d_in
+            )
         return out
 
 

@@ -9,6 +9,7 @@ returns the bias diagonal (m summed); no unfold.
 With a factor L (M = L^T L), weight diagonal = sum_{n,r} (L_{n,r} U_n^T)^2, one batched matmul per row
 chunk, U from unfold (Conv2d) or a one-hot transposed conv (ConvTranspose2d).
 """
+
 from __future__ import annotations
 
 import torch
@@ -32,11 +33,15 @@ def _padding(module: nn.Conv2d) -> tuple[int, int]:
 def _check_common(module, path: str) -> None:
     kind = type(module).__name__
     if module.groups != 1:
-        raise NotImplementedError(f"No Hessian rule for module '{path}' ({kind}) with groups={module.groups}. "
-                                  "Supported: groups=1. Add a rule in methods/curvature/conv.py.")
+        raise NotImplementedError(
+            f"No Hessian rule for module '{path}' ({kind}) with groups={module.groups}. "
+            "Supported: groups=1. Add a rule in methods/curvature/conv.py."
+        )
     if module.padding_mode != "zeros":
-        raise NotImplementedError(f"No Hessian rule for module '{path}' ({kind}) with "
-                                  f"padding_mode='{module.padding_mode}'. Supported: 'zeros'.")
+        raise NotImplementedError(
+            f"No Hessian rule for module '{path}' ({kind}) with "
+            f"padding_mode='{module.padding_mode}'. Supported: 'zeros'."
+        )
 
 
 def factor_patch_param_diag(L: Tensor, U: Tensor, c_out: int) -> tuple[Tensor, Tensor]:
@@ -47,7 +52,9 @@ def factor_patch_param_diag(L: Tensor, U: Tensor, c_out: int) -> tuple[Tensor, T
     ut = U.transpose(1, 2)  # [B, P, J]
     weight = L.new_zeros(c_out, j)
     for rows in row_chunks(b, r, c_out * max(j, p)):
-        g = L[:, rows].reshape(b, -1, p) @ ut  # [B, n * c_out, J]: the weight Jacobian-vector products
+        g = (
+            L[:, rows].reshape(b, -1, p) @ ut
+        )  # [B, n * c_out, J]: the weight Jacobian-vector products
         weight += g.square_().view(b, -1, c_out, j).sum((0, 1))
     bias = L.view(b, r, c_out, p).sum(-1).square().sum((0, 1))
     return weight, bias
@@ -73,9 +80,19 @@ class _ConvBase(Rule):
         output_padding = list(pair(module.output_padding)) if self.transposed else [0, 0]
         has_bias = module.bias is not None
         c_out = module.weight.shape[1 if self.transposed else 0]
-        _, weight, bias = _convolution_backward(m, x.square(), module.weight, [c_out] if has_bias else None,
-                                                stride, padding, dilation, self.transposed, output_padding, 1,
-                                                [False, True, has_bias])
+        _, weight, bias = _convolution_backward(
+            m,
+            x.square(),
+            module.weight,
+            [c_out] if has_bias else None,
+            stride,
+            padding,
+            dilation,
+            self.transposed,
+            output_padding,
+            1,
+            [False, True, has_bias],
+        )
         return {"weight": weight, "bias": bias} if has_bias else {"weight": weight}
 
     def diag_backprop(self, module, x, y, ctx, m):
@@ -95,7 +112,8 @@ class Conv2dRule(_ConvBase):
                 if d * (k - 1) % 2:
                     raise NotImplementedError(
                         f"No Hessian rule for module '{path}' (Conv2d) with asymmetric padding='same' "
-                        f"(kernel {module.kernel_size}, dilation {module.dilation}). Use an odd kernel.")
+                        f"(kernel {module.kernel_size}, dilation {module.dilation}). Use an odd kernel."
+                    )
 
     def _adjoint(self, module, x, weight, v):
         """A^T v: the transposed conv; for stride 1 a conv with the flipped kernel (much faster on CPU)."""
@@ -104,8 +122,10 @@ class Conv2dRule(_ConvBase):
         full_pad = tuple(d * (k - 1) - p for d, k, p in zip(dil, ks, pad))
         if stride == (1, 1) and min(full_pad) >= 0:
             return F.conv2d(v, weight.transpose(0, 1).flip(2, 3), None, 1, full_pad, dil)
-        out_pad = tuple(h - ((o - 1) * s - 2 * p + d * (k - 1) + 1)
-                        for h, o, s, p, d, k in zip(x.shape[2:], v.shape[2:], stride, pad, dil, ks))
+        out_pad = tuple(
+            h - ((o - 1) * s - 2 * p + d * (k - 1) + 1)
+            for h, o, s, p, d, k in zip(x.shape[2:], v.shape[2:], stride, pad, dil, ks)
+        )
         return F.conv_transpose2d(v, weight, None, stride, pad, out_pad, 1, dil)
 
     def param_diag_factor(self, module, x, y, ctx, L):
@@ -124,7 +144,9 @@ class ConvTranspose2dRule(_ConvBase):
         return list(pair(module.stride)), list(pair(module.padding)), list(pair(module.dilation))
 
     def _adjoint(self, module, x, weight, v):
-        out = F.conv2d(v, weight, None, module.stride, module.padding, module.dilation, module.groups)
+        out = F.conv2d(
+            v, weight, None, module.stride, module.padding, module.dilation, module.groups
+        )
         # With output_padding >= stride the conv sees extra rows that map to no input position.
         return out[..., : x.shape[2], : x.shape[3]]
 
@@ -133,8 +155,16 @@ class ConvTranspose2dRule(_ConvBase):
         # a transposed conv of x with one-hot kernels, one output channel per (c_in, k).
         c_in, kh, kw = x.shape[1], *pair(module.kernel_size)
         onehot = torch.eye(kh * kw, dtype=x.dtype, device=x.device).view(1, kh * kw, kh, kw)
-        U = F.conv_transpose2d(x, onehot.expand(c_in, -1, -1, -1), None, module.stride, module.padding,
-                               module.output_padding, c_in, module.dilation)
+        U = F.conv_transpose2d(
+            x,
+            onehot.expand(c_in, -1, -1, -1),
+            None,
+            module.stride,
+            module.padding,
+            module.output_padding,
+            c_in,
+            module.dilation,
+        )
         return U.reshape(x.shape[0], c_in * kh * kw, -1)
 
     def param_diag_factor(self, module, x, y, ctx, L):

@@ -41,6 +41,7 @@ Memory: at most about R x D entries per sample for the factor, bounded by splitt
 (`FACTOR_BUDGET_BYTES`) sized from the entries each planned `Step` declares; `diag_ggn(..., stats={})`
 reports the plan next to the factor entries each step really held (the tests check one against the other).
 """
+
 from __future__ import annotations
 
 import math
@@ -51,7 +52,7 @@ from torch import Tensor, nn
 
 from .base import Rule, Step
 from .factors import Diag, Factor, Scaled
-from .table import SUPPORTED_LAYERS, check_supported, record_activations
+from .table import check_supported, record_activations
 
 MODES = ("exact", "approx", "mix")
 DEFAULT_THRESHOLD = 1024
@@ -86,7 +87,9 @@ def _held(*tensors: Tensor | None) -> int:
 
 
 # ----------------------------------------------------------------------------- one layer of the backward pass
-def _step(state, rule: Rule, module, x, y, ctx, need_input: bool, limit: float, held: list | None = None):
+def _step(
+    state, rule: Rule, module, x, y, ctx, need_input: bool, limit: float, held: list | None = None
+):
     """(parameter diagonals, M at the layer input) from M at the layer output, as `rule.decide` says.
 
     `held`, if a list, gets `(step, entries)`: the step taken and the per-sample entries of the factor
@@ -104,8 +107,11 @@ def _step(state, rule: Rule, module, x, y, ctx, need_input: bool, limit: float, 
         out = Diag(m) if need_input else None
     elif step.action in ("expand", "expand_lazy"):
         params = rule.param_diag(module, x, y, ctx, state.m) if rule.has_params else {}
-        out = (Scaled(state.m.sqrt(), rule.matrix(module)) if step.action == "expand_lazy"
-               else Factor(rule.expand_diag(module, x, y, ctx, state.m)))
+        out = (
+            Scaled(state.m.sqrt(), rule.matrix(module))
+            if step.action == "expand_lazy"
+            else Factor(rule.expand_diag(module, x, y, ctx, state.m))
+        )
     elif step.action in ("keep", "scale"):
         if step.action == "scale":
             state.scale_columns(rule.derivative(module, x, y).reshape(len(x), -1))
@@ -119,8 +125,11 @@ def _step(state, rule: Rule, module, x, y, ctx, need_input: bool, limit: float, 
         L = state.factor()
         params = rule.param_diag_factor(module, x, y, ctx, L) if rule.has_params else {}
         if step.out is not None:
-            out = (Factor(rule.factor_backprop(module, x, y, ctx, L)) if step.out == "factor"
-                   else Diag(rule.factor_to_diag(module, x, y, ctx, L)))
+            out = (
+                Factor(rule.factor_backprop(module, x, y, ctx, L))
+                if step.out == "factor"
+                else Diag(rule.factor_to_diag(module, x, y, ctx, L))
+            )
     if held is not None:
         made = out.L if isinstance(out, Factor) and out is not state else None
         held.append((step, max(entries, _held(L, made))))
@@ -143,10 +152,14 @@ def _plan_peak_elements(layers, xs, ys, first: int, limit: float) -> int:
     return max((step.elements for step in _plan(layers, xs, ys, first, limit)), default=0)
 
 
-def _auto_chunk(layers, x: Tensor, outputs: list[Tensor], mode: str, limit: float, first: int) -> int:
+def _auto_chunk(
+    layers, x: Tensor, outputs: list[Tensor], mode: str, limit: float, first: int
+) -> int:
     if mode == "approx":
         return x.shape[0]
-    per_sample = _plan_peak_elements(layers, [x, *outputs[:-1]], outputs, first, limit) * x.element_size()
+    per_sample = (
+        _plan_peak_elements(layers, [x, *outputs[:-1]], outputs, first, limit) * x.element_size()
+    )
     return max(1, min(x.shape[0], FACTOR_BUDGET_BYTES // max(1, per_sample)))
 
 
@@ -160,9 +173,18 @@ def _forward(layers, x: Tensor) -> tuple[list[Tensor], list]:
     return outputs, ctxs
 
 
-def diag_ggn(model: nn.Module, x: Tensor, mode: str = "exact", *, threshold: float = DEFAULT_THRESHOLD,
-             precision: float = 1.0, target: Tensor | None = None, chunk_size: int | None = None,
-             activations: record_activations | None = None, stats: dict | None = None) -> list[Tensor]:
+def diag_ggn(
+    model: nn.Module,
+    x: Tensor,
+    mode: str = "exact",
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    precision: float = 1.0,
+    target: Tensor | None = None,
+    chunk_size: int | None = None,
+    activations: record_activations | None = None,
+    stats: dict | None = None,
+) -> list[Tensor]:
     """Diagonal of precision * sum_n J_n^T J_n, the GGN of the Gaussian reconstruction loss (Alg. 1).
 
     Args:
@@ -192,20 +214,32 @@ def diag_ggn(model: nn.Module, x: Tensor, mode: str = "exact", *, threshold: flo
     params = list(model.parameters())
     outputs = ctxs = None
     if activations is not None:
-        outputs = list(activations.outputs)  # copies: the backward releases their entries as it goes
+        outputs = list(
+            activations.outputs
+        )  # copies: the backward releases their entries as it goes
         ctxs = list(activations.ctxs)
         if len(outputs) != len(layers) or any(len(o) != len(x) for o in outputs):
-            raise ValueError(f"activations must hold one output per layer ({len(layers)}) for the batch of "
-                             f"{len(x)}; got {len(outputs)} recorded outputs. Record exactly one forward on x.")
-    first = next((k for k, (_, module, rule) in enumerate(layers)
-                  if rule.has_params and any(True for _ in module.parameters())), None)
+            raise ValueError(
+                f"activations must hold one output per layer ({len(layers)}) for the batch of "
+                f"{len(x)}; got {len(outputs)} recorded outputs. Record exactly one forward on x."
+            )
+    first = next(
+        (
+            k
+            for k, (_, module, rule) in enumerate(layers)
+            if rule.has_params and any(True for _ in module.parameters())
+        ),
+        None,
+    )
     acc: dict[int, Tensor] = {}
     if first is not None:
         if outputs is None:
             outputs, ctxs = _forward(layers, x)
         if target is not None and target.shape != outputs[-1].shape:
-            raise ValueError(f"target must have the output's shape {tuple(outputs[-1].shape)}. "
-                             f"Got {tuple(target.shape)}.")
+            raise ValueError(
+                f"target must have the output's shape {tuple(outputs[-1].shape)}. "
+                f"Got {tuple(target.shape)}."
+            )
         limit = math.inf if mode == "exact" else (threshold if mode == "mix" else -1)
         chunk = chunk_size or _auto_chunk(layers, x, outputs, mode, limit, first)
         held = [] if stats is not None else None
@@ -216,25 +250,50 @@ def diag_ggn(model: nn.Module, x: Tensor, mode: str = "exact", *, threshold: flo
         else:
             for start in range(0, len(x), chunk):
                 part = slice(start, start + chunk)
-                _backward(layers, x[part], [o[part] for o in outputs],
-                          [c if c is None else c[part] for c in ctxs], limit, float(precision), first, acc, held)
+                _backward(
+                    layers,
+                    x[part],
+                    [o[part] for o in outputs],
+                    [c if c is None else c[part] for c in ctxs],
+                    limit,
+                    float(precision),
+                    first,
+                    acc,
+                    held,
+                )
         if stats is not None:
-            stats.update(planned=planned, taken=[s for s, _ in held[:len(planned)]],
-                         held=[n for _, n in held[:len(planned)]], chunk_size=chunk,
-                         planned_peak_elements=max(s.elements for s in planned),
-                         measured_peak_elements=max(n for _, n in held))
+            stats.update(
+                planned=planned,
+                taken=[s for s, _ in held[: len(planned)]],
+                held=[n for _, n in held[: len(planned)]],
+                chunk_size=chunk,
+                planned_peak_elements=max(s.elements for s in planned),
+                measured_peak_elements=max(n for _, n in held),
+            )
         del outputs, ctxs
     result = []
     for p in params:
         g = acc.get(id(p))
-        result.append(torch.zeros(p.shape, dtype=p.dtype, device=p.device) if g is None
-                      else g.reshape(p.shape).to(p.dtype).contiguous())
+        result.append(
+            torch.zeros(p.shape, dtype=p.dtype, device=p.device)
+            if g is None
+            else g.reshape(p.shape).to(p.dtype).contiguous()
+        )
     return result
 
 
 @torch.no_grad()
-def _backward(layers, x: Tensor, outputs: list[Tensor], ctxs: list, limit: float, precision: float, first: int,
-              acc: dict, held: list | None = None) -> None:
+def _backward(
+    layers,
+    x: Tensor,
+    outputs: list[Tensor],
+    ctxs: list,
+    limit: float,
+    precision: float,
+    first: int,
+    acc: dict,
+    held: list | None = None,
+) -> None:
     state = Diag(torch.full_like(outputs[-1], precision))
     for k in range(len(layers) - 1, first - 1, -1):
         _, module, rule = layers[k]
@@ -243,4 +302,7 @@ def _backward(layers, x: Tensor, outputs: list[Tensor], ctxs: list, limit: float
         for name, diag in params.items():
             key = id(getattr(module, name))
             acc[key] = diag if key not in acc else acc[key].add_(diag)
-        outputs[k], ctxs[k] = None, None  # free as we go (the lists are the caller's per-chunk copies)
+        outputs[k], ctxs[k] = (
+            None,
+            None,
+        )  # free as we go (the lists are the caller's per-chunk copies)

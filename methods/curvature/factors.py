@@ -6,6 +6,7 @@
   (then elementwise layers d), never stored: its diagonal is d^2 (s^2 @ W^2) and its product with the next
   Linear W2 is W (d * W2).
 """
+
 from __future__ import annotations
 
 import torch

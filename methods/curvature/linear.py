@@ -5,6 +5,7 @@ diagonal needs only diag(M): diag_W = sum_n diag(M_n) x_n^2 (as `m^T @ x^2`), di
 Diagonal propagation (E.4.1): diag(W^T diag(m) W) = m @ W^2. A factor propagates as L W. `lazy = "product"`:
 the engine expands a diagonal M at a small input exactly as the lazy factor diag(sqrt(m)) W (factors.py).
 """
+
 from __future__ import annotations
 
 import torch
@@ -24,7 +25,8 @@ class LinearRule(Rule):
         if x.dim() != 2:
             raise NotImplementedError(
                 f"The Linear rule supports inputs [B, in_features]; got shape {tuple(x.shape)}. "
-                "Insert nn.Flatten before the Linear layer.")
+                "Insert nn.Flatten before the Linear layer."
+            )
 
     def forward(self, module, x):
         self._check_input(x)
@@ -51,7 +53,9 @@ class LinearRule(Rule):
 
     def factor_backprop(self, module, x, y, ctx, L):
         b, r, d_out = L.shape
-        return (L.reshape(b * r, d_out) @ module.weight).view(b, r, -1)  # 2-D: no batched broadcast matmul
+        return (L.reshape(b * r, d_out) @ module.weight).view(
+            b, r, -1
+        )  # 2-D: no batched broadcast matmul
 
     def factor_to_diag(self, module, x, y, ctx, L):
         b, r, d_out = L.shape

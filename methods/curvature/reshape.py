@@ -4,6 +4,7 @@ A factor of M lives in flattened per-sample coordinates, so reshapes leave it un
 reshaped to the input's feature shape. Dropout is the identity in eval mode (or with p=0); in training
 mode its mask is random, so `check` refuses it.
 """
+
 from __future__ import annotations
 
 from torch import nn
@@ -17,8 +18,10 @@ class ReshapeRule(Rule):
 
     def check(self, module, path: str) -> None:
         if getattr(module, "start_dim", None) == 0 or getattr(module, "dim", None) == 0:
-            raise NotImplementedError(f"No Hessian rule for module '{path}' ({type(module).__name__}) acting on "
-                                      "dim 0: the batch dimension must stay. Use dim 1 or later.")
+            raise NotImplementedError(
+                f"No Hessian rule for module '{path}' ({type(module).__name__}) acting on "
+                "dim 0: the batch dimension must stay. Use dim 1 or later."
+            )
 
     def row_cost(self, module, x, y):
         return 0
@@ -36,8 +39,10 @@ class ReshapeRule(Rule):
 class DropoutRule(IdentityRule):
     def check(self, module, path: str) -> None:
         if module.training and module.p > 0:
-            raise ValueError(f"Module '{path}' ({type(module).__name__}) is in training mode with p={module.p}: "
-                             "its mask is random, so the GGN is not defined. Call model.eval() first.")
+            raise ValueError(
+                f"Module '{path}' ({type(module).__name__}) is in training mode with p={module.p}: "
+                "its mask is random, so the GGN is not defined. Call model.eval() first."
+            )
 
 
 RESHAPE_RULES = {

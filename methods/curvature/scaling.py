@@ -7,6 +7,7 @@ in a fresh process (`python -m methods.curvature.scaling METHOD SIDE ...`, which
 time and memory budget; `run_grid`, `fit_slopes` (log-log slopes) and `plot` make the figure. Used by the
 `hessian_scaling` task and the `python -m benchmarks.hessian_scaling` script.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,11 +33,21 @@ QUADRATIC = {"exact": 3, "backpack_diag_exact": 12}
 
 def build_net(channels: int = 3, depth: int = 5):
     from torch import nn
-    return nn.Sequential(*[m for _ in range(depth) for m in (nn.Conv2d(channels, channels, 3, padding=1), nn.Tanh())])
+
+    return nn.Sequential(
+        *[m for _ in range(depth) for m in (nn.Conv2d(channels, channels, 3, padding=1), nn.Tanh())]
+    )
 
 
-def estimate_bytes(method: str, side: int, *, batch_size: int = 1, channels: int = 3, threshold: int = 4096,
-                   itemsize: int = 4) -> int:
+def estimate_bytes(
+    method: str,
+    side: int,
+    *,
+    batch_size: int = 1,
+    channels: int = 3,
+    threshold: int = 4096,
+    itemsize: int = 4,
+) -> int:
     """Rough peak memory of one point (linear methods: a few dozen feature maps)."""
     d = channels * side * side
     if method in QUADRATIC or (method == "mix" and d <= threshold):
@@ -52,16 +63,21 @@ def check_point(method: str) -> None:
 def _make_call(method: str, net, x, threshold: int):
     import torch
     from torch import nn
+
     if method in MODES:
         from .engine import diag_ggn
+
         return lambda: diag_ggn(net, x, method, threshold=threshold)
     if method == "fwd_bwd":
+
         def fwd_bwd():
             net.zero_grad(set_to_none=True)
             (0.5 * (net(x) - x).square().sum()).backward()
+
         return fwd_bwd
     import backpack
     from backpack.extensions import KFAC, DiagGGNExact
+
     net = backpack.extend(nn.Sequential(*net, nn.Flatten()))  # BackPACK's MSELoss takes [B, D] only
     target = x.flatten(1)
     loss_fn = backpack.extend(nn.MSELoss(reduction="sum"))
@@ -71,6 +87,7 @@ def _make_call(method: str, net, x, threshold: int):
         net.zero_grad(set_to_none=True)
         with backpack.backpack(extension):
             loss_fn(net(x), target).backward()
+
     torch.manual_seed(0)  # KFAC draws Monte-Carlo samples
     return call
 
@@ -79,8 +96,17 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def run_point(method: str, side: int, *, batch_size: int = 1, channels: int = 3, device: str = "cpu",
-              repeats: int = 3, threshold: int = 4096, time_budget: float = math.inf) -> dict:
+def run_point(
+    method: str,
+    side: int,
+    *,
+    batch_size: int = 1,
+    channels: int = 3,
+    device: str = "cpu",
+    repeats: int = 3,
+    threshold: int = 4096,
+    time_budget: float = math.inf,
+) -> dict:
     """Time (median of `repeats` after one warm-up) and peak memory of one curvature call, in-process.
 
     Returns a dict with method, side, pixels, time_s, peak_mem_mb (extra peak RSS over the baseline on
@@ -89,6 +115,7 @@ def run_point(method: str, side: int, *, batch_size: int = 1, channels: int = 3,
     import warnings
 
     import torch
+
     check_point(method)
     warnings.filterwarnings("ignore", message="Full backward hook")
     torch.manual_seed(0)
@@ -116,42 +143,108 @@ def run_point(method: str, side: int, *, batch_size: int = 1, channels: int = 3,
     measured = times[1:] or times
     peak = _rss_mb()
     mem = (torch.cuda.max_memory_allocated() - base_alloc) / 2**20 if cuda else peak - baseline
-    return {"method": method, "side": side, "pixels": side * side, "batch_size": batch_size, "channels": channels,
-            "device": device, "time_s": float(sorted(measured)[len(measured) // 2]), "peak_mem_mb": mem,
-            "baseline_rss_mb": baseline, "peak_rss_mb": peak, "repeats": len(measured), "threshold": threshold,
-            "status": "ok", "note": ""}
+    return {
+        "method": method,
+        "side": side,
+        "pixels": side * side,
+        "batch_size": batch_size,
+        "channels": channels,
+        "device": device,
+        "time_s": float(sorted(measured)[len(measured) // 2]),
+        "peak_mem_mb": mem,
+        "baseline_rss_mb": baseline,
+        "peak_rss_mb": peak,
+        "repeats": len(measured),
+        "threshold": threshold,
+        "status": "ok",
+        "note": "",
+    }
 
 
 def _limit_address_space(budget_bytes: float) -> None:
     try:
-        vm_kib = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmSize"))
+        vm_kib = next(
+            int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmSize")
+        )
     except (OSError, StopIteration):
         return
-    limit = int(vm_kib * 1024 + budget_bytes + 2**30)  # what is mapped now + budget + slack for threads
+    limit = int(
+        vm_kib * 1024 + budget_bytes + 2**30
+    )  # what is mapped now + budget + slack for threads
     resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
 
 
 def _skipped(method: str, side: int, status: str, note: str, **extra) -> dict:
-    return {"method": method, "side": side, "pixels": side * side, "time_s": math.nan, "peak_mem_mb": math.nan,
-            "status": status, "note": note, **extra}
+    return {
+        "method": method,
+        "side": side,
+        "pixels": side * side,
+        "time_s": math.nan,
+        "peak_mem_mb": math.nan,
+        "status": status,
+        "note": note,
+        **extra,
+    }
 
 
-def run_point_in_subprocess(method: str, side: int, *, batch_size: int = 1, channels: int = 3,
-                            device: str = "cpu", repeats: int = 3, threshold: int = 4096,
-                            time_budget: float = 120.0, memory_budget_gb: float = 4.0, threads: int = 1) -> dict:
+def run_point_in_subprocess(
+    method: str,
+    side: int,
+    *,
+    batch_size: int = 1,
+    channels: int = 3,
+    device: str = "cpu",
+    repeats: int = 3,
+    threshold: int = 4096,
+    time_budget: float = 120.0,
+    memory_budget_gb: float = 4.0,
+    threads: int = 1,
+) -> dict:
     """`run_point` in a fresh Python process; over-budget points return status out_of_budget or timeout."""
     check_point(method)
-    need = estimate_bytes(method, side, batch_size=batch_size, channels=channels, threshold=threshold)
+    need = estimate_bytes(
+        method, side, batch_size=batch_size, channels=channels, threshold=threshold
+    )
     if need > memory_budget_gb * 2**30:
-        return _skipped(method, side, "out_of_budget", f"estimated {need / 2**30:.1f} GiB > {memory_budget_gb} GiB")
-    cmd = [sys.executable, "-m", "methods.curvature.scaling", method, str(side),
-           "--batch-size", str(batch_size), "--channels", str(channels), "--device", device,
-           "--repeats", str(repeats), "--threshold", str(threshold), "--time-budget", str(time_budget),
-           "--memory-budget-gb", str(memory_budget_gb), "--threads", str(threads)]
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        return _skipped(
+            method,
+            side,
+            "out_of_budget",
+            f"estimated {need / 2**30:.1f} GiB > {memory_budget_gb} GiB",
+        )
+    cmd = [
+        sys.executable,
+        "-m",
+        "methods.curvature.scaling",
+        method,
+        str(side),
+        "--batch-size",
+        str(batch_size),
+        "--channels",
+        str(channels),
+        "--device",
+        device,
+        "--repeats",
+        str(repeats),
+        "--threshold",
+        str(threshold),
+        "--time-budget",
+        str(time_budget),
+        "--memory-budget-gb",
+        str(memory_budget_gb),
+        "--threads",
+        str(threads),
+    ]
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
     try:
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=time_budget)
+        proc = subprocess.run(
+            cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=time_budget
+        )
     except subprocess.TimeoutExpired:
         return _skipped(method, side, "timeout", f"over the {time_budget:g} s time budget")
     lines = proc.stdout.strip().splitlines()
@@ -162,11 +255,13 @@ def run_point_in_subprocess(method: str, side: int, *, batch_size: int = 1, chan
     return _skipped(method, side, "error", (proc.stderr.strip().splitlines() or ["?"])[-1][:200])
 
 
-def run_point_guarded(method: str, side: int, *, threads: int = 1, memory_budget_gb: float = math.inf,
-                      **kwargs) -> dict:
+def run_point_guarded(
+    method: str, side: int, *, threads: int = 1, memory_budget_gb: float = math.inf, **kwargs
+) -> dict:
     """`run_point` with `threads` torch threads under an address-space cap of `memory_budget_gb` above what is
     mapped now (run it in a process of its own); running out of memory gives status "out_of_budget"."""
     import torch
+
     torch.set_num_threads(threads)
     if math.isfinite(memory_budget_gb):
         _limit_address_space(memory_budget_gb * 2**30)
@@ -183,16 +278,22 @@ def run_point_guarded(method: str, side: int, *, threads: int = 1, memory_budget
 def run_grid(methods, sides, **kwargs):
     """Every (method, side) point; after a method's first budget failure its larger sides are skipped."""
     import pandas as pd
+
     rows = []
     for method in methods:
         failed = None
         for side in sorted(sides):
             if failed is not None:
-                rows.append(_skipped(method, side, "out_of_budget", f"side {failed} was over budget"))
+                rows.append(
+                    _skipped(method, side, "out_of_budget", f"side {failed} was over budget")
+                )
                 continue
             row = run_point_in_subprocess(method, side, **kwargs)
-            print(f"  {method:>20} side {side:>4}: {row['status']:>13}  time {row['time_s']:.4g} s  "
-                  f"mem {row['peak_mem_mb']:.4g} MB {row.get('note', '')}", flush=True)
+            print(
+                f"  {method:>20} side {side:>4}: {row['status']:>13}  time {row['time_s']:.4g} s  "
+                f"mem {row['peak_mem_mb']:.4g} MB {row.get('note', '')}",
+                flush=True,
+            )
             rows.append(row)
             if row["status"] in ("out_of_budget", "timeout"):
                 failed = side
@@ -207,6 +308,7 @@ def fit_slopes(df, min_side: int = FIT_MIN_SIDE):
     """
     import numpy as np
     import pandas as pd
+
     keep = (df.status == "ok") & (df.side >= min_side)
     if "threshold" in df:
         keep &= ~((df.method == "mix") & (df.channels * df.pixels <= df.threshold))
@@ -215,22 +317,33 @@ def fit_slopes(df, min_side: int = FIT_MIN_SIDE):
         row = {"method": method, "sides": ",".join(str(s) for s in sorted(group.side))}
         for col, name in (("time_s", "time_slope"), ("peak_mem_mb", "memory_slope")):
             ok = group[group[col] > 0]
-            row[name] = float(np.polyfit(np.log(ok.pixels), np.log(ok[col]), 1)[0]) if len(ok) >= 2 else math.nan
+            row[name] = (
+                float(np.polyfit(np.log(ok.pixels), np.log(ok[col]), 1)[0])
+                if len(ok) >= 2
+                else math.nan
+            )
         out.append(row)
     return pd.DataFrame(out, columns=["method", "time_slope", "memory_slope", "sides"])
 
 
 def plot(df, path: Path) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import seaborn as sns
+
     ok = df[df.status == "ok"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, col, label in ((axes[0], "time_s", "time [s]"), (axes[1], "peak_mem_mb", "peak memory [MB]")):
+    for ax, col, label in (
+        (axes[0], "time_s", "time [s]"),
+        (axes[1], "peak_mem_mb", "peak memory [MB]"),
+    ):
         sns.lineplot(data=ok[ok[col] > 0], x="pixels", y=col, hue="method", marker="o", ax=ax)
         ax.set(xscale="log", yscale="log", xlabel="pixels (side^2)", ylabel=label)
-    if axes[1].get_legend() is not None:  # no legend when no memory point is above the measurement floor
+    if (
+        axes[1].get_legend() is not None
+    ):  # no legend when no memory point is above the measurement floor
         axes[1].get_legend().remove()
     if axes[0].get_legend() is not None:
         sns.move_legend(axes[0], "upper left", fontsize=8, title=None)
@@ -244,14 +357,34 @@ def _point_main(argv=None) -> int:
     p = argparse.ArgumentParser(description="One Hessian-scaling point, printed as JSON.")
     p.add_argument("method", choices=POINTS)
     p.add_argument("side", type=int)
-    for flag, kind in (("--batch-size", int), ("--channels", int), ("--repeats", int), ("--threshold", int),
-                       ("--threads", int), ("--time-budget", float), ("--memory-budget-gb", float)):
+    for flag, kind in (
+        ("--batch-size", int),
+        ("--channels", int),
+        ("--repeats", int),
+        ("--threshold", int),
+        ("--threads", int),
+        ("--time-budget", float),
+        ("--memory-budget-gb", float),
+    ):
         p.add_argument(flag, type=kind, required=True)
     p.add_argument("--device", required=True)
     a = p.parse_args(argv)
-    print(json.dumps(run_point_guarded(a.method, a.side, threads=a.threads, memory_budget_gb=a.memory_budget_gb,
-                                       batch_size=a.batch_size, channels=a.channels, device=a.device,
-                                       repeats=a.repeats, threshold=a.threshold, time_budget=a.time_budget)))
+    print(
+        json.dumps(
+            run_point_guarded(
+                a.method,
+                a.side,
+                threads=a.threads,
+                memory_budget_gb=a.memory_budget_gb,
+                batch_size=a.batch_size,
+                channels=a.channels,
+                device=a.device,
+                repeats=a.repeats,
+                threshold=a.threshold,
+                time_budget=a.time_budget,
+            )
+        )
+    )
     return 0
 
 

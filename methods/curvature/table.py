@@ -5,6 +5,7 @@ rule (base.py). `check_supported(model)` flattens nested `nn.Sequential`s and va
 computation; `record_activations(model)` records every leaf's output of one forward pass for reuse by
 `diag_ggn`.
 """
+
 from __future__ import annotations
 
 from torch import Tensor, nn
@@ -49,15 +50,20 @@ def check_supported(model: nn.Module) -> list[tuple[str, nn.Module, Rule]]:
 
     def walk(module: nn.Module, path: str) -> None:
         if _is_plain_sequential(module):
-            for name, child in module._modules.items():  # named_children() would hide a repeated layer
+            for (
+                name,
+                child,
+            ) in module._modules.items():  # named_children() would hide a repeated layer
                 walk(child, f"{path}.{name}" if path else name)
             return
         shown = path or "<model>"
         rule = SUPPORTED_LAYERS.get(type(module))
         if rule is None:
             supported = ", ".join(sorted({t.__name__ for t in SUPPORTED_LAYERS} | {"Sequential"}))
-            raise NotImplementedError(f"No Hessian rule for module '{shown}' ({type(module).__name__}). "
-                                      f"Supported: {supported}. Add a rule in methods/curvature/.")
+            raise NotImplementedError(
+                f"No Hessian rule for module '{shown}' ({type(module).__name__}). "
+                f"Supported: {supported}. Add a rule in methods/curvature/."
+            )
         rule.check(module, shown)
         layers.append((shown, module, rule))
 
@@ -65,13 +71,17 @@ def check_supported(model: nn.Module) -> list[tuple[str, nn.Module, Rule]]:
     seen_modules, seen_params = {}, {}
     for path, module, _ in layers:
         if id(module) in seen_modules:
-            raise NotImplementedError(f"Module '{path}' is the same object as '{seen_modules[id(module)]}': "
-                                      "shared layers are not supported (their GGN diagonal has cross terms).")
+            raise NotImplementedError(
+                f"Module '{path}' is the same object as '{seen_modules[id(module)]}': "
+                "shared layers are not supported (their GGN diagonal has cross terms)."
+            )
         seen_modules[id(module)] = path
         for p in module.parameters():
             if id(p) in seen_params:
-                raise NotImplementedError(f"A parameter of '{path}' is shared with '{seen_params[id(p)]}': "
-                                          "tied weights are not supported.")
+                raise NotImplementedError(
+                    f"A parameter of '{path}' is shared with '{seen_params[id(p)]}': "
+                    "tied weights are not supported."
+                )
             seen_params[id(p)] = path
     return layers
 
@@ -89,9 +99,11 @@ class record_activations:
         self.layers = check_supported(model)
         for path, module, _ in self.layers:
             if getattr(module, "inplace", False):
-                raise NotImplementedError(f"record_activations: module '{path}' ({type(module).__name__}) is "
-                                          "in-place and would overwrite the recorded input. Use inplace=False "
-                                          "or call diag_ggn without activations.")
+                raise NotImplementedError(
+                    f"record_activations: module '{path}' ({type(module).__name__}) is "
+                    "in-place and would overwrite the recorded input. Use inplace=False "
+                    "or call diag_ggn without activations."
+                )
         self.outputs: list[Tensor] = []
         self.ctxs: list = []
         self._handles = []
@@ -100,11 +112,14 @@ class record_activations:
         def hook(module, inputs, output) -> None:
             self.ctxs.append(rule.recorded_ctx(module, output))
             self.outputs.append(output.detach())
+
         return hook
 
-    def __enter__(self) -> "record_activations":
+    def __enter__(self) -> record_activations:
         self.outputs, self.ctxs = [], []
-        self._handles = [module.register_forward_hook(self._hooks(rule)) for _, module, rule in self.layers]
+        self._handles = [
+            module.register_forward_hook(self._hooks(rule)) for _, module, rule in self.layers
+        ]
         return self
 
     def __exit__(self, *exc) -> None:

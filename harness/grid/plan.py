@@ -1,0 +1,154 @@
+"""From a validated grid to trials: model trainings (in dependency layers) and evaluation jobs.
+
+Every model is a `ModelSpec`; specs shared by several experiments or methods (an `ae` that is also
+an ensemble member or the base of a post-hoc Laplace) collapse to one training. Evaluation jobs come
+from each task's `jobs(...)`; their `trial_id` names the result file, so finished ones are skipped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from harness.grid.config import Grid, plugin_paths
+from laebench.fingerprint import fingerprint
+from methods import get as get_method
+from methods.base import ModelSpec
+from tasks import get as get_task
+
+
+@dataclass
+class EvalJob:
+    trial_id: str
+    experiment: str
+    task: str
+    label: str
+    seed: int
+    point: dict
+    spec: ModelSpec | None
+    resources: dict
+    config_hash: str
+
+    def to_config(self) -> dict:
+        return {
+            "trial_id": self.trial_id,
+            "experiment": self.experiment,
+            "task": self.task,
+            "label": self.label,
+            "seed": self.seed,
+            "point": self.point,
+            "spec": self.spec.to_dict() if self.spec else None,
+            "config_hash": self.config_hash,
+        }
+
+
+@dataclass
+class Plan:
+    train_layers: list[list[ModelSpec]] = field(default_factory=list)
+    resources: dict[str, dict] = field(default_factory=dict)  # spec key -> resources
+    evals: list[EvalJob] = field(default_factory=list)
+    # evaluations of searched methods whose configuration is not chosen yet (`harness.execution.search`): no model yet
+    unsearched: list[EvalJob] = field(default_factory=list)
+
+    @property
+    def models(self) -> list[ModelSpec]:
+        return [s for layer in self.train_layers for s in layer]
+
+
+def config_hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def make_plan(grid: Grid, pins: dict[str, str] | None = None) -> Plan:
+    """The grid's trainings and evaluations. `pins` (model key -> code fingerprint) replaces a model by the one
+    of the same configuration trained by earlier code (`run --reuse-stale`): it is used as stored, so the
+    models it was built on are not needed."""
+    plan = Plan()
+    depth: dict[str, int] = {}
+    specs: dict[str, ModelSpec] = {}
+    pins = pins or {}
+
+    def visit(spec: ModelSpec, resources: dict) -> int:
+        if spec.key in depth:
+            return depth[spec.key]
+        deps = {} if spec.code else get_method(spec.method).dependencies(spec)
+        d = 1 + max((visit(dep, resources) for dep in deps.values()), default=-1)
+        depth[spec.key], specs[spec.key] = d, spec
+        plan.resources.setdefault(spec.key, resources)
+        return d
+
+    for exp in grid.experiments:
+        task = get_task(exp.task)(exp.task_params)
+        entries = {m.label: m for m in exp.methods}
+        for job in task.jobs(list(entries), exp.seeds):
+            # What determines this trial's result: a changed setting re-runs it, another method's does not.
+            entry = entries.get(job.label)
+            method = (
+                {
+                    **{k: v for k, v in entry.__dict__.items() if k != "chosen"},
+                    **({"chosen": entry.chosen[job.seed]} if job.seed in entry.chosen else {}),
+                }
+                if entry
+                else job.label
+            )
+            spec, target = None, plan.evals
+            if task.needs_model and exp.is_search(entry) and job.seed not in entry.chosen:
+                target = plan.unsearched
+            elif task.needs_model:
+                spec = exp.spec(entries[job.label], job.seed)
+                spec = spec.replace(code=pins[spec.key]) if spec.key in pins else spec
+                visit(spec, exp.resources)
+            # the code too: a fix in the task's or the model's code re-runs the trial (laebench.fingerprint)
+            code = {
+                "task": fingerprint(type(task)),
+                "model": spec.code_fingerprint if spec else "",
+                "stale": bool(spec and spec.code),
+            }  # a model kept by --reuse-stale: its record is marked
+            chash = config_hash(
+                {
+                    "task": exp.task,
+                    "task_params": exp.task_params,
+                    "data": exp.data,
+                    "model": exp.model,
+                    "train": exp.train,
+                    "seed": job.seed,
+                    "point": job.point,
+                    "method": method,
+                    "code": code,
+                }
+            )
+            point_tag = "".join(f"/{k}={v}" for k, v in job.point)
+            target.append(
+                EvalJob(
+                    trial_id=f"{exp.name}/{job.label}/seed{job.seed}{point_tag}",
+                    experiment=exp.name,
+                    task=exp.task,
+                    label=job.label,
+                    seed=job.seed,
+                    point=job.point_dict,
+                    spec=spec,
+                    resources=exp.resources,
+                    config_hash=chash,
+                )
+            )
+    n_layers = 1 + max(depth.values(), default=-1)
+    plan.train_layers = [
+        [specs[k] for k in sorted(specs) if depth[k] == i] for i in range(n_layers)
+    ]
+    return plan
+
+
+def serialise(plan: Plan, grid: Grid) -> dict:
+    """The plan's one serialised form: written to `<run_dir>/plan.json`, and the source of every evaluation
+    trial's config (its job and its validated experiment), so the file and the trials cannot disagree."""
+    return {
+        "grid": grid.name,
+        "source": grid.source,
+        "plugins": grid.plugins,
+        "plugin_paths": plugin_paths(grid.source),
+        "experiments": {e.name: dataclasses.asdict(e) for e in grid.experiments},
+        "models": [[spec.to_dict() for spec in layer] for layer in plan.train_layers],
+        "trials": [job.to_config() for job in [*plan.evals, *plan.unsearched]],
+    }

@@ -1,0 +1,335 @@
+"""The reproduction report: `python -m harness report DIR --paper` writes DIR/reproduction.md and .html.
+
+DIR is one grid's results folder. The leaderboards are rebuilt first (`harness.report.leaderboard`); then every
+claim of `laebench_paper.claims.CLAIMS` is judged on each experiment that measures it (or marked "not run") and
+drawn (`laebench_paper.figures`, PNGs under DIR/figures/). The header gives the command, the commits the trials ran
+at and the report's own, the date, package versions and devices (provenance of every trial is in raw.csv).
+Public: `build_outcomes(run_dir)`, `write_report(run_dir, command)`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.report.claims import departure, papers, reference
+from harness.report.leaderboard import collect_raw, write_leaderboards
+from harness.report.numbers import fmt_ci
+from harness.report.search_table import search_markdown, search_rows
+from harness.report.verdicts import Comparison, Evidence, Outcome, evaluate, fmt, fmt_p, fmt_signed
+from harness.store.provenance import git_commit
+from harness.store.records import current_hashes
+
+MARKS = {
+    "holds": "✓ holds",
+    "contradicted": "✗ contradicted",
+    "inconclusive": "? inconclusive",
+    None: "– not tested",
+}
+RULES = (
+    "How a verdict is decided: each part of a claim is a test of a difference, paired on the same test inputs "
+    "and seeds (AUROC: DeLong per seed, combined over seeds by random effects with the HKSJ error; per-seed "
+    "numbers: paired t over seeds). Every test of a claim is Holm-corrected (α = 0.05). A part **holds** when "
+    "its difference is significant in the paper's direction, is **contradicted** when significant the other "
+    "way, and is **inconclusive** otherwise; a tie is a difference within ±0.005 (the paper prints two "
+    "decimals). A claim is **reproduced** when every part holds, **not reproduced** when a part is "
+    "contradicted, **inconclusive** otherwise; **not comparable** when the authors computed a number the "
+    "rule uses differently, **other setting** when the experiment uses other data than the claim, **not "
+    "run** when no experiment measures it. An inconclusive test shows the seeds (at its test size) that would "
+    "detect the paper's published gap with 80% power."
+)
+
+
+def build_outcomes(
+    run_dir: Path, board: pd.DataFrame, raw: pd.DataFrame
+) -> list[tuple[Outcome, list[Path]]]:
+    """Every claim judged on each experiment that measures it, with the paths of its figures."""
+    ref = reference()
+    ok = raw[(raw.status == "ok") & raw.metric.notna() & (raw.metric != "")]
+    out = []
+    for claim in [c for paper in papers() for c in paper.claims]:
+        pattern = re.compile(claim.metrics)
+        experiments = [
+            e
+            for e, g in board[board.task == claim.task].groupby("experiment", sort=False)
+            if any(pattern.fullmatch(m) for m in g.metric)
+        ]
+        for exp in experiments or [None]:
+            if exp is None:
+                out.append((evaluate(claim, None), []))
+                continue
+            rows = board[board.experiment == exp]
+            ev = Evidence(
+                exp,
+                str(rows.dataset.iloc[0]),
+                rows,
+                ok[ok.experiment == exp],
+                _methods(raw[raw.experiment == exp]),
+                ref[ref.task == claim.task],
+                run_dir,
+            )
+            figures = []
+            for draw in claim.figures:
+                try:
+                    figures.append(draw(ev, run_dir))
+                except Exception as exc:  # a figure is an extra; the verdict stands on the numbers
+                    print(
+                        f"[report] figure {draw.__name__} of {exp} skipped: {type(exc).__name__}: {exc}"
+                    )
+            out.append((evaluate(claim, ev), [p for p in figures if p is not None]))
+    return out
+
+
+def _methods(raw: pd.DataFrame) -> dict[str, dict]:
+    """label -> {"method": key, **params}, from the trial records' own description."""
+    first = raw.drop_duplicates("method")
+    return {
+        row.method: {
+            "method": row.method_key or row.method,
+            **(
+                json.loads(row.method_params)
+                if isinstance(row.method_params, str) and row.method_params
+                else {}
+            ),
+        }
+        for row in first.itertuples()
+    }
+
+
+def _cell(ev: Evidence, label: str, metric: str, notes: dict) -> str:
+    row = ev.board[(ev.board.method == label) & (ev.board.metric == metric)]
+    cell = ""
+    if len(row):
+        r = row.iloc[0]
+        summary = (
+            not np.isfinite(r["std"]) and r.n_seeds > 1
+        )  # a cross-trial fit (Task.summarize): n = its points
+        cell = fmt_ci(r["mean"], r.ci95_high - r["mean"])
+        cell += (
+            ""
+            if not np.isfinite(r["mean"])
+            else f", fit on {r.n_seeds} points"
+            if summary
+            else f", n={r.n_seeds}"
+        )
+    paper = ev.paper(label, metric)
+    if paper is not None and np.isfinite(paper["value"]):
+        std = f" ± {paper['std']:g}" if np.isfinite(paper.get("std", np.nan)) else ""
+        note = str(paper.get("note") or "")
+        mark = notes.setdefault(note, "†" * (len(notes) + 1)) if note else ""
+        cell += f" (paper {paper['value']:g}{std}{mark})"
+    return cell
+
+
+def _departure(ev: Evidence, label: str) -> str:
+    why = departure(ev, label)
+    return f" (departure: {why})" if why else ""
+
+
+def _comparison_cells(c: Comparison, n_tests: int) -> str:
+    e = c.estimate
+    low, high = e.ci()
+    size = f"{e.n_seeds} seed(s)" + (f" × {e.n_inputs} inputs" if e.n_inputs else "")
+    power = "—"
+    if c.outcome == "inconclusive":
+        need = c.seeds_needed(n_tests)
+        power = (
+            f"{need:.0f} (paper's gap {fmt(c.gap)})"
+            if np.isfinite(need)
+            else f"over 1000 (paper's gap {fmt(c.gap)})"
+            if need == np.inf
+            else "n/a (no published value)"
+            if not np.isfinite(c.gap)
+            else "n/a (one seed: variance unknown)"
+        )
+    p = f"{fmt_p(c.p)} ({fmt_p(c.p_holm)})" if np.isfinite(c.p) else "n/a"
+    return (
+        f" {c.text}: {MARKS[c.outcome].split(' ', 1)[1]} | {fmt_signed(e.value)} [{fmt(low)}, {fmt(high)}] "
+        f"(needs {c.region.describe()}) | {p} | {e.test}, {size} | {power} |"
+    )
+
+
+def _section(outcome: Outcome, figures: list[Path], run_dir: Path) -> list[str]:
+    claim, ev, j = outcome.claim, outcome.evidence, outcome.judgement
+    where = f" — `{ev.experiment}`" if ev else ""
+    out = [
+        f"## {claim.source}: {claim.title}{where}",
+        "",
+        f"**Verdict: {outcome.verdict}** — {outcome.reason}",
+        "",
+        f"- Paper ({claim.source}): {claim.paper}",
+        f"- Rule: {claim.rule}",
+    ]
+    if ev is None:
+        return out + ["", "No figure: not run.", ""]
+    seeds = sorted(ev.raw.seed.dropna().unique().astype(int))
+    data = f"data `{ev.dataset}`" if ev.dataset else "no data set"
+    out.append(
+        f"- Ours: {data}, seeds {', '.join(map(str, seeds))}; cells are mean ± CI95 half-width over seeds "
+        f"(Student t), n seeds"
+    )
+    code = ev.code()
+    if code:
+        methods = ", ".join(
+            f"{label} `{' / '.join(c) or 'unrecorded'}`"
+            for label, c in code.items()
+            if label != "task"
+        )
+        out.append(
+            f"- Code (fingerprints, `laebench.fingerprint`): task `{' / '.join(code.get('task', [])) or 'unrecorded'}`;"
+            f" methods: {methods}"
+            + (
+                " — ⚠ a method with two fingerprints mixes code versions"
+                if any(len(c) > 1 for label, c in code.items() if label != "task")
+                else ""
+            )
+        )
+    if claim.dataset and ev.dataset != claim.dataset:
+        out.append(
+            f"- Setting differs from the paper's (`{claim.dataset}`): the rule is applied to our data; the "
+            f"paper's numbers are shown for reference, not as targets"
+        )
+    n_tests = len(j.comparisons)
+    out += [
+        "",
+        "| | part of the claim | comparison | Δ [95% CI] | p (Holm) | test | seeds for 80% power |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for p in j.parts:
+        rows = p.comparisons or [None]
+        for i, c in enumerate(rows):
+            head = f"| {MARKS[p.state]} | {p.text} |" if i == 0 else "| | |"
+            out.append(head + (_comparison_cells(c, n_tests) if c else f" {p.measured} | | | | |"))
+    if j.rows and j.columns:
+        notes: dict[str, str] = {}
+        out += [
+            "",
+            "| method | " + " | ".join(f"`{c}`" for c in j.columns) + " |",
+            "|---" * (len(j.columns) + 1) + "|",
+        ]
+        out += [
+            f"| {label}{_departure(ev, label)} | "
+            + " | ".join(_cell(ev, label, c, notes) for c in j.columns)
+            + " |"
+            for label in j.rows
+        ]
+        out += [
+            f"\n{mark} computed differently by the authors: {note}" for note, mark in notes.items()
+        ]
+    out += ["", *claim.notes(ev)] if claim.notes(ev) else []
+    out.append("")
+    out += [f"![{p.stem}]({p.relative_to(run_dir).as_posix()})" for p in figures] or [
+        "No figure: no artifacts."
+    ]
+    return out + [""]
+
+
+def to_markdown(
+    outcomes: list[tuple[Outcome, list[Path]]], raw: pd.DataFrame, run_dir: Path, command: str
+) -> str:
+    def listed(col):
+        values = sorted({str(v) for v in raw[col].dropna() if str(v)})
+        return ", ".join(f"`{v}`" for v in values) or "n/a"
+
+    out = [
+        f"# Reproduction report: {run_dir.name}",
+        "",
+        f"- Command: `{command}`",
+        f"- Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; report code at commit `{git_commit()}`",
+        f"- Trials ran at commit(s): {listed('git_commit')}",
+        f"- Packages: {listed('versions')}",
+        f"- Device(s): {listed('device')}; seeds: {listed('seed')}",
+        "- Per-trial provenance: `raw.csv`; all numbers: `leaderboard.md`",
+        "",
+        RULES,
+        "",
+        "## Summary",
+        "",
+        "| claim | experiment | verdict | measured |",
+        "|---|---|---|---|",
+    ]
+    for o, _ in outcomes:
+        exp = f"`{o.evidence.experiment}`" if o.evidence else ""
+        out.append(f"| {o.claim.source}: {o.claim.title} | {exp} | **{o.verdict}** | {o.reason} |")
+    out.append("")
+    for o, figures in outcomes:
+        out += _section(o, figures, run_dir)
+    return "\n".join(out)
+
+
+def _inline(text: str) -> str:
+    text = html.escape(text, quote=False)
+    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", text)
+
+
+def to_html(markdown: str, title: str) -> str:
+    """The subset of markdown `to_markdown` writes (headings, lists, tables, images) as one HTML page."""
+    body, table, items = [], [], []
+
+    def flush():
+        if table:
+            rows = [r for r in table if not re.fullmatch(r"\|(---\|)+", r)]
+            cells = [[_inline(c.strip()) for c in r.strip("|").split(" | ")] for r in rows]
+            body.append(
+                "<table>"
+                + "".join(
+                    "<tr>" + "".join(f"<{t}>{c}</{t}>" for c in row) + "</tr>"
+                    for t, row in zip(["th"] + ["td"] * len(cells), cells)
+                )
+                + "</table>"
+            )
+            table.clear()
+        if items:
+            body.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in items) + "</ul>")
+            items.clear()
+
+    for line in markdown.splitlines():
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        if line.startswith("- "):
+            items.append(line[2:])
+            continue
+        flush()
+        image = re.fullmatch(r"!\[(.*)\]\((.*)\)", line)
+        heading = re.fullmatch(r"(#+) (.*)", line)
+        if image:
+            body.append(f'<img alt="{html.escape(image[1])}" src="{html.escape(image[2])}">')
+        elif heading:
+            body.append(f"<h{len(heading[1])}>{_inline(heading[2])}</h{len(heading[1])}>")
+        elif line.strip():
+            body.append(f"<p>{_inline(line)}</p>")
+    flush()
+    style = (
+        "body{font-family:sans-serif;max-width:70em;margin:auto;padding:1em}table{border-collapse:collapse;"
+        "margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .5em;font-size:.9em}img{max-width:100%}"
+    )
+    return (
+        f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}"
+        f"</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
+
+
+def write_report(run_dir: str | Path, command: str | None = None) -> Path:
+    """Rebuild the leaderboards, judge every claim, draw its figures; write reproduction.md and .html."""
+    run_dir = Path(run_dir)
+    board = write_leaderboards(run_dir)
+    raw = collect_raw(run_dir)
+    outcomes = build_outcomes(run_dir, board, raw)
+    text = to_markdown(
+        outcomes, raw, run_dir, command or f"python -m harness report {run_dir} --paper"
+    )
+    text += search_markdown(
+        search_rows(run_dir, current_hashes(run_dir))
+    )  # tuned methods: what was chosen
+    path = run_dir / "reproduction.md"
+    path.write_text(text)
+    path.with_suffix(".html").write_text(to_html(text, f"Reproduction report: {run_dir.name}"))
+    return path

@@ -1,0 +1,44 @@
+"""Intervals and rounding shared by the leaderboard, the reproduction report and its figures.
+
+`ci95_half(values)`: half-width of the 95% Student-t interval of a mean over seeds. `fmt_ci(mean, half)`:
+both rounded to 2 significant digits of the half-width ("3.27 ± 0.10", "9700 ± 2500"), so a number never
+shows more digits than its interval supports; `fmt_number(x)`: 3 significant digits where there is no interval.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+
+def ci95_half(values) -> float:
+    """Half-width of the 95% Student-t interval of the mean of `values` (NaN below 2 values)."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    n = len(values)
+    return float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / np.sqrt(n)) if n > 1 else math.nan
+
+
+def fmt_number(x: float, sig: int = 3) -> str:
+    """`x` to `sig` significant digits, without exponent notation for everyday magnitudes."""
+    if not np.isfinite(x):
+        return "n/a"
+    if x == 0 or not 1e-4 <= abs(x) < 1e7:
+        return f"{x:.{sig}g}"
+    return _rounded(x, sig - 1 - math.floor(math.log10(abs(x))))
+
+
+def _rounded(x: float, decimals: int) -> str:
+    return f"{round(x, decimals) + 0.0:.{max(decimals, 0)}f}"
+
+
+def fmt_ci(mean: float, half: float) -> str:
+    """`mean ± half`, both rounded to 2 significant digits of the half-width (3 of the mean without one)."""
+    if not np.isfinite(mean):
+        return "n/a"
+    if not np.isfinite(half) or half <= 0:
+        return fmt_number(mean)
+    decimals = 1 - math.floor(math.log10(half))
+    return f"{_rounded(mean, decimals)} ± {_rounded(half, decimals)}"

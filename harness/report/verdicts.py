@@ -1,0 +1,317 @@
+"""The verdict machinery of `laebench_paper.claims`: one experiment's evidence, the parts of a claim, their tests, the
+verdict.
+
+`Evidence` holds one experiment's leaderboard rows, its per-seed raw rows, the grid's method entries, the paper's
+rows for the task and the folder of its artifacts (per-input OOD scores). A claim's judge returns a
+`Judgement`: parts, each decided by one or more `Comparison`s (a paired estimate from `harness.report.paired`, the
+region the paper puts it in, the paper's own value of it) or by an observation. `evaluate` computes every
+comparison's p-value, Holm-corrects them over the whole claim, and gives each a three-valued outcome (holds /
+contradicted / inconclusive); a part holds when all its comparisons hold and is contradicted when one is.
+A claim is reproduced (every part holds), not reproduced (a part is contradicted) or inconclusive, besides not
+run, "other setting" (another dataset than the claim's) and "not comparable" (a number the rule uses carries a
+reference note: the authors computed it differently).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+import harness.report.paired as paired
+from harness.report.paired import CONTRADICTED, HOLDS, INCONCLUSIVE, Estimate, Region
+from harness.store.pack import artifact
+
+if TYPE_CHECKING:
+    from harness.report.claims import Claim
+
+CONVENTIONS = {
+    "": "our scores",
+    "authors/": "the authors' scores",
+}  # metric-name infix -> convention
+
+
+@dataclass
+class Comparison:
+    """One test: `estimate` must lie in `region`; `paper_value` is the paper's own value of the quantity."""
+
+    text: str  # what is compared, e.g. "lae_online − vae, AUROC sigma2_output"
+    estimate: Estimate
+    region: Region
+    paper_value: float = math.nan
+    p: float = math.nan  # two-sided level, before correction
+    side: int = 0  # +1: towards the region, -1: away
+    p_holm: float = math.nan
+    outcome: str = INCONCLUSIVE
+
+    @property
+    def gap(self) -> float:
+        """How far the paper's value sits inside the region (its nearest finite bound): what power is for."""
+        bounds = [b for b in (self.region.lo, self.region.hi) if np.isfinite(b)]
+        if not np.isfinite(self.paper_value) or not bounds:
+            return math.nan
+        return min(abs(self.paper_value - b) for b in bounds)
+
+    def seeds_needed(self, n_tests: int) -> float:
+        return paired.seeds_for_power(self.estimate, self.gap, n_tests=n_tests)
+
+
+@dataclass
+class Part:
+    text: str  # what must hold
+    comparisons: list[Comparison] = field(default_factory=list)
+    measured: str = ""  # why it could not be tested, or the observation that decides it
+    observed: bool | None = None  # a part decided by an observation (no sampling error), not a test
+
+    @property
+    def state(self) -> str | None:
+        """holds / contradicted / inconclusive; None: could not be tested here."""
+        if self.observed is not None:
+            return HOLDS if self.observed else CONTRADICTED
+        if not self.comparisons:
+            return None
+        outcomes = [c.outcome for c in self.comparisons]
+        if CONTRADICTED in outcomes:
+            return CONTRADICTED
+        return HOLDS if all(o == HOLDS for o in outcomes) else INCONCLUSIVE
+
+
+@dataclass
+class Evidence:
+    """One experiment's numbers: leaderboard rows, ok raw rows (per seed), methods as the grid wrote them."""
+
+    experiment: str
+    dataset: str
+    board: pd.DataFrame
+    raw: pd.DataFrame
+    methods: dict[str, dict] = field(default_factory=dict)  # label -> {"method": key, params...}
+    reference: pd.DataFrame = None  # the paper's rows for this task (harness/paper/reference.csv)
+    run_dir: Path | None = (
+        None  # the grid's results folder: artifacts/<experiment>/<label>/seed<s>/
+    )
+    score_tables: dict = field(
+        default_factory=dict
+    )  # (label, seed) -> per-input table (tests, simulations)
+
+    def key(self, label: str) -> str:
+        return (self.methods.get(label) or {}).get("method", label)
+
+    def labels(self, key: str | None = None) -> list[str]:
+        """Method labels with results, those of method `key` only when given (the label == key first)."""
+        labels = list(dict.fromkeys(self.board.method))
+        return (
+            labels
+            if key is None
+            else sorted((x for x in labels if self.key(x) == key), key=lambda x: x != key)
+        )
+
+    def mean(self, label: str, metric: str) -> float:
+        row = self.board[(self.board.method == label) & (self.board.metric == metric)]
+        return float(row["mean"].iloc[0]) if len(row) else math.nan
+
+    def has(self, metric: str) -> bool:
+        return bool((self.board.metric == metric).any())
+
+    def per_seed(self, metric: str) -> pd.DataFrame:
+        """seed x label table of `metric`."""
+        rows = self.raw[self.raw.metric == metric]
+        return rows.pivot_table(index="seed", columns="method", values="value", aggfunc="mean")
+
+    def seed_values(self, label: str, metric: str) -> dict[int, float]:
+        table = self.per_seed(metric)
+        if label not in table:
+            return {}
+        return {int(s): float(v) for s, v in table[label].dropna().items()}
+
+    def seeds(self, label: str) -> list[int]:
+        return sorted({int(s) for s in self.raw[self.raw.method == label].seed.dropna()})
+
+    def scores(self, label: str, seed: int) -> pd.DataFrame | None:
+        """The per-input table an OOD trial wrote (`scores.csv`, or `scores.csv.gz` in a packed report)."""
+        if (label, seed) not in self.score_tables:
+            table = None
+            if self.run_dir is not None:
+                path = artifact(
+                    self.run_dir / "artifacts" / self.experiment / label / f"seed{seed}",
+                    "scores.csv",
+                )
+                table = None if path is None else pd.read_csv(path)
+            self.score_tables[(label, seed)] = table
+        return self.score_tables[(label, seed)]
+
+    def code(self) -> dict[str, list[str]]:
+        """label -> the distinct method-code fingerprints behind its numbers ('task' -> the task's)."""
+        out: dict[str, list[str]] = {}
+        if "method_code" not in self.raw:
+            return out
+        rows = self.raw.drop_duplicates("trial_id")
+        for label, group in rows.groupby("method", sort=False):
+            out[label] = sorted({c for c in group.method_code.fillna("") if c})
+        out["task"] = sorted({c for c in rows.task_code.fillna("") if c})
+        return out
+
+    def stale(self) -> list[str]:
+        """Labels with numbers from models kept by `--reuse-stale` (code changed since they were trained)."""
+        if "stale" not in self.raw:
+            return []
+        rows = self.raw[self.raw.stale.astype("boolean").fillna(False).astype(bool)]
+        return sorted(set(rows.method))
+
+    def paper(self, label: str, metric: str) -> dict | None:
+        """The paper's row for a method label (else its key, else "*") and metric (else without `authors/`)."""
+        ref = self.reference
+        if ref is None or ref.empty:
+            return None
+        for method in (label, self.key(label), "*"):
+            for name in dict.fromkeys((metric, metric.replace("authors/", ""))):
+                rows = ref[(ref.method == method) & (ref.metric == name)]
+                if len(rows):
+                    rows = rows.sort_values("dataset", key=lambda d: d != self.dataset)
+                    return rows.iloc[0].to_dict()
+        return None
+
+    def paper_value(self, label: str, metric: str) -> float:
+        row = self.paper(label, metric)
+        return float(row["value"]) if row is not None and np.isfinite(row["value"]) else math.nan
+
+    def note(self, label: str, metric: str) -> str:
+        row = self.paper(label, metric)
+        return str(row.get("note") or "") if row else ""
+
+
+@dataclass
+class Judgement:
+    parts: list[Part]
+    rows: list[str] = field(default_factory=list)  # method labels of the table
+    columns: list[str] = field(default_factory=list)  # metrics of the table
+    used: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # (label, metric) numbers the rule compares
+
+    @property
+    def comparisons(self) -> list[Comparison]:
+        return [c for p in self.parts for c in p.comparisons]
+
+
+@dataclass
+class Outcome:
+    claim: Claim  # laebench_paper.claims.Claim
+    evidence: Evidence | None
+    verdict: str
+    judgement: Judgement
+    reason: str  # one line: the measured why
+
+
+def decide(judgement: Judgement) -> None:
+    """p-values of every comparison, Holm-corrected over the claim, and their outcomes (in place)."""
+    comparisons = judgement.comparisons
+    for c in comparisons:
+        c.p, c.side = paired.two_sided(c.estimate, c.region)
+    for c, adjusted in zip(comparisons, paired.holm([c.p for c in comparisons])):
+        c.p_holm = adjusted
+        c.outcome = paired.outcome(adjusted, c.side)
+
+
+def combine(parts: list[Part]) -> str:
+    states = [p.state for p in parts]
+    if all(s is None for s in states):
+        return "not run"
+    if CONTRADICTED in states:
+        return "not reproduced"
+    return "reproduced" if all(s == HOLDS for s in states) else "inconclusive"
+
+
+def evaluate(claim, ev: Evidence | None) -> Outcome:
+    """The verdict of `claim` (a laebench_paper.claims.Claim) on one experiment's evidence (None: not run)."""
+    if ev is None:
+        return Outcome(
+            claim,
+            None,
+            "not run",
+            Judgement([]),
+            f"no `{claim.task}` experiment with {claim.needs}",
+        )
+    judgement = claim.judge(ev)
+    decide(judgement)
+    verdict = combine(judgement.parts)
+    reason = summary(judgement)
+    if claim.dataset and ev.dataset and ev.dataset != claim.dataset and verdict != "not run":
+        return Outcome(
+            claim,
+            ev,
+            "other setting",
+            judgement,
+            f"the paper's claim is on {claim.dataset}, this experiment trains on {ev.dataset}: no verdict "
+            f"on the paper. On our numbers alone the rule says {verdict}: {reason}",
+        )
+    compared = {label for label, _ in judgement.used} | set(judgement.rows)
+    mixed = {
+        label: codes for label, codes in ev.code().items() if label in compared and len(codes) > 1
+    }
+    if mixed and verdict != "not run":
+        which = "; ".join(f"{label}: {', '.join(codes)}" for label, codes in mixed.items())
+        return Outcome(
+            claim,
+            ev,
+            "not comparable",
+            judgement,
+            f"numbers from more than one version of a method's code ({which}): rerun the grid so that "
+            f"every seed comes from the same code. On our numbers alone the rule says {verdict}: {reason}",
+        )
+    stale = [label for label in ev.stale() if label in compared]
+    if stale:
+        reason = f"⚠ stale code ({', '.join(stale)}: models kept by --reuse-stale). {reason}"
+    notes = sorted({ev.note(label, metric) for label, metric in judgement.used} - {""})
+    if notes and verdict != "not run":
+        reason = (
+            f"not comparable with the paper: {'; '.join(notes)}. On our numbers alone the rule says "
+            f"{verdict}: {reason}"
+        )
+        verdict = "not comparable"
+    return Outcome(claim, ev, verdict, judgement, reason)
+
+
+def summary(judgement: Judgement) -> str:
+    """One line: the count of parts per state, and the comparisons that decided against the claim or stayed open."""
+    states = [p.state for p in judgement.parts]
+    counts = ", ".join(
+        f"{states.count(s)} {s}" for s in (HOLDS, CONTRADICTED, INCONCLUSIVE) if states.count(s)
+    )
+    untested = states.count(None)
+    counts += f", {untested} not tested" if untested else ""
+    worst = [c for c in judgement.comparisons if c.outcome == CONTRADICTED] or [
+        c for c in judgement.comparisons if c.outcome == INCONCLUSIVE
+    ]
+    shown = "; ".join(f"{c.text}: {describe(c)}" for c in worst[:3])
+    more = f" (+{len(worst) - 3} more)" if len(worst) > 3 else ""
+    return f"parts: {counts or 'none'}" + (f". {shown}{more}" if shown else "")
+
+
+def describe(c: Comparison) -> str:
+    """`Δ = +0.12 [0.05, 0.19], p = 0.003 (Holm 0.01)`."""
+    low, high = c.estimate.ci()
+    p = "p n/a" if not np.isfinite(c.p) else f"p = {fmt_p(c.p)} (Holm {fmt_p(c.p_holm)})"
+    return f"{fmt_signed(c.estimate.value)} [{fmt(low)}, {fmt(high)}], {p}"
+
+
+def fmt(x: float) -> str:
+    return "n/a" if not np.isfinite(x) else f"{x:.3g}"
+
+
+def fmt_signed(x: float) -> str:
+    return "n/a" if not np.isfinite(x) else f"{x:+.3g}"
+
+
+def fmt_p(p: float) -> str:
+    if not np.isfinite(p):
+        return "n/a"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
+
+
+def conventions(ev: Evidence, template: str) -> list[str]:
+    """Metric-name infixes of the scoring conventions present, e.g. template "auroc/{}sigma2_output"."""
+    return [c for c in CONVENTIONS if ev.has(template.format(c))]

@@ -1,0 +1,68 @@
+"""`python -m harness pack RUN_DIR DEST`: a grid's results folder reduced to what its report is rebuilt from.
+
+A committed report must rebuild from its own files on a fresh clone (`python -m harness report DEST --paper`):
+its verdicts read the trial records and, for paired tests of AUROCs, every OOD trial's per-input scores.
+`pack` copies the trial records (`trials/*.json`), `plan.json` (which records are current), search summaries
+and, from `artifacts/`, every per-input CSV gzip-compressed (`scores.csv.gz`, `per_input.csv.gz`,
+`accuracies.csv.gz`: the report's readers take either form) and the imputation sample grids the figures show.
+Models, Tune's state, locks and per-trial plots stay behind. It prints the packed size.
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+KEPT_IMAGES = (
+    "imputations.png",
+)  # per-trial images a report figure is drawn from (laebench_paper.figures)
+
+
+def pack(run_dir: str | Path, dest: str | Path) -> int:
+    """Copy what `report` needs from `run_dir` into `dest` (created); returns the bytes written."""
+    run_dir, dest = Path(run_dir), Path(dest)
+    if not (run_dir / "trials").is_dir():
+        raise ValueError(
+            f"No trial records under {run_dir / 'trials'}: pass the folder of one grid's results, "
+            f"e.g. results/demo."
+        )
+    if dest.resolve() == run_dir.resolve():
+        raise ValueError(f"pack {run_dir} into another folder, not into itself.")
+    dest.mkdir(parents=True, exist_ok=True)
+    copied = [
+        _copy(p, dest / p.relative_to(run_dir)) for p in sorted((run_dir / "trials").glob("*.json"))
+    ]
+    for name in ("plan.json", "searches.csv"):
+        if (run_dir / name).exists():
+            copied.append(_copy(run_dir / name, dest / name))
+    for path in (
+        sorted((run_dir / "artifacts").rglob("*")) if (run_dir / "artifacts").is_dir() else []
+    ):
+        target = dest / path.relative_to(run_dir)
+        if path.suffix == ".csv":
+            target = target.with_name(target.name + ".gz")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with (
+                open(path, "rb") as src,
+                gzip.GzipFile(target, "wb", mtime=0) as out,
+            ):  # mtime 0: same bytes
+                shutil.copyfileobj(src, out)
+            copied.append(target.stat().st_size)
+        elif path.name in KEPT_IMAGES:
+            copied.append(_copy(path, target))
+    return sum(copied)
+
+
+def _copy(src: Path, dst: Path) -> int:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dst)
+    return dst.stat().st_size
+
+
+def artifact(folder: Path, name: str) -> Path | None:
+    """`folder/name`, or its packed form `folder/name.gz`; None when neither exists."""
+    for path in (folder / name, folder / f"{name}.gz"):
+        if path.exists():
+            return path
+    return None

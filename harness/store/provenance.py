@@ -1,0 +1,79 @@
+"""Provenance recorded with every result: git commit, package versions, device, host."""
+
+from __future__ import annotations
+
+import platform
+import socket
+import subprocess
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import torch
+
+PACKAGES = (
+    "laebench",
+    "torch",
+    "ray",
+    "numpy",
+    "scikit-learn",
+    "backpack-for-pytorch",
+    "laplace-torch",
+)
+
+
+@lru_cache(maxsize=1)
+def git_commit() -> str:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (commit + ("-dirty" if dirty else "")) if commit else "unknown"
+
+
+@lru_cache(maxsize=1)
+def package_versions() -> str:
+    out = [f"python={platform.python_version()}"]
+    for name in PACKAGES:
+        try:
+            out.append(f"{name}={version(name)}")
+        except PackageNotFoundError:
+            pass
+    return ";".join(out)
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(device)}"
+    return f"cpu:{platform.processor() or platform.machine()}"
+
+
+def provenance(device: torch.device) -> dict:
+    return {
+        "git_commit": git_commit(),
+        "versions": package_versions(),
+        "device": device_name(device),
+        "host": socket.gethostname(),
+        "node": ray_node_id(),
+    }
+
+
+def ray_node_id() -> str:
+    try:
+        import ray
+
+        return ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
+    except Exception:
+        return ""

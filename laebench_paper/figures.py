@@ -1,0 +1,370 @@
+"""The paper's figures from a grid's results, aggregated over seeds (seaborn), one PNG each under DIR/figures/.
+
+Each function takes one experiment's `laebench_paper.claims.Evidence` and the results folder, reads the per-seed
+metrics (`raw.csv` rows) or the per-trial artifacts (`artifacts/<trial id>/scores.csv`, `per_input.csv`,
+`imputations.png`), writes `figures/<experiment>_<name>.png` and returns its path (None without data).
+Bands and error bars are 95% Student-t intervals over seeds, as in the leaderboard. `FIGURES` maps names
+(used by `laebench_paper.claims.CLAIMS`) to functions: scaling (Fig. 7), roc (Fig. 9), variance_histograms
+(Fig. 10), imputation_grids (Fig. 11), reliability (calibration), knn (Fig. 12), hessian_quality (Table 2),
+attributes (Table 4).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from harness.report.numbers import ci95_half
+from harness.store.pack import artifact
+
+DPI = 80
+NOT_SCORES = ("set", "is_ood", "log_px_raw")
+
+
+def _save(fig: Figure, ev, run_dir: Path, name: str) -> Path:
+    path = Path(run_dir) / "figures" / f"{ev.experiment}_{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI)
+    return path
+
+
+def _figure(width: float, height: float) -> Figure:
+    with sns.axes_style("whitegrid"), sns.plotting_context("paper"):
+        return Figure(figsize=(width, height), layout="constrained")
+
+
+def _subplots(fig: Figure, rows: int, cols: int, **kw):
+    with sns.axes_style("whitegrid"), sns.plotting_context("paper"):
+        return np.atleast_2d(fig.subplots(rows, cols, squeeze=False, **kw))
+
+
+def _palette(labels) -> dict:
+    labels = list(dict.fromkeys(labels))
+    return dict(zip(labels, sns.color_palette("tab10", n_colors=max(len(labels), 1))))
+
+
+def _summary(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Mean and 95% t half-width of `value` over seeds, per group."""
+    if df.empty:
+        return pd.DataFrame(columns=[*by, "mean", "half", "n"])
+    g = df.groupby(by, sort=False).value
+    return pd.DataFrame(
+        {"mean": g.mean(), "half": g.apply(ci95_half), "n": g.count()}
+    ).reset_index()
+
+
+def _t_interval(values) -> tuple[float, float]:
+    half = ci95_half(values)
+    mean = float(np.mean(values))
+    return (mean - half, mean + half) if np.isfinite(half) else (mean, mean)
+
+
+def _lines(
+    ax,
+    s: pd.DataFrame,
+    x: str,
+    palette: dict,
+    log: bool = False,
+    marker: str | None = "o",
+    bands: bool = True,
+    clip: tuple[float, float] = (-np.inf, np.inf),
+) -> None:
+    """Mean per method against `x`, with its 95% CI band over seeds (clipped to the quantity's range)."""
+    sns.lineplot(
+        data=s, x=x, y="mean", hue="method", palette=palette, marker=marker, errorbar=None, ax=ax
+    )
+    for method, g in s.groupby("method", sort=False) if bands else ():
+        lo, hi = (g["mean"] - g["half"]).clip(*clip), (g["mean"] + g["half"]).clip(*clip)
+        ax.fill_between(
+            g[x], lo.where(lo > 0) if log else lo, hi, color=palette[method], alpha=0.2, lw=0
+        )
+
+
+def _trial_files(ev, run_dir: Path, name: str) -> list[tuple[str, int, Path]]:
+    trials = ev.raw.drop_duplicates("trial_id")
+    found = [
+        (r.method, r.seed, artifact(Path(run_dir) / "artifacts" / r.trial_id, name))
+        for r in trials.itertuples()
+    ]
+    return [f for f in found if f[2] is not None]
+
+
+def _sweep(ev, pattern: str) -> pd.DataFrame:
+    parsed = ev.raw.metric.str.extract(pattern)
+    return ev.raw.assign(kind=parsed[0], x=pd.to_numeric(parsed[1])).dropna(subset=["kind"])
+
+
+def scaling(ev, run_dir: Path) -> Path | None:
+    t = _sweep(ev, r"^(time_s|peak_mem_mb|over_budget)@side=(\d+)$")
+    if t.empty:
+        return None
+    t.loc[(t.kind == "peak_mem_mb") & (t.value <= 0), "value"] = (
+        np.nan
+    )  # below the measurement floor
+    over = t[(t.kind == "over_budget") & (t.value > 0)].drop_duplicates(["method", "x"])
+    palette, fig = _palette(ev.labels()), _figure(8, 3.2)
+    for ax, kind, label in zip(
+        _subplots(fig, 1, 2)[0], ("time_s", "peak_mem_mb"), ("time [s]", "peak memory [MB]")
+    ):
+        s = _summary(t[t.kind == kind].dropna(subset=["value"]), ["method", "x"]).assign(
+            pixels=lambda d: d.x**2
+        )
+        if len(s):
+            _lines(ax, s, "pixels", palette, log=True)
+            ax.set(yscale="log")
+        else:
+            ax.text(0.5, 0.5, "not measurable at these sizes", ha="center", transform=ax.transAxes)
+        for r in over.itertuples():
+            ax.scatter(
+                r.x**2,
+                0.95,
+                marker="X",
+                s=50,
+                color=palette[r.method],
+                transform=ax.get_xaxis_transform(),
+            )
+        ax.set(xscale="log", xlabel="pixels (side²)", ylabel=label)
+    fig.suptitle(
+        f"{ev.experiment}: cost against image size (X at the top: over budget)", fontsize=9
+    )
+    return _save(fig, ev, run_dir, "fig07_scaling")
+
+
+def roc(ev, run_dir: Path) -> Path | None:
+    from sklearn.metrics import roc_curve
+
+    grid, curves = np.linspace(0, 1, 101), []
+    for label, seed, path in _trial_files(ev, run_dir, "scores.csv"):
+        table = pd.read_csv(path)
+        for s in (c for c in table.columns if c not in NOT_SCORES):
+            ok = table[s].notna()
+            fpr, tpr, _ = roc_curve(table.is_ood[ok], table[s][ok])
+            curves.append(
+                pd.DataFrame(
+                    {
+                        "method": label,
+                        "seed": seed,
+                        "score": s,
+                        "x": grid,
+                        "value": np.interp(grid, fpr, tpr),
+                    }
+                )
+            )
+    if not curves:
+        return None
+    curves = pd.concat(curves)
+    scores = list(dict.fromkeys(curves.score))
+    prefixes = list(dict.fromkeys(s.rpartition("/")[0] for s in scores))
+    bases = list(dict.fromkeys(s.rpartition("/")[2] for s in scores))
+    palette, fig = _palette(ev.labels()), _figure(2.4 * len(bases), 2.4 * len(prefixes) + 0.4)
+    axes = _subplots(fig, len(prefixes), len(bases), sharex=True, sharey=True)
+    for i, prefix in enumerate(prefixes):
+        for j, base in enumerate(bases):
+            ax, score = axes[i, j], f"{prefix}/{base}".lstrip("/")
+            s = _summary(curves[curves.score == score], ["method", "x"])
+            if len(s):
+                _lines(ax, s, "x", palette, marker=None, bands=False)
+            ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1)
+            ax.set(title=score, xlabel="FPR", ylabel="TPR", xlim=(0, 1), ylim=(0, 1.01))
+            if ax.get_legend() and (i, j) != (0, 0):
+                ax.get_legend().remove()
+    fig.suptitle(f"{ev.experiment}: ROC, OOD positive (mean over seeds)", fontsize=9)
+    return _save(fig, ev, run_dir, "fig09_roc")
+
+
+def variance_histograms(ev, run_dir: Path) -> Path | None:
+    frames = [
+        pd.read_csv(p).assign(method=label)
+        for label, _, p in _trial_files(ev, run_dir, "scores.csv")
+    ]
+    frames = [f for f in frames if any("sigma2" in c for c in f.columns)]
+    if not frames:
+        return None
+    data = pd.concat(frames)
+    scores = [c for c in data.columns if "sigma2" in c]
+    methods = list(dict.fromkeys(data.method))
+    fig = _figure(2.6 * len(scores), 1.9 * len(methods) + 0.4)
+    axes = _subplots(fig, len(methods), len(scores))
+    for i, method in enumerate(methods):
+        for j, score in enumerate(scores):
+            d = data[(data.method == method) & data[score].notna()]
+            ax = axes[i, j]
+            if len(d):
+                d = d.assign(log10=np.log10(np.maximum(d[score], 1e-12)))
+                sns.histplot(
+                    data=d,
+                    x="log10",
+                    hue="set",
+                    stat="density",
+                    common_norm=False,
+                    bins=30,
+                    element="step",
+                    ax=ax,
+                    legend=(i, j) == (0, 0),
+                )
+            ax.set(title=f"{method}: {score}", xlabel=f"log10 {score}")
+            ax.title.set_fontsize(8)
+    fig.suptitle(f"{ev.experiment}: variance, in-distribution vs OOD (all seeds)", fontsize=9)
+    return _save(fig, ev, run_dir, "fig10_variance_histograms")
+
+
+def imputation_grids(ev, run_dir: Path) -> Path | None:
+    import matplotlib.image as mpimg
+
+    first = {}
+    for label, seed, path in sorted(
+        _trial_files(ev, run_dir, "imputations.png"), key=lambda f: f[1]
+    ):
+        first.setdefault(label, path)
+    if not first:
+        return None
+    images = {label: mpimg.imread(path) for label, path in first.items()}
+    cols = min(3, len(images))
+    rows = -(-len(images) // cols)
+    aspect = max(im.shape[1] / im.shape[0] for im in images.values())
+    fig = Figure(figsize=(4.5 * aspect * cols + 0.2, 4.7 * rows), layout="constrained")
+    for ax, (label, image) in zip(fig.subplots(rows, cols, squeeze=False).flat, images.items()):
+        ax.imshow(image)
+        ax.set_title(label, fontsize=9)
+    for ax in fig.axes:
+        ax.axis("off")
+    fig.suptitle(f"{ev.experiment}: imputations (first seed; rows: test images)", fontsize=9)
+    return _save(fig, ev, run_dir, "fig11_imputations")
+
+
+def reliability(ev, run_dir: Path) -> Path | None:
+    from tasks.metrics import N_BINS
+
+    panels, masked = {}, "classifier on masked input"
+    for label, _, path in _trial_files(ev, run_dir, "per_input.csv"):
+        t = pd.read_csv(path)
+        for name, prefix in ((label, ""), (masked, "classifier_")):
+            if {f"{prefix}confidence", f"{prefix}pred", "label"} <= set(t.columns):
+                panels.setdefault(name, []).append(
+                    pd.DataFrame(
+                        {
+                            "confidence": t[f"{prefix}confidence"],
+                            "correct": t[f"{prefix}pred"] == t["label"],
+                        }
+                    )
+                )
+    if not panels:
+        return None
+    panels = {k: v for k, v in panels.items() if k != masked} | (
+        {masked: panels[masked]} if masked in panels else {}
+    )
+    edges = np.linspace(0, 1, N_BINS + 1)
+    fig = _figure(2.4 * len(panels), 2.7)
+    for ax, (name, parts) in zip(_subplots(fig, 1, len(panels))[0], panels.items()):
+        d = pd.concat(parts)
+        d["bin"] = np.searchsorted(edges[1:-1], d.confidence, side="left")
+        b = d.groupby("bin").agg(
+            accuracy=("correct", "mean"), confidence=("confidence", "mean"), n=("correct", "size")
+        )
+        ece = float((b.n / b.n.sum() * (b.accuracy - b.confidence).abs()).sum())
+        ax.bar(
+            (edges[:-1][b.index] + edges[1:][b.index]) / 2,
+            b.accuracy,
+            width=1 / N_BINS,
+            edgecolor="k",
+            lw=0.5,
+        )
+        ax.plot([0, 1], [0, 1], color="grey", ls=":")
+        ax.set(
+            xlim=(0, 1),
+            ylim=(0, 1),
+            xlabel="confidence",
+            ylabel="accuracy",
+            title=f"{name}\nECE {ece:.3f}",
+        )
+        ax.title.set_fontsize(8)
+    fig.suptitle(f"{ev.experiment}: reliability diagrams (all seeds pooled)", fontsize=9)
+    return _save(fig, ev, run_dir, "reliability")
+
+
+def knn(ev, run_dir: Path) -> Path | None:
+    t = _sweep(ev, r"^(accuracy)/n=(\d+)$")
+    if t.empty:
+        return None
+    s = _summary(t, ["method", "x"])
+    fig = _figure(4.8, 3.2)
+    ax = _subplots(fig, 1, 1)[0, 0]
+    ax.axvspan(1, 20, color="grey", alpha=0.1, label="claim: 1-20 labels")
+    _lines(ax, s, "x", _palette(ev.labels()), clip=(0, 1))
+    ax.set(xscale="log", xlabel="labels per class", ylabel="accuracy", ylim=(0, 1.02))
+    ax.legend(fontsize=7)
+    fig.suptitle(f"{ev.experiment}: KNN accuracy (mean and 95% CI over seeds)", fontsize=9)
+    return _save(fig, ev, run_dir, "fig12_knn")
+
+
+def _bars(
+    ev,
+    run_dir: Path,
+    metrics: list[str],
+    name: str,
+    title: str,
+    log: bool = False,
+    panels: bool = True,
+) -> Path | None:
+    d = ev.raw[ev.raw.metric.isin(metrics)]
+    if d.empty:
+        return None
+    groups = [[m] for m in metrics] if panels else [metrics]
+    fig = _figure(4.2 * len(groups) if panels else 9, 3.2)
+    for ax, group in zip(_subplots(fig, 1, len(groups))[0], groups):
+        part = d[d.metric.isin(group)]
+        x, hue = ("method", None) if panels else ("metric", "method")
+        if log:  # bars on a log axis start nowhere: points with their intervals
+            sns.pointplot(
+                data=part,
+                x=x,
+                y="value",
+                errorbar=_t_interval,
+                linestyle="none",
+                capsize=0.1,
+                ax=ax,
+            )
+        else:
+            sns.barplot(
+                data=part, x=x, y="value", hue=hue, errorbar=_t_interval, capsize=0.1, ax=ax
+            )
+        hues = list(dict.fromkeys(part.method)) if hue else [None]
+        xs = list(dict.fromkeys(part[x]))
+        for i, xv in enumerate(xs):
+            for j, method in enumerate(hues):
+                label, metric = (xv, group[0]) if not hue else (method, xv)
+                row = ev.paper(label, metric)
+                if row is not None and np.isfinite(row["value"]):
+                    pos = i if not hue else i - 0.4 + 0.8 / len(hues) * (j + 0.5)
+                    ax.scatter(pos, row["value"], marker="D", color="k", s=18, zorder=5)
+        ax.set(
+            yscale="log" if log else "linear", xlabel="", ylabel=group[0] if panels else "accuracy"
+        )
+        ax.tick_params(axis="x", rotation=30, labelsize=7)
+    fig.suptitle(f"{ev.experiment}: {title} (mean, 95% CI over seeds; ◆ paper)", fontsize=9)
+    return _save(fig, ev, run_dir, name)
+
+
+def hessian_quality(ev, run_dir: Path) -> Path | None:
+    return _bars(
+        ev, run_dir, ["neg_log_px", "mse"], "table2_hessian_quality", "-log p(x) and MSE", log=True
+    )
+
+
+def attributes(ev, run_dir: Path) -> Path | None:
+    ref = ev.reference if ev.reference is not None else pd.DataFrame(columns=["metric"])
+    names = sorted(m for m in set(ev.raw.metric) if re.fullmatch(r"accuracy/(?!n=).+", m))
+    published = [m for m in dict.fromkeys(ref.metric) if m in names]
+    return _bars(
+        ev,
+        run_dir,
+        published or names[:12],
+        "table4_attributes",
+        "KNN accuracy per attribute",
+        panels=False,
+    )
