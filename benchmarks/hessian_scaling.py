@@ -13,15 +13,9 @@ import json
 import sys
 from pathlib import Path
 
-from methods.curvature.scaling import (
-    FIT_MIN_SIDE,
-    POINTS,
-    check_point,
-    fit_slopes,
-    plot,
-    run_grid,
-    run_point_guarded,
-)
+from methods.curvature.scaling import POINTS, run_grid, run_point_guarded
+from methods.curvature.scaling_net import check_point
+from methods.curvature.scaling_report import FIT_MIN_SIDE, fit_slopes, plot
 
 METHODS = POINTS  # the name this script used to export
 DEFAULT_SIDES = (8, 16, 32, 64, 128, 256)

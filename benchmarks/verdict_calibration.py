@@ -27,9 +27,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from harness.report.evidence import Evidence
 from harness.report.leaderboard import RAW_COLUMNS, aggregate, paper_reference
 from harness.report.paired import HOLDS, ROPE
-from harness.report.verdicts import Evidence, evaluate
+from harness.report.verdicts import evaluate
 from laebench_paper.claims import CLAIMS
 
 CLAIM = {c.id: c for c in CLAIMS}

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from harness.report.claims import Paper, register_paper
 
-from .claims import CLAIMS, departure
+from .claims import CLAIMS
+from .estimates import departure
 
 PAPER = register_paper(
     Paper(

@@ -11,7 +11,6 @@ attributes (Table 4).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -19,84 +18,17 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from harness.report.numbers import ci95_half
-from harness.store.pack import artifact
-
-DPI = 80
-NOT_SCORES = ("set", "is_ood", "log_px_raw")
-
-
-def _save(fig: Figure, ev, run_dir: Path, name: str) -> Path:
-    path = Path(run_dir) / "figures" / f"{ev.experiment}_{name}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI)
-    return path
-
-
-def _figure(width: float, height: float) -> Figure:
-    with sns.axes_style("whitegrid"), sns.plotting_context("paper"):
-        return Figure(figsize=(width, height), layout="constrained")
-
-
-def _subplots(fig: Figure, rows: int, cols: int, **kw):
-    with sns.axes_style("whitegrid"), sns.plotting_context("paper"):
-        return np.atleast_2d(fig.subplots(rows, cols, squeeze=False, **kw))
-
-
-def _palette(labels) -> dict:
-    labels = list(dict.fromkeys(labels))
-    return dict(zip(labels, sns.color_palette("tab10", n_colors=max(len(labels), 1))))
-
-
-def _summary(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Mean and 95% t half-width of `value` over seeds, per group."""
-    if df.empty:
-        return pd.DataFrame(columns=[*by, "mean", "half", "n"])
-    g = df.groupby(by, sort=False).value
-    return pd.DataFrame(
-        {"mean": g.mean(), "half": g.apply(ci95_half), "n": g.count()}
-    ).reset_index()
-
-
-def _t_interval(values) -> tuple[float, float]:
-    half = ci95_half(values)
-    mean = float(np.mean(values))
-    return (mean - half, mean + half) if np.isfinite(half) else (mean, mean)
-
-
-def _lines(
-    ax,
-    s: pd.DataFrame,
-    x: str,
-    palette: dict,
-    log: bool = False,
-    marker: str | None = "o",
-    bands: bool = True,
-    clip: tuple[float, float] = (-np.inf, np.inf),
-) -> None:
-    """Mean per method against `x`, with its 95% CI band over seeds (clipped to the quantity's range)."""
-    sns.lineplot(
-        data=s, x=x, y="mean", hue="method", palette=palette, marker=marker, errorbar=None, ax=ax
-    )
-    for method, g in s.groupby("method", sort=False) if bands else ():
-        lo, hi = (g["mean"] - g["half"]).clip(*clip), (g["mean"] + g["half"]).clip(*clip)
-        ax.fill_between(
-            g[x], lo.where(lo > 0) if log else lo, hi, color=palette[method], alpha=0.2, lw=0
-        )
-
-
-def _trial_files(ev, run_dir: Path, name: str) -> list[tuple[str, int, Path]]:
-    trials = ev.raw.drop_duplicates("trial_id")
-    found = [
-        (r.method, r.seed, artifact(Path(run_dir) / "artifacts" / r.trial_id, name))
-        for r in trials.itertuples()
-    ]
-    return [f for f in found if f[2] is not None]
-
-
-def _sweep(ev, pattern: str) -> pd.DataFrame:
-    parsed = ev.raw.metric.str.extract(pattern)
-    return ev.raw.assign(kind=parsed[0], x=pd.to_numeric(parsed[1])).dropna(subset=["kind"])
+from laebench_paper.plotting import (
+    NOT_SCORES,
+    _figure,
+    _lines,
+    _palette,
+    _save,
+    _subplots,
+    _summary,
+    _sweep,
+    _trial_files,
+)
 
 
 def scaling(ev, run_dir: Path) -> Path | None:
@@ -300,71 +232,3 @@ def knn(ev, run_dir: Path) -> Path | None:
     ax.legend(fontsize=7)
     fig.suptitle(f"{ev.experiment}: KNN accuracy (mean and 95% CI over seeds)", fontsize=9)
     return _save(fig, ev, run_dir, "fig12_knn")
-
-
-def _bars(
-    ev,
-    run_dir: Path,
-    metrics: list[str],
-    name: str,
-    title: str,
-    log: bool = False,
-    panels: bool = True,
-) -> Path | None:
-    d = ev.raw[ev.raw.metric.isin(metrics)]
-    if d.empty:
-        return None
-    groups = [[m] for m in metrics] if panels else [metrics]
-    fig = _figure(4.2 * len(groups) if panels else 9, 3.2)
-    for ax, group in zip(_subplots(fig, 1, len(groups))[0], groups):
-        part = d[d.metric.isin(group)]
-        x, hue = ("method", None) if panels else ("metric", "method")
-        if log:  # bars on a log axis start nowhere: points with their intervals
-            sns.pointplot(
-                data=part,
-                x=x,
-                y="value",
-                errorbar=_t_interval,
-                linestyle="none",
-                capsize=0.1,
-                ax=ax,
-            )
-        else:
-            sns.barplot(
-                data=part, x=x, y="value", hue=hue, errorbar=_t_interval, capsize=0.1, ax=ax
-            )
-        hues = list(dict.fromkeys(part.method)) if hue else [None]
-        xs = list(dict.fromkeys(part[x]))
-        for i, xv in enumerate(xs):
-            for j, method in enumerate(hues):
-                label, metric = (xv, group[0]) if not hue else (method, xv)
-                row = ev.paper(label, metric)
-                if row is not None and np.isfinite(row["value"]):
-                    pos = i if not hue else i - 0.4 + 0.8 / len(hues) * (j + 0.5)
-                    ax.scatter(pos, row["value"], marker="D", color="k", s=18, zorder=5)
-        ax.set(
-            yscale="log" if log else "linear", xlabel="", ylabel=group[0] if panels else "accuracy"
-        )
-        ax.tick_params(axis="x", rotation=30, labelsize=7)
-    fig.suptitle(f"{ev.experiment}: {title} (mean, 95% CI over seeds; ◆ paper)", fontsize=9)
-    return _save(fig, ev, run_dir, name)
-
-
-def hessian_quality(ev, run_dir: Path) -> Path | None:
-    return _bars(
-        ev, run_dir, ["neg_log_px", "mse"], "table2_hessian_quality", "-log p(x) and MSE", log=True
-    )
-
-
-def attributes(ev, run_dir: Path) -> Path | None:
-    ref = ev.reference if ev.reference is not None else pd.DataFrame(columns=["metric"])
-    names = sorted(m for m in set(ev.raw.metric) if re.fullmatch(r"accuracy/(?!n=).+", m))
-    published = [m for m in dict.fromkeys(ref.metric) if m in names]
-    return _bars(
-        ev,
-        run_dir,
-        published or names[:12],
-        "table4_attributes",
-        "KNN accuracy per attribute",
-        panels=False,
-    )

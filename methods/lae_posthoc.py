@@ -25,19 +25,10 @@ Prior precision (`prior_selection`, recorded in the checkpoint, the training his
 Likelihood and temperature: the posterior precision is H / (noise_variance * temperature) + prior.
 - `observation_noise` "unit" (default: the paper and the authors, laplace-torch's sigma_noise = 1) or "mle"
   (the MAP network's training MSE per pixel, ~0.05 on MNIST: the GGN weighs ~20x more).
-- `temperature` 1.0 (default: the Bayesian posterior). Below 1 a cold posterior, N(theta*, (H / T + prior)^-1).
-  Why it exists (measured, MNIST MLP 784-512-256-2, 6k images, 6 epochs, seed 0; configs/posthoc-temperature.yaml
-  and benchmarks/online_vs_posthoc_precision.py): the online LAE's running precision is a median 1,583x (quartiles 397x / 316,000x) the GGN
-  of the post-hoc Laplace at the MAP: with alpha = 1e-3 its sum of N/B-scaled batch GGNs saturates near
-  GGN / alpha and is taken at sampled weights. Output-variance AUROC (MNIST in, FashionMNIST out) of the
-  post-hoc posterior: evidence prior 0.31; GGN x 10 with prior 1 0.34; x 100 0.98; x 1,583 0.997 (online LAE
-  0.999). The online LAE's OOD signal is that of a cold posterior; `temperature` lets a post-hoc Laplace be
-  compared with it at equal temperature.
-Why its output variance ranks FashionMNIST below MNIST on the MNIST MLP (AUROC 0.30-0.46 with either
-prior; 60,000 training images change nothing: 0.34 / 0.38, mean of 3 seeds), measured by
-`benchmarks/laplace_variance_sources.py`: the variance comes from decoder weights (their noise depends on
-the latent code only; AUROC 0.24-0.63), not from the first-layer weights of pixels MNIST never inks, which
-carry the online LAE's signal (sigma ~ 1 there).
+- `temperature` 1.0 (default: the Bayesian posterior). Below 1 a cold posterior, N(theta*, (H / T + prior)^-1):
+  the online LAE's posterior is a cold one, and `temperature` lets a post-hoc Laplace be compared with it at
+  equal temperature. What was measured, and where each posterior's output variance comes from:
+  docs/laplace-posteriors.md.
 The authors drew 50 networks at test time for post-hoc OOD (`lae_posthoc_conv.yaml`); configs/paper.yaml
 sets the OOD task's per-method `n_samples` accordingly.
 """
@@ -55,26 +46,22 @@ from .base import ModelSpec, Samples
 from .curvature import POSTHOC_MODES
 from .laplace_common import (
     SampledAutoencoder,
-    flatten,
-    gaussian_log_likelihood,
     hessian_params,
-    log_marginal_likelihood,
-    optimise_prior_precision,
     posterior_health,
     sample_all_networks,
     sample_diagonal_gaussian,
     sample_weights,
     unflatten,
 )
-from .posthoc_laplace_torch import build_laplace, fit_laplace, to_device
+from .posthoc_backends import Backends
+from .posthoc_laplace_torch import to_device
+from .posthoc_prior import SEARCH_STEPS, PriorSelection  # noqa: F401 (SEARCH_STEPS: the search's length)
 from .registry import register
-from .training import batches
 
 HESSIANS = POSTHOC_MODES  # the diagonal modes and laplace-torch's "kfac"
 BACKENDS = ("laebench", "laplace")
 PRIOR_SELECTIONS = ("val_sampled", "marglik")
 OBSERVATION_NOISES = ("mle", "unit")
-SEARCH_STEPS = 16  # half-decades above the evidence maximum: up to 10^7.5 times it
 LAPLACE_ARCHS = ("mlp",)
 
 
@@ -83,7 +70,7 @@ def _uses_laplace_torch(params: dict) -> bool:
 
 
 @register("lae_posthoc")
-class LAEPosthoc(AE):
+class LAEPosthoc(PriorSelection, Backends, AE):
     """Diagonal (or KFAC) Laplace approximation around the weights theta* of a trained `ae`.
 
     The mean theta* is the encoder/decoder weights (the checkpoint's modules); the extra state holds the
@@ -222,74 +209,6 @@ class LAEPosthoc(AE):
         self.history_ = [record]
         reporter(record)
 
-    def _noise_variance(self, sq_error: float | None, n_values: int) -> float:
-        """The Gaussian likelihood's noise variance per pixel: 1 ("unit"), or the MAP network's mean squared
-        error on the training set ("mle", the variance's maximum-likelihood estimate)."""
-        if self.params["observation_noise"] == "unit":
-            return 1.0
-        return max(sq_error / n_values, 1e-12)
-
-    @torch.no_grad()
-    def _training_sq_error(self, train_x: torch.Tensor) -> float | None:
-        """The MAP network's summed squared error on the training set, when the noise needs it (else None)."""
-        if self.params["observation_noise"] == "unit":
-            return None
-        return sum(
-            float(((self.network(xb) - xb) ** 2).sum())
-            for xb in batches(train_x, 1024, shuffle=False)
-        )
-
-    # --- prior precision -------------------------------------------------------------------------------
-    def _set_prior(self, prior: float) -> None:
-        """Posterior precision H + prior for a new prior (H kept), or laplace-torch's prior for KFAC."""
-        if self.precision_ is not None:
-            self.precision_ = self.precision_ - self.prior_precision_ + prior
-        else:
-            self._la.prior_precision = prior
-        self.prior_precision_ = float(prior)
-
-    @torch.no_grad()
-    def _sampled_val_mse(self, val_x: torch.Tensor) -> tuple[float, float]:
-        """Validation MSE per image of the mean network and of `val_samples` networks sampled from q."""
-        mean_sq = sum(
-            float(((self.network(xb) - xb) ** 2).sum()) for xb in batches(val_x, 500, shuffle=False)
-        )
-        sampled = 0.0
-        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-            torch.manual_seed(self.spec.seed)
-            for xb in batches(val_x, 500, shuffle=False):
-                s = self._sample(xb, int(self.params["val_samples"]))
-                sampled += float(((s.recon - xb) ** 2).sum()) / s.recon.shape[0]
-        return mean_sq / len(val_x), sampled / len(val_x)
-
-    def _search_prior(self, val_x: torch.Tensor) -> list[dict]:
-        """Raise the prior from the evidence maximum by half-decades until sampled networks are usable."""
-        if len(val_x) == 0:
-            raise ValueError(
-                "lae_posthoc prior_selection 'val_sampled' needs validation images; the dataset has "
-                "none. Set prior_selection: marglik or a prior_precision."
-            )
-        start, trail = self.prior_precision_, []
-        for k in range(SEARCH_STEPS):
-            prior = start * 10 ** (k / 2)
-            self._set_prior(prior)
-            mean_mse, sampled_mse = self._sampled_val_mse(val_x)
-            ok = sampled_mse <= (1 + self.params["val_tolerance"]) * mean_mse
-            trail.append(
-                {
-                    "prior_precision": prior,
-                    "val_mse_mean_net": mean_mse,
-                    "val_mse_sampled": sampled_mse,
-                    "accepted": ok,
-                }
-            )
-            if ok:
-                break
-        self.prior_source_ = (
-            "val_sampled" if trail[-1]["accepted"] else "val_sampled (no candidate passed: largest)"
-        )
-        return trail
-
     def diagnostics(self) -> dict:
         """The chosen prior, the evidence maximum, and the posterior's health (see `posterior_health`)."""
         out = {
@@ -300,64 +219,6 @@ class LAEPosthoc(AE):
         if self.precision_ is not None:
             out.update(posterior_health(self.precision_, self.prior_precision_))
         return out
-
-    @torch.no_grad()
-    def _mean_val_loss(self, data) -> float:
-        """MSE of the mean network theta* on the validation split (the `ae`'s, reported for comparison)."""
-        val_x = data.val_x.to(self.device)
-        total = sum(
-            float(self.validation_loss(xb)) * len(xb) for xb in batches(val_x, 1024, shuffle=False)
-        )
-        return total / max(len(val_x), 1)
-
-    def _fit_laebench(self, train_x: torch.Tensor) -> None:
-        from .curvature import diag_ggn, record_activations
-
-        network = self.network
-        ggn = [torch.zeros_like(p) for p in network.parameters()]
-        sq_error = 0.0
-        for xb in batches(train_x, int(self.params["batch_size"]), shuffle=False):
-            with torch.no_grad(), record_activations(network) as record:  # one forward for both
-                sq_error += float(((network(xb) - xb) ** 2).sum())
-            g = diag_ggn(
-                network,
-                xb,
-                self.params["hessian"],
-                threshold=self.params["threshold"],
-                activations=record,
-            )
-            torch._foreach_add_(ggn, g)
-        self.noise_variance_ = self._noise_variance(
-            sq_error, train_x.numel()
-        )  # from the GGN pass's forwards
-        h = flatten(ggn).div_(self.noise_variance_ * self.params["temperature"])
-        mean = flatten([p.detach() for p in network.parameters()])
-        sq_norm = float(mean.double().square().sum())
-        prior = self.params["prior_precision"] or optimise_prior_precision(sq_norm, h)
-        self.prior_precision_ = float(prior)
-        log_lik = gaussian_log_likelihood(sq_error, train_x.numel(), self.noise_variance_)
-        self.log_marglik_ = log_marginal_likelihood(log_lik, sq_norm, h, self.prior_precision_)
-        self.precision_ = h + self.prior_precision_
-        self.laplace_state_ = None
-
-    def _laplace(self):
-        return build_laplace(
-            self.encoder,
-            self.decoder,
-            self.params["hessian"],
-            getattr(self, "noise_variance_", 1.0),
-            float(self.params["temperature"]),
-        )
-
-    def _fit_laplace_torch(self, train_x: torch.Tensor) -> None:
-        la = self._laplace()
-        fit_laplace(la, train_x, int(self.params["batch_size"]), self.params["prior_precision"])
-        self.prior_precision_ = float(la.prior_precision.mean())
-        self.log_marglik_ = float(la.log_marginal_likelihood())
-        if self.params["hessian"] == "kfac":
-            self.precision_, self.laplace_state_, self._la = None, la.state_dict(), la
-        else:
-            self.precision_, self.laplace_state_ = la.posterior_precision.detach().clone(), None
 
     # --- checkpoint ------------------------------------------------------------------------------------
     def extra_state(self) -> dict:

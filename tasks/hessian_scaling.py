@@ -111,7 +111,7 @@ class HessianScaling(Task):
         ]
 
     def summarize(self, raw: pd.DataFrame, artifact_dir: Path) -> list[dict]:
-        from methods.curvature.scaling import fit_slopes, plot
+        from methods.curvature.scaling_report import fit_slopes, plot
 
         parsed = raw.metric.str.extract(r"^(time_s|peak_mem_mb)@side=(\d+)$")
         table = raw.assign(kind=parsed[0], side=pd.to_numeric(parsed[1])).dropna(subset=["kind"])

@@ -25,7 +25,7 @@ def ray_address():
     """Address of a Ray instance shared by every test that runs a grid (started once)."""
     import ray
 
-    from harness.execution.runner import loopback_only, quiet_token_notice
+    from harness.execution.ray_setup import loopback_only, quiet_token_notice
 
     if (
         not ray.is_initialized()

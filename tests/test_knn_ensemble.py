@@ -18,7 +18,7 @@ import tasks
 from harness.datasets import Dataset, load_dataset
 from methods.base import Method, ModelSpec, Samples
 from tasks.base import EvalContext
-from tasks.knn import majority_vote
+from tasks.knn_fit import majority_vote
 
 
 class TwoSpaces(Method):

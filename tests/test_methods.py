@@ -13,7 +13,7 @@ import torch
 
 import methods
 from harness.datasets import load_dataset
-from harness.execution.trials import train_model
+from harness.execution.training import train_model
 from harness.store.models import ModelCache
 from methods import ModelSpec, get
 from methods.ae import AE

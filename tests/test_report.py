@@ -15,10 +15,12 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 import harness.report.paired as paired
-from harness.report.leaderboard import RAW_COLUMNS, aggregate, paper_reference, to_markdown
+from harness.report.evidence import Evidence
+from harness.report.leaderboard import RAW_COLUMNS, aggregate, paper_reference
+from harness.report.leaderboard_md import to_markdown
 from harness.report.numbers import fmt_ci
 from harness.report.paired import CONTRADICTED, HOLDS, INCONCLUSIVE
-from harness.report.verdicts import Comparison, Evidence, Part, combine, evaluate
+from harness.report.verdicts import Comparison, Part, combine, evaluate
 from laebench_paper.claims import CLAIMS
 
 VERDICTS = (
@@ -69,7 +71,8 @@ TINY = textwrap.dedent("""
 
 def _run_in_process(grid_path, results):
     """The grid through the harness's own trial functions, in this process and without Ray (seconds, not minutes)."""
-    from harness.execution.trials import eval_trial, train_model
+    from harness.execution.training import train_model
+    from harness.execution.trials import eval_trial
     from harness.grid.config import load_grid
     from harness.grid.plan import make_plan, serialise
 

@@ -291,7 +291,7 @@ def test_resume_after_kill(tmp_path, ray_address):
 
 def test_partial_training_resumes_from_its_last_epoch(tmp_path):
     """The training loop's per-epoch checkpoint: a resumed fit continues at the saved epoch."""
-    from harness.execution.trials import train_model
+    from harness.execution.training import train_model
     from harness.store.models import ModelCache
     from methods.base import ModelSpec
 
@@ -364,7 +364,7 @@ def test_gpu_request_without_gpus_fails_fast_with_exit_2(tmp_path, ray_address):
 
 
 def test_eval_batches_keep_every_evaluation_once_and_never_mix_resources():
-    from harness.execution.runner import eval_batches
+    from harness.execution.tune_phase import eval_batches
 
     configs = [{"id": i, "cpus": 1 if i < 30 else 2, "gpus": 0} for i in range(40)]
     batches = eval_batches(configs, slots=2)

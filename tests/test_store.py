@@ -19,7 +19,8 @@ from harness.cli import main
 from harness.grid.config import load_grid
 from harness.grid.plan import make_plan
 from harness.store.locks import exclusive
-from harness.store.models import ModelCache, inspect_folder
+from harness.store.models import ModelCache
+from harness.store.verify import inspect_folder
 from tests.conftest import ROOT
 
 
@@ -180,7 +181,7 @@ KILLER = textwrap.dedent('''
     import harness.store.models as cache_module
     from harness.grid.config import load_grid
     from harness.grid.plan import make_plan
-    from harness.execution.trials import train_trial
+    from harness.execution.training import train_trial
 
     grid, models, seed, point = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     spec = next(s for s in make_plan(load_grid(grid)).models if s.seed == seed)
@@ -315,7 +316,7 @@ def test_live_lock_holder_is_waited_for(tmp_path):
 def test_derived_results_are_kept_next_to_their_model_and_dropped_with_it(tmp_path):
     """`ModelCache.derived` (the OOD task's typicality reference): computed once per model and identity, computed
     again when the model is retrained (its sha256 changes) or the identity differs."""
-    from harness.execution.trials import train_model
+    from harness.execution.training import train_model
     from methods.base import ModelSpec
 
     spec = ModelSpec(

@@ -22,7 +22,7 @@ from methods.base import Method, ModelSpec, Samples
 from tasks import metrics
 from tasks.base import EvalContext
 from tasks.imputation import impute, observed_mask
-from tasks.knn import fit_knn, labelled_split, multilabel_split
+from tasks.knn_fit import fit_knn, labelled_split, multilabel_split
 
 
 # ----------------------------------------------------------------------------- fixtures

@@ -20,7 +20,8 @@ import math
 import time
 from pathlib import Path
 
-from harness.grid.config import Grid
+from harness.execution.search_tune import _scheduler, _search_alg, _tune_space
+from harness.grid.schema import Grid
 from harness.grid.spaces import SearchSettings, concrete, is_space
 from harness.store.files import write_atomic
 from harness.store.locks import exclusive
@@ -297,45 +298,3 @@ def _last_line(error) -> str:
 
 def _finite(value) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
-
-
-def _tune_space(space: dict):
-    from ray import tune
-
-    kind, args = next(iter(space.items()))
-    return {
-        "loguniform": lambda: tune.loguniform(*args),
-        "uniform": lambda: tune.uniform(*args),
-        "randint": lambda: tune.randint(*args),
-        "choice": lambda: tune.choice(args),
-        "grid": lambda: tune.grid_search(args),
-    }[kind]()
-
-
-def _search_alg(s: SearchSettings, seed: int):
-    if s.search_alg == "optuna":
-        from ray.tune.search.optuna import OptunaSearch
-
-        return OptunaSearch(metric="selection", mode=s.mode, seed=seed)
-    from ray.tune.search import BasicVariantGenerator
-
-    return BasicVariantGenerator(random_state=seed)
-
-
-def _scheduler(s: SearchSettings, train: dict):
-    """ASHA stops on the per-epoch validation loss (the only per-epoch signal every method reports); the
-    search metric then chooses among the trials that finished."""
-    if s.scheduler["name"] != "asha":
-        return None
-    from ray.tune.schedulers import ASHAScheduler
-
-    max_epochs = train["max_epochs"]
-    max_t = max(max_epochs[next(iter(max_epochs))]) if is_space(max_epochs) else max_epochs
-    return ASHAScheduler(
-        time_attr="training_iteration",
-        metric="val_loss",
-        mode="min",
-        max_t=int(max_t),
-        grace_period=min(s.scheduler["grace_period"], int(max_t)),
-        reduction_factor=s.scheduler["reduction_factor"],
-    )

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import torch
 
-from harness.execution.trials import _setup, dataset_for, train_model
+from harness.execution.training import train_model
+from harness.execution.trial_support import dataset_for, setup_worker
 from harness.grid.spaces import concrete
 from harness.store.models import ModelCache
 from methods import get as get_method
@@ -65,7 +66,7 @@ def search_trial(config: dict, static: dict) -> None:
 
     spec = concrete(ModelSpec(**static["base"]), config["sampled"])
     common = static["common"]
-    device = _setup(common, static["cpus"])
+    device = setup_worker(common, static["cpus"])
     cache = ModelCache(common["models_dir"], common.get("lock"))
     _train_dependencies(spec, common, device, cache)
     reporter = _HeldBackReporter(tune.report, static["metric"])

@@ -11,206 +11,29 @@ counts as done only while that model is still the verified one in the cache (`re
 
 from __future__ import annotations
 
-import contextlib
 import time
 import traceback
 from pathlib import Path
 
 import torch
 
-from harness.datasets import load_dataset
-from harness.execution.console import log_path, trial_log
-from harness.execution.retries import RetryTrial, retry_left
-from harness.grid.plugins import import_plugins
+from harness.execution.retries import retry_left
+from harness.execution.trial_support import (
+    dataset_for,
+    model_cache,
+    one_line,
+    setup_worker,
+    trial_logged,
+    tune_report,
+)
 from harness.store.files import DamagedFileError
+from harness.store.layout import CacheError
 from harness.store.locks import exclusive
-from harness.store.models import CacheError, ModelCache
+from harness.store.models import ModelCache
 from harness.store.provenance import provenance
 from harness.store.records import TrialRecord, read_record, record_path, write_record
-from laebench.checkpoints import CheckpointError, load_checkpoint
 from laebench.fingerprint import fingerprint
-from methods import get as get_method
 from methods.base import ModelSpec, current_code
-
-
-def trial_device() -> torch.device:
-    try:
-        import ray
-
-        gpus = ray.get_gpu_ids() if ray.is_initialized() else []
-    except Exception:
-        gpus = []
-    return torch.device("cuda") if gpus and torch.cuda.is_available() else torch.device("cpu")
-
-
-def _setup(common: dict, cpus: float | None = None) -> torch.device:
-    import_plugins(common.get("plugins", []), common.get("plugin_paths", []))
-    if cpus:
-        torch.set_num_threads(max(1, int(cpus)))
-    return trial_device()
-
-
-def dataset_for(spec_data: dict, data_root):
-    return load_dataset(
-        spec_data["name"],
-        data_root,
-        classes=spec_data.get("classes"),
-        train_limit=spec_data.get("limit"),
-    )
-
-
-def _in_tune_session() -> bool:
-    try:
-        import warnings
-
-        from ray import tune
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # outside a session Ray warns and returns None
-            return tune.get_context().get_trial_id() is not None
-    except Exception:
-        return False
-
-
-def _print_epoch(metrics: dict) -> None:
-    print(
-        " ".join(
-            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()
-        ),
-        flush=True,
-    )
-
-
-def _reporter():
-    """Per-epoch metrics to Ray Tune inside a trial, as a printed line outside."""
-    if _in_tune_session():
-        from ray import tune
-
-        # scalars only: Tune's loggers cannot write a list (e.g. lae_posthoc's prior search trail), which
-        # stays in the model's history
-        return lambda metrics: tune.report(
-            {
-                k: v
-                for k, v in metrics.items()
-                if isinstance(v, (int, float, str, bool)) or v is None
-            }
-        )
-    return _print_epoch
-
-
-def _cache(common: dict) -> ModelCache:
-    return ModelCache(common["models_dir"], common.get("lock"))
-
-
-def train_model(
-    spec: ModelSpec, common: dict, device: torch.device | None = None, report=None
-) -> None:
-    """Train `spec` (its dependencies must be cached) and store it. Raises on failure. Call under the lock."""
-    device = device or trial_device()
-    cache = _cache(common)
-    data = dataset_for(spec.data, common.get("data_root"))
-    cls = get_method(spec.method)
-    deps = {name: cache.load(dep, device) for name, dep in cls.dependencies(spec).items()}
-    partial = cache.partial_path(spec)
-    if not common.get("resume"):
-        partial.unlink(missing_ok=True)
-    elif partial.exists():
-        try:
-            load_checkpoint(partial, map_location="cpu")
-        except CheckpointError as exc:  # torn, truncated or holding code: start this model afresh
-            print(f"[train] {spec.key}: discarding {exc}; training from epoch 0", flush=True)
-            partial.unlink(missing_ok=True)
-    started = time.perf_counter()
-    method = cls(spec, data.image_shape).fit(
-        data,
-        dependencies=deps,
-        device=device,
-        reporter=report or _reporter(),
-        checkpoint_path=partial,
-    )
-    history = getattr(method, "history_", [])
-    elapsed = time.perf_counter() - started
-    cache.save(
-        method,
-        history=history,
-        extra={"train_time_s": elapsed, "provenance": provenance(device)},
-        run_id=common.get("run_id", ""),
-    )
-    best = min((h["val_loss"] for h in history if "val_loss" in h), default=float("nan"))
-    print(
-        f"[train] {spec.key}: {len(history)} epoch(s), best val loss {best:.5g}, {elapsed:.1f}s on {device}",
-        flush=True,
-    )
-
-
-def train_trial(config: dict) -> None:
-    """Train one model unless another run did (or failed to) while this trial waited for its lock; its output
-    goes to `<run_dir>/logs/train__<model key>.log`."""
-    common = config["common"]
-    try:  # the key needs the method's class, which may come from a plugin
-        import_plugins(common.get("plugins", []), common.get("plugin_paths", []))
-        name = "train/" + ModelSpec(**config["spec"]).key
-    except Exception:  # recorded by the trial itself, which imports them again
-        name = f"train/{config['spec']['method']}-seed{config['spec']['seed']}"
-    with _logged(common, name):
-        _train_trial(config)
-
-
-def _logged(common: dict, name: str):
-    if not common.get("run_dir"):
-        return contextlib.nullcontext()
-    return trial_log(log_path(Path(common["run_dir"]), name), common.get("verbose", False))
-
-
-def _train_trial(config: dict) -> None:
-    spec = ModelSpec(**config["spec"])
-    common = config["common"]
-    cache = _cache(common)
-    failed = 0
-    try:
-        device = _setup(common, config.get("cpus"))
-        failure_before = cache.failure_stamp(spec)
-        with cache.lock(spec):
-            try:
-                found = cache.check(spec)
-                stamp = cache.failure_stamp(spec)
-                if found.ok:
-                    print(
-                        f"[train] {spec.key}: already trained (by another run meanwhile); using it",
-                        flush=True,
-                    )
-                elif stamp is not None and stamp != failure_before:
-                    print(
-                        f"[train] {spec.key}: another run failed to train it just now: {cache.failure(spec)}",
-                        flush=True,
-                    )
-                    failed = 1
-                else:
-                    if found.status == "bad":
-                        print(f"[train] {spec.key}: retraining: {found.reason}", flush=True)
-                    cache.discard(spec)
-                    print(f"[train] {spec.key} on {device}", flush=True)
-                    train_model(spec, common, device)
-            except (
-                Exception
-            ) as exc:  # recorded under the lock, so a waiting run sees it and does not retry
-                if retry_left(common, spec.key):
-                    traceback.print_exc()
-                    raise RetryTrial(
-                        f"training {spec.key} failed ({_one_line(exc)}); Tune retries it"
-                    ) from exc
-                cache.record_failure(spec, _one_line(exc))
-                traceback.print_exc()
-                failed = 1
-    except RetryTrial:
-        raise
-    except (
-        Exception
-    ) as exc:  # plugins, device or lock: recorded, never raised, the other trials go on
-        cache.record_failure(spec, _one_line(exc))
-        traceback.print_exc()
-        failed = 1
-    _tune_report({"failed": failed})
 
 
 def record_is_current(run_dir: Path, job: dict, cache: ModelCache) -> bool:
@@ -231,14 +54,14 @@ def record_is_current(run_dir: Path, job: dict, cache: ModelCache) -> bool:
 def eval_trial(config: dict) -> bool:
     """Evaluate one job and write its record; returns whether Tune should retry it (grid `max_failures`). Its
     output goes to `<run_dir>/logs/<trial id, '/' as '__'>.log`."""
-    with _logged(config["common"], config["job"]["trial_id"]):
+    with trial_logged(config["common"], config["job"]["trial_id"]):
         return _eval_trial(config)
 
 
 def _eval_trial(config: dict) -> bool:
     job, common = config["job"], config["common"]
     run_dir = Path(common["run_dir"])
-    cache = _cache(common)
+    cache = model_cache(common)
     try:
         with exclusive(
             record_path(run_dir, job["trial_id"]).with_suffix(".lock"),
@@ -250,7 +73,7 @@ def _eval_trial(config: dict) -> bool:
                     f"[eval] {job['trial_id']}: already evaluated (by another run meanwhile)",
                     flush=True,
                 )
-                _tune_report({"failed": 0})
+                tune_report({"failed": 0})
                 return False
             record = _evaluate(config, cache)
             if record["status"] != "ok" and retry_left(common, job["trial_id"]):
@@ -259,8 +82,8 @@ def _eval_trial(config: dict) -> bool:
             write_record(run_dir, TrialRecord.from_dict(record))
     except Exception as exc:  # the lock itself failed (storage gone): report, never raise
         traceback.print_exc()
-        record = {"status": "failed", "error": _one_line(exc)}
-    _tune_report({"failed": int(record["status"] != "ok")})
+        record = {"status": "failed", "error": one_line(exc)}
+    tune_report({"failed": int(record["status"] != "ok")})
     return False
 
 
@@ -287,7 +110,7 @@ def _evaluate(config: dict, cache: ModelCache) -> dict:
     started = time.perf_counter()
     device = torch.device("cpu")
     try:
-        device = _setup(common, config.get("cpus"))
+        device = setup_worker(common, config.get("cpus"))
         exp = config["experiment"]
         task = get_task(job["task"])(exp["task_params"])
         record["code"]["task"] = fingerprint(
@@ -346,7 +169,7 @@ def _evaluate(config: dict, cache: ModelCache) -> dict:
         )
         record["metrics"] = task.evaluate(ctx) + model_diagnostics(method)
     except Exception as exc:
-        record.update(status="failed", error=_one_line(exc))
+        record.update(status="failed", error=one_line(exc))
         traceback.print_exc()
     record.update(
         wall_time_s=time.perf_counter() - started, finished=time.time(), **provenance(device)
@@ -388,15 +211,3 @@ def model_diagnostics(method) -> list[dict]:
         if callable(diagnostics)
         else []
     )
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"
-
-
-def _tune_report(metrics: dict) -> None:
-    if _in_tune_session():
-        from ray import tune
-
-        tune.report(metrics)

@@ -8,7 +8,8 @@ seconds to every trial actor of a training phase.
 from __future__ import annotations
 
 from harness.execution.retries import RetryTrial
-from harness.execution.trials import eval_trial, train_trial
+from harness.execution.training import train_trial
+from harness.execution.trials import eval_trial
 
 
 def run_train(config: dict) -> None:

@@ -10,9 +10,7 @@ overwritten. See `configs/demo.yaml` for the shape.
 
 from __future__ import annotations
 
-import copy
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -21,167 +19,21 @@ from harness.grid.checks import (
     MAX_NAME,
     ConfigError,
     is_int,
-    is_number,
     no_unknown,
     require,
     safe_name,
 )
 from harness.grid.plugins import import_plugins
+from harness.grid.schema import EXPERIMENT_KEYS, GRID_KEYS, Experiment, Grid
 from harness.grid.sections import data_section, model_section
 from harness.grid.spaces import (
-    SearchSettings,
-    check_space_values,
     experiment_search,
     is_space,
     parse_search,
-    split_spaces,
 )
-from methods.base import ModelSpec
+from harness.grid.values import _methods, _resources, _seeds, _train
+from harness.grid.yaml_loader import _GridLoader
 from methods.training import DEFAULT_TRAIN
-
-GRID_KEYS = {
-    "name",
-    "description",
-    "seeds",
-    "resources",
-    "plugins",
-    "train",
-    "experiments",
-    "search",
-    "max_failures",
-}
-EXPERIMENT_KEYS = {
-    "name",
-    "task",
-    "task_params",
-    "data",
-    "model",
-    "methods",
-    "train",
-    "seeds",
-    "resources",
-    "search",
-}
-TRAIN_KEYS = set(DEFAULT_TRAIN)
-
-
-@dataclass
-class MethodEntry:
-    label: str  # the leaderboard's row name
-    key: str  # registered method key
-    params: dict
-    train: dict | None = (
-        None  # the method's own training settings (`methods.<label>.train`), if any
-    )
-    # a search (some params or train settings are spaces): seed -> {"params", "train", "search"} once chosen
-    chosen: dict = field(default_factory=dict)
-
-
-@dataclass
-class Experiment:
-    name: str
-    task: str
-    task_params: dict
-    data: dict  # role -> {"name", "classes", "limit"}; role "train" always present
-    model: dict
-    methods: list[MethodEntry]
-    train: dict
-    seeds: list[int]
-    resources: dict
-    search: SearchSettings = field(default_factory=SearchSettings)
-
-    def spec(self, entry: MethodEntry, seed: int) -> ModelSpec:
-        """The model of `entry` for `seed`; for a search, the chosen configuration (`is_search` says whether
-        there is one to choose, `harness.execution.search` chooses it)."""
-        chosen = entry.chosen.get(seed)
-        params, train = (
-            (chosen["params"], chosen["train"])
-            if chosen
-            else (entry.params, entry.train or self.train)
-        )
-        return ModelSpec(
-            method=entry.key,
-            params=params,
-            data=self.data["train"],
-            model=self.model,
-            train=train,
-            seed=seed,
-        )
-
-    def is_search(self, entry: MethodEntry) -> bool:
-        return any(
-            is_space(v) for v in [*entry.params.values(), *(entry.train or self.train).values()]
-        )
-
-
-@dataclass
-class Grid:
-    name: str
-    seeds: list[int]
-    resources: dict
-    plugins: list[str]
-    train: dict
-    experiments: list[Experiment]
-    source: str = ""
-    raw: dict = field(default_factory=dict)
-    max_failures: int = (
-        0  # Tune retries of a trial that raised (pre-emptible nodes), before it counts as failed
-    )
-
-
-MAX_DEPTH, MAX_ALIASES = (
-    40,
-    100,
-)  # a grid is a few levels deep; anchors are for sharing a block, not for bombs
-
-
-class _GridLoader(yaml.SafeLoader):
-    """PyYAML's safe loader with a bounded cost and a stricter shape: nesting deeper than `MAX_DEPTH` and more
-    than `MAX_ALIASES` alias uses (a 'billion laughs' chain) are refused while composing, before anything is
-    built; a mapping key that repeats (PyYAML keeps the last, so `train:` twice silently loses one) or is not a
-    string is an error at its line."""
-
-    def __init__(self, stream):
-        super().__init__(stream)
-        self._depth = self._aliases = 0
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            self._aliases += 1
-            if self._aliases > MAX_ALIASES:
-                raise yaml.composer.ComposerError(
-                    None,
-                    None,
-                    f"more than {MAX_ALIASES} alias (*name) uses",
-                    self.peek_event().start_mark,
-                )
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                raise yaml.composer.ComposerError(
-                    None,
-                    None,
-                    f"nesting deeper than {MAX_DEPTH} levels",
-                    self.peek_event().start_mark,
-                )
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if not isinstance(key, str):
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"the key {key!r} is not a string (quote it)", key_node.start_mark
-                )
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep)
 
 
 def plugin_paths(source: str | os.PathLike | None) -> list[str]:
@@ -377,125 +229,3 @@ def _check_grid_spaces(exp: Experiment, where: str) -> None:
                     "random",
                     value,
                 )
-
-
-def _seeds(value, path) -> list[int]:
-    require(
-        isinstance(value, list) and value and all(is_int(s) and 0 <= s < 2**32 for s in value),
-        path,
-        "must be a non-empty list of integers in [0, 2^32)",
-        value,
-    )
-    require(len(set(value)) == len(value), path, "must not repeat a seed", value)
-    return list(value)
-
-
-def _resources(value, path, base: dict) -> dict:
-    require(isinstance(value, dict), path, "must be a mapping like {cpu: 1, gpu: 0.5}", value)
-    no_unknown(value, {"cpu", "gpu"}, path)
-    out = {**base, **value}
-    require(
-        is_number(out["cpu"]) and out["cpu"] > 0,
-        f"{path}.cpu",
-        "must be a positive number",
-        out["cpu"],
-    )
-    require(
-        is_number(out["gpu"]) and out["gpu"] >= 0,
-        f"{path}.gpu",
-        "must be a number >= 0",
-        out["gpu"],
-    )
-    return out
-
-
-def _train(value, path, base: dict) -> dict:
-    """Training settings over `base`; a setting may be a search space (`harness.grid.spaces`)."""
-    require(isinstance(value, dict), path, "must be a mapping", value)
-    no_unknown(value, TRAIN_KEYS, path)
-    plain, spaces = split_spaces(value, path)
-    check_space_values(spaces, plain, path, lambda m: _train_values(m, path, base))
-    out = _train_values(plain, path, base)
-    out.update(spaces)
-    return out
-
-
-def _train_values(value: dict, path, base: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, v in value.items():
-        p = f"{path}.{key}"
-        if key == "plateau":
-            require(isinstance(v, dict), p, "must be a mapping {factor, patience}", v)
-            no_unknown(v, {"factor", "patience"}, p)
-            if "factor" in v:
-                require(
-                    is_number(v["factor"]) and 0 < v["factor"] < 1,
-                    f"{p}.factor",
-                    "must be a number in (0, 1)",
-                    v["factor"],
-                )
-            if "patience" in v:
-                require(
-                    is_int(v["patience"]) and v["patience"] >= 0,
-                    f"{p}.patience",
-                    "must be a non-negative integer",
-                    v["patience"],
-                )
-            out["plateau"] = {**out["plateau"], **v}
-        elif key in ("lr",):
-            require(is_number(v) and v > 0, p, "must be a positive number", v)
-            out[key] = float(v)
-        elif key == "weight_decay":
-            require(is_number(v) and v >= 0, p, "must be a number >= 0", v)
-            out[key] = float(v)
-        else:  # batch_size, max_epochs, early_stopping
-            require(is_int(v) and v > 0, p, "must be a positive integer", v)
-            out[key] = v
-    return out
-
-
-def _methods(value, path, get_method, experiment_train: dict) -> list[MethodEntry]:
-    require(
-        isinstance(value, dict) and value,
-        path,
-        "must be a non-empty mapping of method name to parameters, e.g. {ae: {}}",
-        value,
-    )
-    entries = []
-    for label, params in value.items():
-        p = f"{path}.{label}"
-        require(
-            safe_name(label),
-            path,
-            f"keys are leaderboard row labels: letters, digits, '-', '_', '.' (at most "
-            f"{MAX_NAME} characters, not starting with '.')",
-            label,
-        )
-        require(
-            params is None or isinstance(params, dict),
-            p,
-            "must be a mapping of parameters, e.g. {} or {method: ae}",
-            params,
-        )
-        params = dict(params or {})
-        key = params.pop("method", label)
-        require(isinstance(key, str), f"{p}.method", "must be a registered method name", key)
-        # per-method training settings (e.g. the authors' lr 1e-4 for the conv online LAE) over the experiment's
-        train_override = params.pop("train", None)
-        train = (
-            None
-            if train_override is None
-            else _train(train_override, f"{p}.train", experiment_train)
-        )
-        try:
-            cls = get_method(key)
-        except ValueError as exc:
-            raise ConfigError(f"{p}: {exc}") from None
-        plain, spaces = split_spaces(params, p)
-        check_space_values(spaces, plain, p, cls.validate_params)
-        try:
-            params = {**cls.validate_params(plain), **spaces}
-        except ValueError as exc:
-            raise ConfigError(f"{p}: {exc}") from None
-        entries.append(MethodEntry(label=str(label), key=key, params=params, train=train))
-    return entries

@@ -12,7 +12,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from harness.grid.config import Grid, plugin_paths
+from harness.grid.config import plugin_paths
+from harness.grid.schema import Grid
 from laebench.fingerprint import fingerprint
 from methods import get as get_method
 from methods.base import ModelSpec

@@ -50,14 +50,15 @@ from numbers import Real
 import torch
 from torch import Tensor, nn
 
-from .base import Rule, Step
+from methods.curvature.planner import _auto_chunk, _plan
+
+from .base import Rule
 from .factors import Diag, Factor, Scaled
 from .table import check_supported, record_activations
 
 MODES = ("exact", "approx", "mix")
 DEFAULT_THRESHOLD = 1024
 # Auto chunking keeps the factors of one chunk (input and output of a layer) under this many bytes.
-FACTOR_BUDGET_BYTES = 1 << 30
 
 
 def _validate(x, mode, threshold, precision, chunk_size) -> None:
@@ -134,33 +135,6 @@ def _step(
         made = out.L if isinstance(out, Factor) and out is not state else None
         held.append((step, max(entries, _held(L, made))))
     return params, out
-
-
-def _plan(layers, xs, ys, first: int, limit: float) -> list[Step]:
-    """The steps `_step` takes from the output down to layer `first`, decided on shapes alone."""
-    steps, kind, rows = [], "diag", 0
-    for k in range(len(layers) - 1, first - 1, -1):
-        _, module, rule = layers[k]
-        step = rule.decide(kind, rows, module, xs[k], ys[k], k > first, limit)
-        steps.append(step)
-        kind, rows = step.out, step.rows
-    return steps
-
-
-def _plan_peak_elements(layers, xs, ys, first: int, limit: float) -> int:
-    """Per-sample entries of the largest factors alive at once, following `_step`'s decisions on shapes."""
-    return max((step.elements for step in _plan(layers, xs, ys, first, limit)), default=0)
-
-
-def _auto_chunk(
-    layers, x: Tensor, outputs: list[Tensor], mode: str, limit: float, first: int
-) -> int:
-    if mode == "approx":
-        return x.shape[0]
-    per_sample = (
-        _plan_peak_elements(layers, [x, *outputs[:-1]], outputs, first, limit) * x.element_size()
-    )
-    return max(1, min(x.shape[0], FACTOR_BUDGET_BYTES // max(1, per_sample)))
 
 
 @torch.no_grad()

@@ -20,76 +20,15 @@ import sys
 import time
 from pathlib import Path
 
-from .engine import MODES
+from methods.curvature.scaling_net import (
+    POINTS,
+    _make_call,
+    build_net,
+    check_point,
+    estimate_bytes,
+)
 
-POINTS = (*MODES, "backpack_diag_exact", "backpack_kfac", "fwd_bwd")
-FIT_MIN_SIDE = 32
 ROOT = Path(__file__).resolve().parents[2]  # the folder holding the `methods` package
-# Peak bytes per [B, D, D] float32 matrix, calibrated on CPU at sides 32 and 64 (exact keeps a factor L of M
-# at a layer's input and output, ~2.1x at side 64 plus fixed chunk buffers, 4.5x at side 32; BackPACK's
-# DiagGGNExact keeps its [D, B, ...] square-root factors of every layer, 11x at side 64).
-QUADRATIC = {"exact": 3, "backpack_diag_exact": 12}
-
-
-def build_net(channels: int = 3, depth: int = 5):
-    from torch import nn
-
-    return nn.Sequential(
-        *[m for _ in range(depth) for m in (nn.Conv2d(channels, channels, 3, padding=1), nn.Tanh())]
-    )
-
-
-def estimate_bytes(
-    method: str,
-    side: int,
-    *,
-    batch_size: int = 1,
-    channels: int = 3,
-    threshold: int = 4096,
-    itemsize: int = 4,
-) -> int:
-    """Rough peak memory of one point (linear methods: a few dozen feature maps)."""
-    d = channels * side * side
-    if method in QUADRATIC or (method == "mix" and d <= threshold):
-        return QUADRATIC.get(method, QUADRATIC["exact"]) * batch_size * d * d * itemsize
-    return 60 * batch_size * d * itemsize
-
-
-def check_point(method: str) -> None:
-    if method not in POINTS:
-        raise ValueError(f"Unknown method '{method}'. Available: {', '.join(POINTS)}.")
-
-
-def _make_call(method: str, net, x, threshold: int):
-    import torch
-    from torch import nn
-
-    if method in MODES:
-        from .engine import diag_ggn
-
-        return lambda: diag_ggn(net, x, method, threshold=threshold)
-    if method == "fwd_bwd":
-
-        def fwd_bwd():
-            net.zero_grad(set_to_none=True)
-            (0.5 * (net(x) - x).square().sum()).backward()
-
-        return fwd_bwd
-    import backpack
-    from backpack.extensions import KFAC, DiagGGNExact
-
-    net = backpack.extend(nn.Sequential(*net, nn.Flatten()))  # BackPACK's MSELoss takes [B, D] only
-    target = x.flatten(1)
-    loss_fn = backpack.extend(nn.MSELoss(reduction="sum"))
-    extension = DiagGGNExact() if method == "backpack_diag_exact" else KFAC(mc_samples=1)
-
-    def call():
-        net.zero_grad(set_to_none=True)
-        with backpack.backpack(extension):
-            loss_fn(net(x), target).backward()
-
-    torch.manual_seed(0)  # KFAC draws Monte-Carlo samples
-    return call
 
 
 def _rss_mb() -> float:
@@ -298,58 +237,6 @@ def run_grid(methods, sides, **kwargs):
             if row["status"] in ("out_of_budget", "timeout"):
                 failed = side
     return pd.DataFrame(rows)
-
-
-def fit_slopes(df, min_side: int = FIT_MIN_SIDE):
-    """Per method, the log-log slope of time and of peak memory against pixel count (ok points, side >= min_side).
-
-    Points of "mix" whose feature size channels*side^2 is <= its threshold run the exact regime and are left
-    out, so its slope describes the diagonal regime that large images use.
-    """
-    import numpy as np
-    import pandas as pd
-
-    keep = (df.status == "ok") & (df.side >= min_side)
-    if "threshold" in df:
-        keep &= ~((df.method == "mix") & (df.channels * df.pixels <= df.threshold))
-    out = []
-    for method, group in df[keep].groupby("method", sort=False):
-        row = {"method": method, "sides": ",".join(str(s) for s in sorted(group.side))}
-        for col, name in (("time_s", "time_slope"), ("peak_mem_mb", "memory_slope")):
-            ok = group[group[col] > 0]
-            row[name] = (
-                float(np.polyfit(np.log(ok.pixels), np.log(ok[col]), 1)[0])
-                if len(ok) >= 2
-                else math.nan
-            )
-        out.append(row)
-    return pd.DataFrame(out, columns=["method", "time_slope", "memory_slope", "sides"])
-
-
-def plot(df, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    ok = df[df.status == "ok"]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, col, label in (
-        (axes[0], "time_s", "time [s]"),
-        (axes[1], "peak_mem_mb", "peak memory [MB]"),
-    ):
-        sns.lineplot(data=ok[ok[col] > 0], x="pixels", y=col, hue="method", marker="o", ax=ax)
-        ax.set(xscale="log", yscale="log", xlabel="pixels (side^2)", ylabel=label)
-    if (
-        axes[1].get_legend() is not None
-    ):  # no legend when no memory point is above the measurement floor
-        axes[1].get_legend().remove()
-    if axes[0].get_legend() is not None:
-        sns.move_legend(axes[0], "upper left", fontsize=8, title=None)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def _point_main(argv=None) -> int:

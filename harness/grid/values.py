@@ -1,0 +1,143 @@
+"""Validators of a grid's plain values (seeds, resources, training settings, method entries), each raising
+`ConfigError` that names the key path."""
+
+from __future__ import annotations
+
+import copy
+
+from harness.grid.checks import (
+    MAX_NAME,
+    ConfigError,
+    is_int,
+    is_number,
+    no_unknown,
+    require,
+    safe_name,
+)
+from harness.grid.schema import TRAIN_KEYS, MethodEntry
+from harness.grid.spaces import (
+    check_space_values,
+    split_spaces,
+)
+
+
+def _seeds(value, path) -> list[int]:
+    require(
+        isinstance(value, list) and value and all(is_int(s) and 0 <= s < 2**32 for s in value),
+        path,
+        "must be a non-empty list of integers in [0, 2^32)",
+        value,
+    )
+    require(len(set(value)) == len(value), path, "must not repeat a seed", value)
+    return list(value)
+
+
+def _resources(value, path, base: dict) -> dict:
+    require(isinstance(value, dict), path, "must be a mapping like {cpu: 1, gpu: 0.5}", value)
+    no_unknown(value, {"cpu", "gpu"}, path)
+    out = {**base, **value}
+    require(
+        is_number(out["cpu"]) and out["cpu"] > 0,
+        f"{path}.cpu",
+        "must be a positive number",
+        out["cpu"],
+    )
+    require(
+        is_number(out["gpu"]) and out["gpu"] >= 0,
+        f"{path}.gpu",
+        "must be a number >= 0",
+        out["gpu"],
+    )
+    return out
+
+
+def _train(value, path, base: dict) -> dict:
+    """Training settings over `base`; a setting may be a search space (`harness.grid.spaces`)."""
+    require(isinstance(value, dict), path, "must be a mapping", value)
+    no_unknown(value, TRAIN_KEYS, path)
+    plain, spaces = split_spaces(value, path)
+    check_space_values(spaces, plain, path, lambda m: _train_values(m, path, base))
+    out = _train_values(plain, path, base)
+    out.update(spaces)
+    return out
+
+
+def _train_values(value: dict, path, base: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, v in value.items():
+        p = f"{path}.{key}"
+        if key == "plateau":
+            require(isinstance(v, dict), p, "must be a mapping {factor, patience}", v)
+            no_unknown(v, {"factor", "patience"}, p)
+            if "factor" in v:
+                require(
+                    is_number(v["factor"]) and 0 < v["factor"] < 1,
+                    f"{p}.factor",
+                    "must be a number in (0, 1)",
+                    v["factor"],
+                )
+            if "patience" in v:
+                require(
+                    is_int(v["patience"]) and v["patience"] >= 0,
+                    f"{p}.patience",
+                    "must be a non-negative integer",
+                    v["patience"],
+                )
+            out["plateau"] = {**out["plateau"], **v}
+        elif key in ("lr",):
+            require(is_number(v) and v > 0, p, "must be a positive number", v)
+            out[key] = float(v)
+        elif key == "weight_decay":
+            require(is_number(v) and v >= 0, p, "must be a number >= 0", v)
+            out[key] = float(v)
+        else:  # batch_size, max_epochs, early_stopping
+            require(is_int(v) and v > 0, p, "must be a positive integer", v)
+            out[key] = v
+    return out
+
+
+def _methods(value, path, get_method, experiment_train: dict) -> list[MethodEntry]:
+    require(
+        isinstance(value, dict) and value,
+        path,
+        "must be a non-empty mapping of method name to parameters, e.g. {ae: {}}",
+        value,
+    )
+    entries = []
+    for label, params in value.items():
+        p = f"{path}.{label}"
+        require(
+            safe_name(label),
+            path,
+            f"keys are leaderboard row labels: letters, digits, '-', '_', '.' (at most "
+            f"{MAX_NAME} characters, not starting with '.')",
+            label,
+        )
+        require(
+            params is None or isinstance(params, dict),
+            p,
+            "must be a mapping of parameters, e.g. {} or {method: ae}",
+            params,
+        )
+        params = dict(params or {})
+        key = params.pop("method", label)
+        require(isinstance(key, str), f"{p}.method", "must be a registered method name", key)
+        # per-method training settings (e.g. the authors' lr 1e-4 for the conv online LAE) over the experiment's
+        train_override = params.pop("train", None)
+        train = (
+            None
+            if train_override is None
+            else _train(train_override, f"{p}.train", experiment_train)
+        )
+        try:
+            cls = get_method(key)
+        except ValueError as exc:
+            raise ConfigError(f"{p}: {exc}") from None
+        plain, spaces = split_spaces(params, p)
+        check_space_values(spaces, plain, p, cls.validate_params)
+        try:
+            params = {**cls.validate_params(plain), **spaces}
+        except ValueError as exc:
+            raise ConfigError(f"{p}: {exc}") from None
+        entries.append(MethodEntry(label=str(label), key=key, params=params, train=train))
+    return entries
