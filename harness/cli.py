@@ -16,7 +16,9 @@ from pathlib import Path
 from harness.preflight import _check_data, _check_data_root, _check_results, _check_run_options
 from harness.verify_cli import _verify
 
-DEFAULT_GRID = Path(__file__).resolve().parent.parent / "configs" / "demo.yaml"
+DEFAULT_GRID = (
+    Path(__file__).resolve().parent / "grids" / "demo.yaml"
+)  # in the wheel; configs/demo.yaml links it
 
 
 class _Parser(argparse.ArgumentParser):
@@ -158,8 +160,12 @@ def _dispatch(args) -> int:
         return 0
     if args.command == "report":
         from harness.report.leaderboard import write_leaderboards
+        from harness.verify_cli import import_recorded_plugins
 
         run_dir = Path(args.run_dir)
+        import_recorded_plugins(
+            run_dir.parent, only=run_dir.name
+        )  # its methods and tasks, for their metrics
         if args.paper:
             from harness.report.document import write_report
 
@@ -189,7 +195,6 @@ def _dispatch(args) -> int:
     from harness.execution.dry_run import describe
     from harness.execution.runner import run_grid
     from harness.grid.config import load_grid
-    from harness.grid.plan import make_plan
     from harness.report.summary import print_summary
 
     _check_results(Path(args.results))
@@ -198,7 +203,7 @@ def _dispatch(args) -> int:
     data_root = _check_data_root(args.data_root, resolve_data_root)
     _check_data(grid, data_root)
     if args.dry_run:
-        print(describe(make_plan(grid), grid, Path(args.results).resolve()))
+        print(describe(grid, Path(args.results).resolve()))
         return 0
     console = Console(verbose=args.verbose)
     summary = run_grid(

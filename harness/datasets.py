@@ -9,6 +9,7 @@ are cached under `$LAEBENCH_CACHE` (default `~/.cache/laebench`). Batches are sl
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import os
@@ -22,8 +23,18 @@ import torch
 from laebench.checkpoints import CheckpointError, load_checkpoint
 from laebench.datasets import VALIDATION_SEED, Dataset, synthetic
 from laebench.datasets import split_validation as _split_validation
+from laebench.registry import Registry
 
-DATASETS = ("mnist", "fashionmnist", "celeba", "digits", "synthetic")
+DATASETS = Registry("dataset", "laebench.datasets")  # name -> loader(name, root) -> Dataset
+
+
+def register_dataset(name: str):
+    """Decorator: `@register_dataset("mydata") def load(name: str, root: Path) -> Dataset` (a plugin module
+    listed under `plugins:`, or an installed package's `laebench.datasets` entry point). The loader reads files
+    under the data root (never writes there) and returns a `laebench.datasets.Dataset`."""
+    return DATASETS.register(name)
+
+
 MNIST_FILES = (
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",
@@ -59,8 +70,7 @@ def load_dataset(
     train_limit: int | None = None,
 ) -> Dataset:
     """Load a dataset by name, optionally keeping some classes and at most `train_limit` training images."""
-    if name not in DATASETS:
-        raise ValueError(f"Unknown dataset '{name}'. Available: {', '.join(DATASETS)}.")
+    DATASETS.get(name)  # an unknown name: one line listing the known ones
     data = _load_full(name, str(resolve_data_root(root)))
     if classes is not None:
         data = _keep_classes(data, tuple(classes))
@@ -80,14 +90,7 @@ def load_dataset(
 
 @lru_cache(maxsize=8)
 def _load_full(name: str, root: str) -> Dataset:
-    loader = {
-        "mnist": _load_mnist_like,
-        "fashionmnist": _load_mnist_like,
-        "celeba": _load_celeba,
-        "digits": _load_digits,
-        "synthetic": _load_synthetic,
-    }[name]
-    return loader(name, Path(root))
+    return DATASETS.get(name)(name, Path(root))
 
 
 def _keep_classes(data: Dataset, classes: tuple[int, ...]) -> Dataset:
@@ -272,3 +275,13 @@ def _load_digits(name: str, root: Path) -> Dataset:
 
 def _load_synthetic(name: str, root: Path) -> Dataset:
     return synthetic()
+
+
+for _name, _loader in (
+    ("mnist", _load_mnist_like),
+    ("fashionmnist", _load_mnist_like),
+    ("celeba", _load_celeba),
+    ("digits", _load_digits),
+    ("synthetic", _load_synthetic),
+):
+    register_dataset(_name)(functools.partial(_loader))

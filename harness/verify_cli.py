@@ -16,7 +16,7 @@ def _verify(results: Path) -> int:
         raise ValueError(
             f"{results} is not a folder. Pass a results folder (the --results of a run)."
         )
-    _import_recorded_plugins(results)
+    import_recorded_plugins(results)
     entries, reruns, leftovers, stale = verify_store(results)
     if not entries and not reruns:
         raise ValueError(
@@ -56,12 +56,13 @@ def _verify(results: Path) -> int:
     return 1 if bad or reruns or failed or stale else 0
 
 
-def _import_recorded_plugins(results: Path) -> None:
-    """The plugins of every grid in a results folder (`<grid>/plan.json`), so their methods and tasks can be
-    checked too; a plugin that no longer imports is named, and checking goes on without it."""
+def import_recorded_plugins(results: Path, only: str | None = None) -> None:
+    """The plugins of every grid in a results folder (`<grid>/plan.json`; of grid `only` when given), so their
+    methods and tasks can be checked and reported too; a plugin that no longer imports is named, and the
+    command goes on without it."""
     from harness.grid.plugins import import_plugins
 
-    for plan in sorted(results.glob("*/plan.json")):
+    for plan in sorted(results.glob(f"{only or '*'}/plan.json")):
         try:
             doc = json.loads(plan.read_text())
             import_plugins(doc.get("plugins") or [], doc.get("plugin_paths") or [])

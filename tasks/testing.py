@@ -4,8 +4,9 @@
 evaluation on `data` (e.g. `harness.datasets.load_dataset("synthetic")`) with a tiny fitted `ae`: well-formed metric
 rows, each with a direction, the same values for the same seed (tasks that time code, `needs_model = False`,
 are exempt), and a `summarize` that returns rows. `evaluate_tiny(cls, method, data)` runs one task with the
-tiny settings `TINY_PARAMS` (built-in tasks) or `cls.check_params` (a plugin task may set it); it is also how
-`methods.testing.check_method` runs a method through every built-in task. Every extra data role a task
+tiny settings `TINY_PARAMS` (built-in tasks) or `cls.check_params` (a plugin task may set it);
+`check_method_in_tasks(cls)` runs `methods.testing.check_method` (the method contract) and then the fitted method
+through every task that evaluates a model. Every extra data role a task
 declares (`data_roles`, e.g. "ood") gets `data` itself.
 """
 
@@ -21,6 +22,7 @@ import torch
 
 from laebench.contracts import check_registered_class, require
 from laebench.datasets import synthetic
+from methods.testing import check_method
 
 from .base import EvalContext, Job, Task
 from .registry import TASKS
@@ -193,3 +195,28 @@ def _tiny_ae(data):
     from methods.tiny import TINY_MODEL, TINY_TRAIN, fit_tiny
 
     return fit_tiny(ModelSpec("ae", {}, {"name": data.name}, TINY_MODEL, TINY_TRAIN, 0), data)
+
+
+def check_method_in_tasks(cls, data=None, *, tasks: list[str] | None = None, **kwargs) -> None:
+    """`methods.testing.check_method(cls, data, **kwargs)`, then the fitted model through every task.
+
+    Args:
+        cls: the method class (registered with `methods.register`).
+        data: the dataset to train and evaluate on (default: the generated `synthetic` set).
+        tasks: task keys to run (default: every registered task that evaluates a model).
+        **kwargs: `params`, `model`, `train`, `n`, as `check_method` takes them.
+    """
+    if data is None:
+        data = synthetic()
+    method = check_method(cls, data, **kwargs)
+    where = f"method '{cls.key}'"
+    keys = tasks if tasks is not None else [k for k in TASKS.names() if TASKS.get(k).needs_model]
+    for key in keys:
+        try:
+            evaluate_tiny(TASKS.get(key), method, data)
+        except AssertionError as err:
+            raise AssertionError(f"{where} in task '{key}': {err}") from err
+        except Exception as err:
+            raise AssertionError(
+                f"{where} fails in task '{key}': {type(err).__name__}: {err}"
+            ) from err

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
+
+from harness.cli import main
+from harness.grid.config import load_grid
+from harness.grid.plan import make_plan
+from harness.store.models import ModelCache
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -18,6 +25,14 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 def shared_data_root() -> Path | None:
     root = Path(os.environ.get("LAEBENCH_DATA", SHARED_DATA))
     return root if (root / "MNIST").exists() else None
+
+
+@pytest.fixture(scope="session")
+def data():
+    """The generated `synthetic` set (1x8x8 bars, four classes): seconds to train on."""
+    from harness.datasets import load_dataset
+
+    return load_dataset("synthetic")
 
 
 @pytest.fixture(scope="session")
@@ -79,3 +94,51 @@ def pytest_collection_modifyitems(config, items):
     another having run first; `--random-order-seed=N` shuffles)."""
     if os.environ.get("LAEBENCH_REVERSE_TESTS") == "1":
         items.reverse()
+
+
+# --- tiny grids run in-process (the store, determinism and untrusted-file tests) -----------------------
+
+
+def tiny_grid(
+    tmp_path: Path,
+    name: str = "store",
+    seeds: str = "[0, 1]",
+    epochs: int = 1,
+    methods: str = "{ae: {}}",
+) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(
+        textwrap.dedent(f"""
+        name: {name}
+        seeds: {seeds}
+        train: {{max_epochs: {epochs}, batch_size: 32}}
+        experiments:
+          - name: recon
+            task: reconstruction
+            task_params: {{n_samples: 3}}
+            data: {{train: synthetic}}
+            model: {{arch: mlp, latent_dim: 2, hidden: [16, 8]}}
+            methods: {methods}
+    """)
+    )
+    return path
+
+
+def specs(grid: Path) -> list:
+    return make_plan(load_grid(grid)).models
+
+
+def trainings(cache: ModelCache, spec) -> int:
+    path = cache.folder(spec) / "trainings.jsonl"
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def records(run_dir: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((run_dir / "trials").glob("*.json"))]
+
+
+def run(capsys, *args) -> tuple[int, str]:
+    capsys.readouterr()
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out + out.err

@@ -53,7 +53,7 @@ def test_readme_check_method_example_passes_on_the_plugin(tmp_path, monkeypatch,
     plugin, check = _blocks_after("## Adding a method")[
         :2
     ]  # the plugin, then the check_method call
-    assert "check_method(NoisyAE)" in check
+    assert "check_method_in_tasks(NoisyAE)" in check
     (tmp_path / "my_methods.py").write_text(plugin)
     monkeypatch.syspath_prepend(str(tmp_path))
     exec(compile(check, "README.md", "exec"), {})

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.execution.search import apply_choices, plan_searches
+from harness.execution.search import load_choices, plan_searches
 from harness.execution.trials import record_is_current
-from harness.grid.plan import Plan, make_plan
+from harness.grid.plan import make_plan
 from harness.grid.schema import Grid
 from harness.store.models import ModelCache
 from harness.store.verify import lock_holder
 
 
-def describe(plan: Plan, grid: Grid, results: Path) -> str:
+def describe(grid: Grid, results: Path) -> str:
+    """The plan a run of `grid` on `results` would follow now (searches already stored are applied)."""
     cache = ModelCache(results / "models")
-    pending = {s.key for s in apply_choices(grid, results)}
-    plan = make_plan(grid)
+    choices, pending_searches = load_choices(grid, results)
+    pending = {s.key for s in pending_searches}
+    plan = make_plan(grid, choices)
     lines = [
         f"Grid '{grid.name}': {len(plan.models)} model(s), {len(plan.evals)} evaluation trial(s)"
         + (f", {len(plan.unsearched)} more after their search" if plan.unsearched else "")

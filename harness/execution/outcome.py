@@ -44,7 +44,7 @@ def _failed_record(job, experiment: dict, error: str) -> TrialRecord:
         point=job.point,
         config_hash=job.config_hash,
         error=error,
-        **describe_trial(experiment, job.label, job.seed),
+        **describe_trial(experiment, job.label, job.chosen),
     )
 
 

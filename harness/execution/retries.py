@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.execution.context import RunContext
 from harness.store.files import write_atomic
 
 
@@ -14,13 +15,13 @@ class RetryTrial(RuntimeError):
     """Raised to Tune so that it restarts the trial."""
 
 
-def retry_left(common: dict, tag: str) -> bool:
+def retry_left(ctx: RunContext, tag: str) -> bool:
     """Count one failed attempt of `tag` (a model key or trial id) in this run; True while retries remain."""
-    allowed = int(common.get("max_failures", 0) or 0)
+    allowed = int(ctx.max_failures or 0)
     if allowed <= 0:
         return False
-    run = "".join(c if c.isalnum() else "_" for c in common.get("run_id", "run"))
-    path = Path(common["run_dir"]) / ".retries" / run / tag.replace("/", "__")
+    run = "".join(c if c.isalnum() else "_" for c in ctx.run_id)
+    path = Path(ctx.run_dir) / ".retries" / run / tag.replace("/", "__")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         failures = int(path.read_text())

@@ -18,10 +18,11 @@ import time
 from pathlib import Path
 
 from harness.execution.console import Console, log_path
+from harness.execution.context import RunContext
 from harness.execution.interrupts import Stop
 from harness.execution.outcome import RunSummary, _failed_record, _interrupted
 from harness.execution.ray_setup import check_resources, cluster_slots, init_ray, shutdown_ray
-from harness.execution.search import run_searches
+from harness.execution.search import load_choices, run_searches
 from harness.execution.stale import _stale_models
 from harness.execution.trials import record_is_current
 from harness.execution.tune_functions import run_eval, run_train
@@ -67,7 +68,8 @@ def _run_grid(
     log = console.line
     results = Path(results).resolve()
     run_dir = results / grid.name
-    make_plan(grid)  # a plan error (a task's jobs) stops the run before Ray starts
+    choices, pending = load_choices(grid, results)
+    plan = make_plan(grid, choices)  # a plan error (a task's jobs) stops the run before Ray starts
     locks = lock_settings()
     paths = plugin_paths(grid.source)
     started_ray = init_ray(address, paths, verbose=console.verbose)
@@ -77,22 +79,24 @@ def _run_grid(
     run_dir.mkdir(parents=True, exist_ok=True)
     cache = ModelCache(results / "models", locks)
     run_id = f"{socket.gethostname()}:{os.getpid()}:{time.time():.0f}"
-    common = {
-        "models_dir": str(results / "models"),
-        "run_dir": str(run_dir),
-        "data_root": data_root,
-        "plugins": grid.plugins,
-        "plugin_paths": paths,
-        "resume": resume,
-        "run_id": run_id,
-        "lock": locks,
-        "max_failures": grid.max_failures,
-        "verbose": console.verbose,
-    }
+    context = RunContext(
+        models_dir=str(results / "models"),
+        run_dir=str(run_dir),
+        data_root=data_root,
+        plugins=tuple(grid.plugins),
+        plugin_paths=tuple(paths),
+        resume=resume,
+        run_id=run_id,
+        lock=locks,
+        max_failures=grid.max_failures,
+        verbose=console.verbose,
+    )
     started = time.perf_counter()
-    search_errors = run_searches(grid, results, common, log, stop, console)
-    plan = make_plan(grid)  # searched methods now have their chosen configuration
-    plan = _stale_models(plan, grid, cache, reuse_stale, log)
+    search_errors = run_searches(grid, results, context, log, stop, console)
+    if pending:  # searched methods now have their chosen configuration
+        choices, _ = load_choices(grid, results)
+        plan = make_plan(grid, choices)
+    plan = _stale_models(plan, grid, choices, cache, reuse_stale, log)
     # The leaderboard shows only this grid's current trials, not records left by an edited earlier version.
     document = serialise(plan, grid)
     write_plan(run_dir, document)
@@ -129,7 +133,7 @@ def _run_grid(
             configs = [
                 {
                     "spec": s.to_dict(),
-                    "common": common,
+                    "context": context,
                     "cpus": plan.resources[s.key]["cpu"],
                     "gpus": plan.resources[s.key]["gpu"],
                 }
@@ -165,7 +169,7 @@ def _run_grid(
         configs = [
             {
                 "job": jobs[job.trial_id],
-                "common": common,
+                "context": context,
                 "experiment": experiments[job.experiment],
                 "cpus": job.resources["cpu"],
                 "gpus": job.resources["gpu"],

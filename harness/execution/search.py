@@ -20,6 +20,7 @@ import math
 import time
 from pathlib import Path
 
+from harness.execution.context import RunContext
 from harness.execution.search_tune import _scheduler, _search_alg, _tune_space
 from harness.grid.schema import Grid
 from harness.grid.spaces import SearchSettings, concrete, is_space
@@ -107,25 +108,24 @@ def stored_summaries(results: Path) -> list[dict]:
     return out
 
 
-def apply_choices(grid: Grid, results: Path) -> list[Search]:
-    """Set each searched entry's chosen configuration from stored summaries; returns the searches still to run
-    (no summary yet, or a failed one: a rerun tries again)."""
-    pending = []
+def load_choices(grid: Grid, results: Path) -> tuple[dict, list[Search]]:
+    """The configurations stored searches chose, by (experiment, label, seed) -> {"params", "train", "search"}
+    (an input of `harness.grid.plan.make_plan`; the grid is not changed), and the searches still to run (no
+    summary yet, or a failed one: a rerun tries again)."""
+    choices, pending = {}, []
     for search in plan_searches(grid):
         summary = load_summary(results, search)
         if summary is None or summary["status"] != "ok":
             pending.append(search)
             continue
         chosen = concrete(search.base, summary["best"]["config"])
-        for exp_name, label, seed in search.users:
-            exp = next(e for e in grid.experiments if e.name == exp_name)
-            entry = next(m for m in exp.methods if m.label == label)
-            entry.chosen[seed] = {
+        for user in search.users:
+            choices[tuple(user)] = {
                 "params": chosen.params,
                 "train": chosen.train,
                 "search": _search_record(summary),
             }
-    return pending
+    return choices, pending
 
 
 def _search_record(summary: dict) -> dict:
@@ -137,11 +137,11 @@ def _search_record(summary: dict) -> dict:
 
 
 def run_searches(
-    grid: Grid, results: Path, common: dict, log=print, stop=None, console=None
+    grid: Grid, results: Path, ctx: RunContext, log=print, stop=None, console=None
 ) -> dict[str, str]:
     """Run every pending search; returns {(experiment, label, seed): error} for the users of searches where no
     trial finished. After a stop signal (`harness.execution.interrupts.Stop`) nothing more is searched or recorded."""
-    pending = apply_choices(grid, results)
+    _, pending = load_choices(grid, results)
     if not pending:
         return {}
     log(f"[laebench] searches: {len(pending)} to run")
@@ -155,12 +155,12 @@ def run_searches(
         path = summary_path(results, search)
         path.parent.mkdir(parents=True, exist_ok=True)
         # one run searches at a time; a concurrent run of the grid waits, then takes the choice
-        with exclusive(path.with_suffix(".lock"), f"search {search.key}", common.get("lock")):
+        with exclusive(path.with_suffix(".lock"), f"search {search.key}", ctx.lock):
             summary = load_summary(results, search)
             if summary is not None and summary["status"] == "ok":
                 log(f"[laebench] search {search.key}: done by another run meanwhile")
                 continue
-            summary = _run_one(search, grid, results, common, log, stop, console)
+            summary = _run_one(search, grid, results, ctx, log, stop, console)
             if summary is None:  # interrupted: neither chosen nor failed; a rerun searches again
                 return errors
             write_atomic(path, json.dumps(summary, indent=1, default=str).encode())
@@ -173,12 +173,11 @@ def run_searches(
                 f"with {summary['best']['config']} ({summary['finished']} finished, {summary['stopped_early']} "
                 f"stopped early, {summary['failed']} failed; {summary['epochs']} epochs trained)"
             )
-    apply_choices(grid, results)
     return errors
 
 
 def _run_one(
-    search: Search, grid: Grid, results: Path, common: dict, log, stop=None, console=None
+    search: Search, grid: Grid, results: Path, ctx: RunContext, log, stop=None, console=None
 ) -> dict | None:
     from ray import tune
 
@@ -191,7 +190,7 @@ def _run_one(
     space = {path: _tune_space(sp) for path, sp in search.spaces.items()}
     static = {
         "base": search.base.to_dict(),
-        "common": common,
+        "context": ctx,
         "cpus": search.resources["cpu"],
         "gpus": search.resources["gpu"],
         "metric": s.metric,
@@ -219,7 +218,7 @@ def _run_one(
         ),
         run_config=tune.RunConfig(
             name=f"search-{search.key}-{time.strftime('%Y%m%d-%H%M%S')}",
-            storage_path=str(Path(common["run_dir"]) / ".tune"),
+            storage_path=str(Path(ctx.run_dir) / ".tune"),
             verbose=0,
             callbacks=[PhaseProgress(view)],
             failure_config=tune.FailureConfig(max_failures=grid.max_failures),

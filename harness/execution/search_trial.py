@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from harness.execution.context import RunContext
 from harness.execution.training import train_model
 from harness.execution.trial_support import dataset_for, setup_worker
 from harness.grid.spaces import concrete
@@ -65,10 +66,10 @@ def search_trial(config: dict, static: dict) -> None:
     from ray import tune
 
     spec = concrete(ModelSpec(**static["base"]), config["sampled"])
-    common = static["common"]
-    device = setup_worker(common, static["cpus"])
-    cache = ModelCache(common["models_dir"], common.get("lock"))
-    _train_dependencies(spec, common, device, cache)
+    ctx = static["context"]
+    device = setup_worker(ctx, static["cpus"])
+    cache = ModelCache(ctx.models_dir, ctx.lock)
+    _train_dependencies(spec, ctx, device, cache)
     reporter = _HeldBackReporter(tune.report, static["metric"])
     method = None  # loaded from the cache once, and only when something below needs it
     with cache.lock(spec):
@@ -79,13 +80,13 @@ def search_trial(config: dict, static: dict) -> None:
                 reporter(record)
         else:
             cache.discard(spec)
-            train_model(spec, common, device, report=reporter)
+            train_model(spec, ctx, device, report=reporter)
     needs_val_mse, task_metric = not math.isfinite(reporter.best), static["metric"] != "val_loss"
     if (needs_val_mse or task_metric) and method is None:
         method = cache.load(spec, device)
     extra = {"model_key": spec.key}
     if needs_val_mse:  # no per-epoch validation loss (ensembles): one from Method.sample
-        val_x = dataset_for(spec.data, common.get("data_root")).val_x
+        val_x = dataset_for(spec.data, ctx.data_root).val_x
         reporter({"epoch": 1, "val_loss": sampled_val_mse(method, val_x, spec.seed, device)})
     if task_metric:
         extra["selection"] = _validation_metric(method, spec, static, cache, device)
@@ -106,14 +107,14 @@ def sampled_val_mse(
     return total / len(val_x)
 
 
-def _train_dependencies(spec: ModelSpec, common: dict, device, cache: ModelCache) -> None:
+def _train_dependencies(spec: ModelSpec, ctx: RunContext, device, cache: ModelCache) -> None:
     """Train what `spec` is built on (the AE under a post-hoc Laplace, ensemble members) if not cached yet."""
     for dep in get_method(spec.method).dependencies(spec).values():
-        _train_dependencies(dep, common, device, cache)
+        _train_dependencies(dep, ctx, device, cache)
         with cache.lock(dep):
             if not cache.check(dep).ok:
                 cache.discard(dep)
-                train_model(dep, common, device, report=lambda metrics: None)
+                train_model(dep, ctx, device, report=lambda metrics: None)
 
 
 def _validation_metric(method, spec: ModelSpec, static: dict, cache: ModelCache, device) -> float:
@@ -125,7 +126,7 @@ def _validation_metric(method, spec: ModelSpec, static: dict, cache: ModelCache,
     task_cls = get_task(static["task"])
     task = task_cls(task_cls.validate_params({**static["task_params"], "split": "validation"}))
     data = {
-        role: without_test(dataset_for(s, static["common"].get("data_root")))
+        role: without_test(dataset_for(s, static["context"].data_root))
         for role, s in static["data"].items()
     }
     artifacts = Path(tempfile.mkdtemp(prefix="laebench-search-"))

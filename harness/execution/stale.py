@@ -9,7 +9,9 @@ from harness.store.models import ModelCache
 from methods.base import UNRECORDED
 
 
-def _stale_models(plan: Plan, grid: Grid, cache: ModelCache, reuse_stale: bool, log) -> Plan:
+def _stale_models(
+    plan: Plan, grid: Grid, choices: dict, cache: ModelCache, reuse_stale: bool, log
+) -> Plan:
     """Say which models are to be trained because their code changed since a stored model of the same
     configuration was trained; with `reuse_stale`, plan with those stored models instead (marked in records)."""
     stale = {
@@ -32,4 +34,4 @@ def _stale_models(plan: Plan, grid: Grid, cache: ModelCache, reuse_stale: bool, 
             f"  {key}: stored as {found.folder.name} (code {found.manifest.get('code') or 'unrecorded'})"
         )
     pins = {k: e.manifest.get("code") or UNRECORDED for k, e in stale.items()}
-    return make_plan(grid, pins=pins) if reuse_stale else plan
+    return make_plan(grid, choices, pins=pins) if reuse_stale else plan

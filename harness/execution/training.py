@@ -8,6 +8,7 @@ import traceback
 
 import torch
 
+from harness.execution.context import RunContext
 from harness.execution.retries import RetryTrial, retry_left
 from harness.execution.trial_support import (
     dataset_for,
@@ -27,16 +28,16 @@ from methods.base import ModelSpec
 
 
 def train_model(
-    spec: ModelSpec, common: dict, device: torch.device | None = None, report=None
+    spec: ModelSpec, ctx: RunContext, device: torch.device | None = None, report=None
 ) -> None:
     """Train `spec` (its dependencies must be cached) and store it. Raises on failure. Call under the lock."""
     device = device or trial_device()
-    cache = model_cache(common)
-    data = dataset_for(spec.data, common.get("data_root"))
+    cache = model_cache(ctx)
+    data = dataset_for(spec.data, ctx.data_root)
     cls = get_method(spec.method)
     deps = {name: cache.load(dep, device) for name, dep in cls.dependencies(spec).items()}
     partial = cache.partial_path(spec)
-    if not common.get("resume"):
+    if not ctx.resume:
         partial.unlink(missing_ok=True)
     elif partial.exists():
         try:
@@ -58,7 +59,7 @@ def train_model(
         method,
         history=history,
         extra={"train_time_s": elapsed, "provenance": provenance(device)},
-        run_id=common.get("run_id", ""),
+        run_id=ctx.run_id,
     )
     best = min((h["val_loss"] for h in history if "val_loss" in h), default=float("nan"))
     print(
@@ -70,23 +71,23 @@ def train_model(
 def train_trial(config: dict) -> None:
     """Train one model unless another run did (or failed to) while this trial waited for its lock; its output
     goes to `<run_dir>/logs/train__<model key>.log`."""
-    common = config["common"]
+    ctx = config["context"]
     try:  # the key needs the method's class, which may come from a plugin
-        import_plugins(common.get("plugins", []), common.get("plugin_paths", []))
+        import_plugins(ctx.plugins, ctx.plugin_paths)
         name = "train/" + ModelSpec(**config["spec"]).key
     except Exception:  # recorded by the trial itself, which imports them again
         name = f"train/{config['spec']['method']}-seed{config['spec']['seed']}"
-    with trial_logged(common, name):
+    with trial_logged(ctx, name):
         _train_trial(config)
 
 
 def _train_trial(config: dict) -> None:
     spec = ModelSpec(**config["spec"])
-    common = config["common"]
-    cache = model_cache(common)
+    ctx = config["context"]
+    cache = model_cache(ctx)
     failed = 0
     try:
-        device = setup_worker(common, config.get("cpus"))
+        device = setup_worker(ctx, config.get("cpus"))
         failure_before = cache.failure_stamp(spec)
         with cache.lock(spec):
             try:
@@ -108,11 +109,11 @@ def _train_trial(config: dict) -> None:
                         print(f"[train] {spec.key}: retraining: {found.reason}", flush=True)
                     cache.discard(spec)
                     print(f"[train] {spec.key} on {device}", flush=True)
-                    train_model(spec, common, device)
+                    train_model(spec, ctx, device)
             except (
                 Exception
             ) as exc:  # recorded under the lock, so a waiting run sees it and does not retry
-                if retry_left(common, spec.key):
+                if retry_left(ctx, spec.key):
                     traceback.print_exc()
                     raise RetryTrial(
                         f"training {spec.key} failed ({one_line(exc)}); Tune retries it"

@@ -10,6 +10,7 @@ import torch
 
 from harness.datasets import load_dataset
 from harness.execution.console import log_path, trial_log
+from harness.execution.context import RunContext
 from harness.grid.plugins import import_plugins
 from harness.store.models import ModelCache
 
@@ -24,8 +25,8 @@ def trial_device() -> torch.device:
     return torch.device("cuda") if gpus and torch.cuda.is_available() else torch.device("cpu")
 
 
-def setup_worker(common: dict, cpus: float | None = None) -> torch.device:
-    import_plugins(common.get("plugins", []), common.get("plugin_paths", []))
+def setup_worker(ctx: RunContext, cpus: float | None = None) -> torch.device:
+    import_plugins(ctx.plugins, ctx.plugin_paths)
     if cpus:
         torch.set_num_threads(max(1, int(cpus)))
     return trial_device()
@@ -79,14 +80,14 @@ def epoch_reporter():
     return print_epoch
 
 
-def model_cache(common: dict) -> ModelCache:
-    return ModelCache(common["models_dir"], common.get("lock"))
+def model_cache(ctx: RunContext) -> ModelCache:
+    return ModelCache(ctx.models_dir, ctx.lock)
 
 
-def trial_logged(common: dict, name: str):
-    if not common.get("run_dir"):
+def trial_logged(ctx: RunContext, name: str):
+    if not ctx.run_dir:
         return contextlib.nullcontext()
-    return trial_log(log_path(Path(common["run_dir"]), name), common.get("verbose", False))
+    return trial_log(log_path(Path(ctx.run_dir), name), ctx.verbose)
 
 
 def one_line(exc: BaseException) -> str:

@@ -54,19 +54,19 @@ def record_is_current(run_dir: Path, job: dict, cache: ModelCache) -> bool:
 def eval_trial(config: dict) -> bool:
     """Evaluate one job and write its record; returns whether Tune should retry it (grid `max_failures`). Its
     output goes to `<run_dir>/logs/<trial id, '/' as '__'>.log`."""
-    with trial_logged(config["common"], config["job"]["trial_id"]):
+    with trial_logged(config["context"], config["job"]["trial_id"]):
         return _eval_trial(config)
 
 
 def _eval_trial(config: dict) -> bool:
-    job, common = config["job"], config["common"]
-    run_dir = Path(common["run_dir"])
-    cache = model_cache(common)
+    job, run = config["job"], config["context"]
+    run_dir = Path(run.run_dir)
+    cache = model_cache(run)
     try:
         with exclusive(
             record_path(run_dir, job["trial_id"]).with_suffix(".lock"),
             f"trial {job['trial_id']}",
-            common.get("lock"),
+            run.lock,
         ):
             if record_is_current(run_dir, job, cache):
                 print(
@@ -76,7 +76,7 @@ def _eval_trial(config: dict) -> bool:
                 tune_report({"failed": 0})
                 return False
             record = _evaluate(config, cache)
-            if record["status"] != "ok" and retry_left(common, job["trial_id"]):
+            if record["status"] != "ok" and retry_left(run, job["trial_id"]):
                 return True
             record["attempt"] = _previous_attempt(run_dir, job["trial_id"]) + 1
             write_record(run_dir, TrialRecord.from_dict(record))
@@ -91,26 +91,26 @@ def _evaluate(config: dict, cache: ModelCache) -> dict:
     from tasks import get as get_task
     from tasks.base import EvalContext
 
-    job, common = config["job"], config["common"]
+    job, run = config["job"], config["context"]
     record = {
         **{
             k: job[k]
             for k in ("trial_id", "experiment", "task", "label", "seed", "point", "config_hash")
         },
-        **describe(config["experiment"], job["label"], job["seed"]),
+        **describe(config["experiment"], job["label"], job.get("chosen")),
         "model_key": None,
         "model_sha256": None,
         "status": "ok",
         "error": "",
         "metrics": [],
-        "run_id": common.get("run_id", ""),
+        "run_id": run.run_id,
         "code": {"task": "", "method": "", "model": ""},
         "stale": False,
     }
     started = time.perf_counter()
     device = torch.device("cpu")
     try:
-        device = setup_worker(common, config.get("cpus"))
+        device = setup_worker(run, config.get("cpus"))
         exp = config["experiment"]
         task = get_task(job["task"])(exp["task_params"])
         record["code"]["task"] = fingerprint(
@@ -135,17 +135,11 @@ def _evaluate(config: dict, cache: ModelCache) -> dict:
             )
             record["stale"] = bool(spec.code) and spec.code != current_code(spec)
         data_specs = exp["data"]
-        data = (
-            dataset_for(data_specs["train"], common.get("data_root"))
-            if "train" in data_specs
-            else None
-        )
+        data = dataset_for(data_specs["train"], run.data_root) if "train" in data_specs else None
         extra = {
-            role: dataset_for(s, common.get("data_root"))
-            for role, s in data_specs.items()
-            if role != "train"
+            role: dataset_for(s, run.data_root) for role, s in data_specs.items() if role != "train"
         }
-        artifact_dir = Path(common["run_dir"]) / "artifacts" / job["trial_id"]
+        artifact_dir = Path(run.run_dir) / "artifacts" / job["trial_id"]
         artifact_dir.mkdir(parents=True, exist_ok=True)
         memo = (
             (lambda name, identity, compute: cache.derived(spec, name, identity, compute))
@@ -177,13 +171,12 @@ def _evaluate(config: dict, cache: ModelCache) -> dict:
     return record
 
 
-def describe(experiment: dict, label: str, seed: int | None = None) -> dict:
+def describe(experiment: dict, label: str, chosen: dict | None = None) -> dict:
     """What the leaderboard shows about a trial besides its numbers, from its experiment as validated: the
-    training dataset, architecture, method key and parameters of `label` (for a search, the configuration
-    chosen for `seed` and the search's summary), and the task's parameters."""
+    training dataset, architecture, method key and parameters of `label` (for a search, the `chosen`
+    configuration and the search's summary), and the task's parameters."""
     train = (experiment.get("data") or {}).get("train") or {}
     method = next((m for m in experiment.get("methods") or [] if m.get("label") == label), {})
-    chosen = (method.get("chosen") or {}).get(seed) or (method.get("chosen") or {}).get(str(seed))
     out = {
         "dataset": train.get("name", "") if isinstance(train, dict) else str(train),
         "arch": (experiment.get("model") or {}).get("arch", ""),

@@ -31,6 +31,7 @@ class EvalJob:
     spec: ModelSpec | None
     resources: dict
     config_hash: str
+    chosen: dict | None = None  # a searched method's chosen configuration for this seed
 
     def to_config(self) -> dict:
         return {
@@ -42,6 +43,7 @@ class EvalJob:
             "point": self.point,
             "spec": self.spec.to_dict() if self.spec else None,
             "config_hash": self.config_hash,
+            "chosen": self.chosen,
         }
 
 
@@ -62,14 +64,21 @@ def config_hash(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def make_plan(grid: Grid, pins: dict[str, str] | None = None) -> Plan:
-    """The grid's trainings and evaluations. `pins` (model key -> code fingerprint) replaces a model by the one
-    of the same configuration trained by earlier code (`run --reuse-stale`): it is used as stored, so the
-    models it was built on are not needed."""
+# Experiment fields that do not determine a trial's result: its name, the other methods and seeds (the trial's
+# own entry and seed are hashed), where it runs, and how a search samples (the choice it made is hashed).
+NOT_RESULT_FIELDS = frozenset({"name", "methods", "seeds", "resources", "search"})
+
+
+def make_plan(grid: Grid, choices: dict | None = None, pins: dict[str, str] | None = None) -> Plan:
+    """The grid's trainings and evaluations, computed from the validated grid and, as inputs, the searches'
+    `choices` ((experiment, label, seed) -> {"params", "train", "search"}; `harness.execution.search`) and
+    `pins` (model key -> code fingerprint: a model of the same configuration trained by earlier code, used as
+    stored with `run --reuse-stale`, so the models it was built on are not needed). A trial's hash covers every
+    field of its experiment but `NOT_RESULT_FIELDS`, its method entry and choice, seed, point and code."""
     plan = Plan()
     depth: dict[str, int] = {}
     specs: dict[str, ModelSpec] = {}
-    pins = pins or {}
+    pins, choices = pins or {}, choices or {}
 
     def visit(spec: ModelSpec, resources: dict) -> int:
         if spec.key in depth:
@@ -86,19 +95,13 @@ def make_plan(grid: Grid, pins: dict[str, str] | None = None) -> Plan:
         for job in task.jobs(list(entries), exp.seeds):
             # What determines this trial's result: a changed setting re-runs it, another method's does not.
             entry = entries.get(job.label)
-            method = (
-                {
-                    **{k: v for k, v in entry.__dict__.items() if k != "chosen"},
-                    **({"chosen": entry.chosen[job.seed]} if job.seed in entry.chosen else {}),
-                }
-                if entry
-                else job.label
-            )
+            chosen = choices.get((exp.name, job.label, job.seed))
+            method = {**dataclasses.asdict(entry), "chosen": chosen} if entry else job.label
             spec, target = None, plan.evals
-            if task.needs_model and exp.is_search(entry) and job.seed not in entry.chosen:
+            if task.needs_model and exp.is_search(entry) and chosen is None:
                 target = plan.unsearched
             elif task.needs_model:
-                spec = exp.spec(entries[job.label], job.seed)
+                spec = exp.spec(entries[job.label], job.seed, chosen)
                 spec = spec.replace(code=pins[spec.key]) if spec.key in pins else spec
                 visit(spec, exp.resources)
             # the code too: a fix in the task's or the model's code re-runs the trial (laebench.fingerprint)
@@ -107,18 +110,11 @@ def make_plan(grid: Grid, pins: dict[str, str] | None = None) -> Plan:
                 "model": spec.code_fingerprint if spec else "",
                 "stale": bool(spec and spec.code),
             }  # a model kept by --reuse-stale: its record is marked
+            settings = {
+                k: v for k, v in dataclasses.asdict(exp).items() if k not in NOT_RESULT_FIELDS
+            }
             chash = config_hash(
-                {
-                    "task": exp.task,
-                    "task_params": exp.task_params,
-                    "data": exp.data,
-                    "model": exp.model,
-                    "train": exp.train,
-                    "seed": job.seed,
-                    "point": job.point,
-                    "method": method,
-                    "code": code,
-                }
+                {**settings, "seed": job.seed, "point": job.point, "method": method, "code": code}
             )
             point_tag = "".join(f"/{k}={v}" for k, v in job.point)
             target.append(
@@ -132,6 +128,7 @@ def make_plan(grid: Grid, pins: dict[str, str] | None = None) -> Plan:
                     spec=spec,
                     resources=exp.resources,
                     config_hash=chash,
+                    chosen=chosen,
                 )
             )
     n_layers = 1 + max(depth.values(), default=-1)

@@ -50,8 +50,6 @@ class MethodEntry:
     train: dict | None = (
         None  # the method's own training settings (`methods.<label>.train`), if any
     )
-    # a search (some params or train settings are spaces): seed -> {"params", "train", "search"} once chosen
-    chosen: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -67,10 +65,9 @@ class Experiment:
     resources: dict
     search: SearchSettings = field(default_factory=SearchSettings)
 
-    def spec(self, entry: MethodEntry, seed: int) -> ModelSpec:
-        """The model of `entry` for `seed`; for a search, the chosen configuration (`is_search` says whether
-        there is one to choose, `harness.execution.search` chooses it)."""
-        chosen = entry.chosen.get(seed)
+    def spec(self, entry: MethodEntry, seed: int, chosen: dict | None = None) -> ModelSpec:
+        """The model of `entry` for `seed`; for a search, the `chosen` configuration ({"params", "train"}:
+        `is_search` says whether there is one to choose, `harness.execution.search` chooses it)."""
         params, train = (
             (chosen["params"], chosen["train"])
             if chosen

@@ -18,10 +18,11 @@ def dataset_section(value, path) -> dict:
         isinstance(value, dict), path, "must be a dataset name or {name, classes, limit}", value
     )
     no_unknown(value, {"name", "classes", "limit"}, path)
+    names = DATASETS.names()
     require(
-        isinstance(value.get("name"), str) and value.get("name") in DATASETS,
+        isinstance(value.get("name"), str) and value.get("name") in names,
         f"{path}.name",
-        f"must be one of {', '.join(DATASETS)}",
+        f"must be one of {', '.join(names)}",
         value.get("name"),
     )
     classes = value.get("classes")

@@ -4,11 +4,14 @@ methods ran), the wall time per phase and the paths written; a `rich` table on a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from harness.execution.console import Console
 from harness.report.numbers import fmt_ci
+
+if TYPE_CHECKING:  # the terminal is the CLI's: the summary only writes lines to it
+    from harness.execution.console import Console
 
 
 def print_summary(board, run_dir: Path, console: Console, wall: float) -> None:

@@ -15,6 +15,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 import harness.report.paired as paired
+from harness.execution.context import RunContext
 from harness.report.evidence import Evidence
 from harness.report.leaderboard import RAW_COLUMNS, aggregate, paper_reference
 from harness.report.leaderboard_md import to_markdown
@@ -81,13 +82,7 @@ def _run_in_process(grid_path, results):
     run_dir = results / grid.name
     run_dir.mkdir(parents=True)
     (run_dir / "plan.json").write_text(json.dumps(serialise(plan, grid), default=str))
-    common = {
-        "models_dir": str(results / "models"),
-        "run_dir": str(run_dir),
-        "data_root": None,
-        "plugins": [],
-        "resume": False,
-    }
+    common = RunContext(models_dir=str(results / "models"), run_dir=str(run_dir))
     for spec in plan.models:
         train_model(spec, common, report=lambda metrics: None)
     experiments = {e.name: dataclasses.asdict(e) for e in grid.experiments}
@@ -95,7 +90,7 @@ def _run_in_process(grid_path, results):
         eval_trial(
             {
                 "job": job.to_config(),
-                "common": common,
+                "context": common,
                 "experiment": experiments[job.experiment],
                 "cpus": 1,
             }

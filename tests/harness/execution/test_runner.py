@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from harness.execution.context import RunContext
 from tests.conftest import ROOT, run_cli
 
 PLUGIN = textwrap.dedent('''
@@ -310,7 +311,7 @@ def test_partial_training_resumes_from_its_last_epoch(tmp_path):
         },
         0,
     )
-    common = {"models_dir": str(tmp_path / "models"), "data_root": None, "resume": True}
+    common = RunContext(models_dir=str(tmp_path / "models"), resume=True)
     epochs = []
     train_model(spec, common, report=lambda m: epochs.append(m["epoch"]))
     cache = ModelCache(tmp_path / "models")

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import methods
-from harness.datasets import load_dataset
+from harness.execution.context import RunContext
 from harness.execution.training import train_model
 from harness.store.models import ModelCache
 from methods import ModelSpec, get
@@ -32,11 +32,6 @@ CASES = [(name, {}, arch) for name in ALL for arch in ARCHS] + [
     ("lae_online", {"hessian": "approx"}, "conv"),
 ]
 _FITTED: dict[str, methods.Method] = {}
-
-
-@pytest.fixture(scope="module")
-def data():
-    return load_dataset("synthetic")
 
 
 def make_spec(
@@ -162,12 +157,12 @@ def test_ensemble_dependencies_are_plain_aes():
     "name,params", [("ensemble", {"size": 3}), ("lae_posthoc", {"hessian": "exact"})]
 )
 def test_dependent_reuses_cached_ae(name, params, tmp_path, monkeypatch):
-    common = {"models_dir": str(tmp_path / "models"), "data_root": None}
+    common = RunContext(models_dir=str(tmp_path / "models"))
     spec = make_spec(name, params)
     deps = get(name).dependencies(spec)
     for dep in deps.values():  # as the harness does: dependencies first, as their own trials
         train_model(dep, common, torch.device("cpu"), report=lambda m: None)
-    cache = ModelCache(common["models_dir"])
+    cache = ModelCache(common.models_dir)
     before = sorted(p.name for p in cache.root.iterdir())
 
     def no_training(*args, **kwargs):

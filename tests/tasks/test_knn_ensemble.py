@@ -10,12 +10,11 @@ KNN is accurate on its own space.
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 from sklearn.neighbors import KNeighborsClassifier
 
 import tasks
-from harness.datasets import Dataset, load_dataset
+from harness.datasets import Dataset
 from methods.base import Method, ModelSpec, Samples
 from tasks.base import EvalContext
 from tasks.knn_fit import majority_vote
@@ -44,11 +43,6 @@ class TwoSpaces(Method):
             recon=x.expand(n, *x.shape).clone(),
             member=members if self.with_members else None,
         )
-
-
-@pytest.fixture(scope="module")
-def data():
-    return load_dataset("synthetic")
 
 
 def run_knn(method, data, tmp_path, **params):

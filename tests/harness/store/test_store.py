@@ -10,63 +10,15 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 import torch
 
-from harness.cli import main
-from harness.grid.config import load_grid
-from harness.grid.plan import make_plan
+from harness.execution.context import RunContext
 from harness.store.locks import exclusive
 from harness.store.models import ModelCache
 from harness.store.verify import inspect_folder
-from tests.conftest import ROOT
-
-
-def tiny_grid(
-    tmp_path: Path,
-    name: str = "store",
-    seeds: str = "[0, 1]",
-    epochs: int = 1,
-    methods: str = "{ae: {}}",
-) -> Path:
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(
-        textwrap.dedent(f"""
-        name: {name}
-        seeds: {seeds}
-        train: {{max_epochs: {epochs}, batch_size: 32}}
-        experiments:
-          - name: recon
-            task: reconstruction
-            task_params: {{n_samples: 3}}
-            data: {{train: synthetic}}
-            model: {{arch: mlp, latent_dim: 2, hidden: [16, 8]}}
-            methods: {methods}
-    """)
-    )
-    return path
-
-
-def specs(grid: Path) -> list:
-    return make_plan(load_grid(grid)).models
-
-
-def trainings(cache: ModelCache, spec) -> int:
-    path = cache.folder(spec) / "trainings.jsonl"
-    return len(path.read_text().splitlines()) if path.exists() else 0
-
-
-def records(run_dir: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((run_dir / "trials").glob("*.json"))]
-
-
-def run(capsys, *args) -> tuple[int, str]:
-    capsys.readouterr()
-    code = main([str(a) for a in args])
-    out = capsys.readouterr()
-    return code, out.out + out.err
+from tests.conftest import ROOT, records, run, specs, tiny_grid, trainings
 
 
 def test_truncated_checkpoint_is_reported_and_retrained_alone(tmp_path, ray_address, capsys):
@@ -181,6 +133,7 @@ KILLER = textwrap.dedent('''
     import harness.store.models as cache_module
     from harness.grid.config import load_grid
     from harness.grid.plan import make_plan
+    from harness.execution.context import RunContext
     from harness.execution.training import train_trial
 
     grid, models, seed, point = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
@@ -202,7 +155,7 @@ KILLER = textwrap.dedent('''
         os.write = write_half_then_die
     else:
         os.replace = die_before_rename
-    train_trial({"spec": spec.to_dict(), "common": {"models_dir": models, "data_root": None}, "cpus": 1})
+    train_trial({"spec": spec.to_dict(), "context": RunContext(models_dir=models), "cpus": 1})
 ''')
 
 
@@ -327,7 +280,7 @@ def test_derived_results_are_kept_next_to_their_model_and_dropped_with_it(tmp_pa
         {"max_epochs": 1, "batch_size": 64},
         0,
     )
-    common = {"models_dir": str(tmp_path / "models"), "data_root": None}
+    common = RunContext(models_dir=str(tmp_path / "models"))
     train_model(spec, common, report=lambda m: None)
     cache, calls = ModelCache(tmp_path / "models"), []
 

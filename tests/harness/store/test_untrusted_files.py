@@ -18,8 +18,7 @@ import torch
 
 from harness.store.models import ModelCache
 from laebench.checkpoints import CheckpointError, load_checkpoint
-from tests.conftest import ROOT
-from tests.test_store import run, specs, tiny_grid
+from tests.conftest import ROOT, run, specs, tiny_grid
 
 
 class _Payload:

@@ -9,16 +9,10 @@ import pytest
 import torch
 
 import methods
-from harness.datasets import load_dataset
 from methods.base import ModelSpec, Samples
 from tasks.imputation import impute, observed_mask
 
 SIZE = 3
-
-
-@pytest.fixture(scope="module")
-def data():
-    return load_dataset("synthetic")
 
 
 @pytest.fixture(scope="module")

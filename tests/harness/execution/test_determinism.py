@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from harness.cli import main
-from tests.test_store import tiny_grid
+from tests.conftest import tiny_grid
 
 
 def test_same_grid_same_seed_cpu_gives_identical_leaderboard(tmp_path, ray_address, capsys):

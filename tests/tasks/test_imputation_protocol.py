@@ -15,7 +15,6 @@ import torch
 
 import methods
 import tasks
-from harness.datasets import load_dataset
 from harness.store.models import ModelCache
 from methods.base import Method, ModelSpec, Samples
 from tasks import metrics
@@ -43,11 +42,6 @@ class Affine(Method):
 class Constant(Affine):
     def __init__(self, image_shape):
         super().__init__(image_shape, a=0.0, b=0.5)
-
-
-@pytest.fixture(scope="module")
-def data():
-    return load_dataset("synthetic")
 
 
 def make_ctx(method, data, tmp_path, seed=0):

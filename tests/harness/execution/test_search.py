@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from harness.cli import main
+from harness.execution.context import RunContext
 from harness.execution.search import concrete, plan_searches, run_searches
 from harness.grid.checks import ConfigError
 from harness.grid.config import load_grid, parse_grid
@@ -193,7 +194,7 @@ POISON = textwrap.dedent('''
     from pathlib import Path
     import torch
     import harness.datasets
-    import harness.execution.trials
+    import harness.execution.trial_support
 
     _load = harness.datasets.load_dataset
     MARKS = Path(__file__).parent / "poisoned"
@@ -205,7 +206,7 @@ POISON = textwrap.dedent('''
         noise = torch.rand(data.test_x.shape, generator=torch.Generator().manual_seed(7))
         return dataclasses.replace(data, test_x=noise, test_y=data.test_y.flip(0))
 
-    harness.datasets.load_dataset = harness.execution.trials.load_dataset = poisoned
+    harness.datasets.load_dataset = harness.execution.trial_support.load_dataset = poisoned
 ''')
 
 FLAKY = textwrap.dedent('''
@@ -270,11 +271,11 @@ def test_choice_ignores_the_test_split_failures_are_retried_or_recorded_and_a_re
     tmp_path, ray_address, capsys, scoped_registries, monkeypatch
 ):
     import harness.datasets
-    import harness.execution.trials
+    import harness.execution.trial_support
 
     for module in (
         harness.datasets,
-        harness.execution.trials,
+        harness.execution.trial_support,
     ):  # the poison plugin patches them in this process too: undo after
         monkeypatch.setattr(module, "load_dataset", module.load_dataset)
     (tmp_path / "poison.py").write_text(POISON)
@@ -287,17 +288,14 @@ def test_choice_ignores_the_test_split_failures_are_retried_or_recorded_and_a_re
     assert code == 1, out  # broken_ae's search found nothing
     # the same search with every dataset's test split replaced by noise, in the driver and in every worker
     results_b = tmp_path / "b"
-    common = {
-        "models_dir": str(results_b / "models"),
-        "run_dir": str(results_b / "poisoned"),
-        "data_root": None,
-        "plugins": ["poison"],
-        "plugin_paths": [str(tmp_path)],
-        "resume": False,
-        "run_id": "poisoned",
-        "lock": lock_settings(),
-        "max_failures": 0,
-    }
+    common = RunContext(
+        models_dir=str(results_b / "models"),
+        run_dir=str(results_b / "poisoned"),
+        plugins=("poison",),
+        plugin_paths=(str(tmp_path),),
+        run_id="poisoned",
+        lock=lock_settings(),
+    )
     assert run_searches(load_grid(poisoned), results_b, common, log=lambda line: None) == {}
     assert any(
         int(p.name) != os.getpid() for p in (tmp_path / "poisoned").iterdir()

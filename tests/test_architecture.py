@@ -1,0 +1,168 @@
+"""The package's shape holds: imports point one way (no circles; cli -> execution -> grid -> store; report reads
+grid and store and never execution; nothing in `harness/` imports the paper package), modules stay small, and the
+code passes `ruff check` and `ruff format --check` with the project's settings.
+
+Imports are read with `ast` (lazy imports inside functions count; `if TYPE_CHECKING:` blocks do not, since they
+never run).
+"""
+
+from __future__ import annotations
+
+import ast
+import graphlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("harness", "methods", "tasks", "laebench", "laebench_paper")
+MAX_LINES = 300
+
+# (importer folder, imported folder): arrows that must not exist. A folder is a top-level package, or one of
+# harness's sub-packages (`harness.grid`, ...); `harness.cli` and the other top-level harness files are their own.
+FORBIDDEN = {
+    (
+        "harness.execution",
+        "harness.report",
+    ): "a run writes records; the CLI writes reports from them",
+    ("harness.execution", "harness.cli"): "the CLI drives execution, not the reverse",
+    ("harness.report", "harness.execution"): "a report reads records, whatever ran them",
+    ("harness.grid", "harness.execution"): "reading a grid runs nothing",
+    ("harness.grid", "harness.report"): "reading a grid writes no report",
+    ("harness.store", "harness.grid"): "the store keeps files, whatever grid made them",
+    ("harness.store", "harness.execution"): "the store keeps files, whatever ran them",
+    ("harness.store", "harness.report"): "the store keeps files, whatever reads them",
+    ("methods", "tasks"): "tasks consume methods; methods know nothing of tasks",
+    ("methods", "harness"): "a method runs without the harness",
+    ("tasks", "harness"): "a task runs without the harness",
+    ("laebench", "methods"): "laebench is the floor every package stands on",
+    ("laebench", "tasks"): "laebench is the floor every package stands on",
+    ("laebench", "harness"): "laebench is the floor every package stands on",
+    ("laebench_paper", "harness.execution"): "a paper package registers claims; it runs nothing",
+    ("laebench_paper", "harness.cli"): "a paper package registers claims; it runs nothing",
+}
+
+
+def _modules() -> dict[str, Path]:
+    mods = {}
+    for pkg in PACKAGES:
+        for path in (ROOT / pkg).rglob("*.py"):
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            mods[name.removesuffix(".__init__")] = path
+    return mods
+
+
+def _runtime_nodes(tree: ast.AST):
+    """Every node, except those under `if TYPE_CHECKING:`."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            stack.extend(node.orelse)
+            continue
+        yield node
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _imports(mods: dict[str, Path]) -> dict[str, set[str]]:
+    """Each module's imports of the project's own modules (resolved to the longest module name that exists)."""
+    graph: dict[str, set[str]] = {}
+    for name, path in mods.items():
+        is_pkg = path.name == "__init__.py"
+        targets: set[str] = set()
+        for node in _runtime_nodes(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                wanted = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = name.split(".") if is_pkg else name.split(".")[:-1]
+                    parts = parts[: len(parts) - node.level + 1]
+                    base = ".".join(parts + ([base] if base else []))
+                wanted = [f"{base}.{a.name}" for a in node.names]
+            else:
+                continue
+            for target in wanted:
+                while target and target not in mods:
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    targets.add(target)
+        graph[name] = targets
+    return graph
+
+
+def _folder(module: str) -> str:
+    parts = module.split(".")
+    if parts[0] == "harness" and len(parts) > 2:
+        return ".".join(parts[:2])
+    return module if parts[0] == "harness" else parts[0]
+
+
+def _within(folder: str, name: str) -> bool:
+    return folder == name or folder.startswith(name + ".")
+
+
+GRAPH = _imports(_modules())
+
+
+def test_no_module_imports_itself_through_others():
+    try:
+        tuple(graphlib.TopologicalSorter(GRAPH).static_order())
+    except graphlib.CycleError as err:
+        pytest.fail(f"import circle: {' -> '.join(err.args[1])}")
+
+
+def test_folders_import_one_way():
+    broken = []
+    for importer, targets in GRAPH.items():
+        for target in targets:
+            a, b = _folder(importer), _folder(target)
+            for (src, dst), why in FORBIDDEN.items():
+                if _within(a, src) and _within(b, dst) and a != b:
+                    broken.append(f"{importer} imports {target} ({why})")
+    assert not broken, "\n".join(sorted(broken))
+
+
+def test_harness_never_imports_the_paper_package():
+    offenders = [
+        f"{m} imports {t}"
+        for m, targets in GRAPH.items()
+        if m.startswith("harness")
+        for t in targets
+        if t.startswith("laebench_paper")
+    ]
+    assert not offenders, offenders
+
+
+def test_the_rule_checker_sees_a_forbidden_arrow():
+    """The checks above can fail: a made-up execution -> report import is caught, a TYPE_CHECKING one is not."""
+    tree = ast.parse("import x\nif TYPE_CHECKING:\n    import y\ndef f():\n    import z\n")
+    seen = {a.name for n in _runtime_nodes(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert seen == {"x", "z"}
+    assert _folder("harness.execution.runner") == "harness.execution"
+    assert _folder("harness.cli") == "harness.cli"
+    assert _within("harness.execution", "harness") and not _within("laebench_paper", "laebench")
+    with pytest.raises(graphlib.CycleError):
+        tuple(graphlib.TopologicalSorter({"a": {"b"}, "b": {"a"}}).static_order())
+
+
+def test_modules_are_small():
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in _modules().values()
+        if (n := len(p.read_text().splitlines())) > MAX_LINES
+    }
+    assert not long, f"modules over {MAX_LINES} lines (split them by job): {long}"
+
+
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["check", "format"])
+def test_ruff_passes(command):
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", *command, "--no-cache", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
