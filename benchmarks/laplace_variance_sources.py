@@ -16,7 +16,6 @@ others ("data-constrained"). The full posterior is the first row, as a check aga
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
@@ -79,11 +78,18 @@ def main(argv=None) -> int:
         "--n-test", type=int, default=1000, help="test images per side (default 1000)"
     )
     parser.add_argument("--samples", type=int, default=20, help="networks per image (default 20)")
+    parser.add_argument(
+        "--keys", default="", help="comma-separated model keys to read (default: every LAE model)"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     cache = ModelCache(args.models)
-    specs = [json.loads(p.read_text()) for p in sorted(args.models.glob("*/spec.json"))]
-    specs = [s for s in specs if s["method"] in ("lae_posthoc", "lae_online")]
+    wanted = set(filter(None, args.keys.split(",")))
+    specs = [
+        spec.to_dict()
+        for spec in cache.stored_specs(("lae_posthoc", "lae_online"))
+        if not wanted or spec.key in wanted
+    ]
     if not specs:
         print("no lae_posthoc or lae_online model in", args.models)
         return 1

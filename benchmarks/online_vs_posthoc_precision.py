@@ -11,7 +11,6 @@ GGN is positive (median and quartiles), per seed, beside alpha's saturation (1 -
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +29,7 @@ def main(argv=None) -> int:
     parser.add_argument("models", type=Path, help="a model store folder (RESULTS/models)")
     args = parser.parse_args(argv)
     cache = ModelCache(args.models)
-    specs = [json.loads(p.read_text()) for p in sorted(args.models.glob("*/spec.json"))]
+    specs = [spec.to_dict() for spec in cache.stored_specs(("lae_online", "lae_posthoc"))]
     online = [
         s
         for s in specs

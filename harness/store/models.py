@@ -50,14 +50,12 @@ from methods.base import Method, ModelSpec
 
 
 class ModelCache:
+    """The store under `root` (created on the first write: reading a store never writes). `lock_settings`
+    None: from the environment (`harness.store.locks.lock_settings`)."""
+
     def __init__(self, root: str | os.PathLike, lock_settings: dict | None = None):
-        self.root = Path(root)  # created on the first write: reading a store never writes
-        self.lock_settings = (
-            lock_settings  # None: from the environment (harness.store.locks.lock_settings)
-        )
-        self._by_config: dict[str, list[Path]] | None = (
-            None  # configuration digest -> entry folders (`stale`)
-        )
+        self.root, self.lock_settings = Path(root), lock_settings
+        self._by_config: dict[str, list[Path]] | None = None  # config digest -> folders (`stale`)
 
     def folder(self, spec: ModelSpec) -> Path:
         return self.root / spec.key
@@ -73,18 +71,27 @@ class ModelCache:
         found = self.check(spec)
         return found.manifest if found.ok else None
 
+    def stored_specs(self, methods: tuple[str, ...] = ()) -> list[ModelSpec]:
+        """The spec of every verified method model in the store (of `methods` only, when given), each pinned
+        to the code fingerprint it was trained by, so that `load(spec)` finds it whatever the code is now."""
+        specs = []
+        for folder in sorted(self.root.iterdir()) if self.root.is_dir() else []:
+            found = inspect_folder(folder)
+            if not found.ok or found.manifest.get("kind") != "method":
+                continue
+            spec = ModelSpec(**{**found.manifest["spec"], "code": found.manifest.get("code", "")})
+            if (not methods or spec.method in methods) and spec.key == folder.name:
+                specs.append(spec)
+        return specs
+
     def stale(self, spec: ModelSpec) -> Entry | None:
         """A verified model of the same configuration as `spec` trained by other code (the method's code, or a
         dependency's, changed since), or None. The newest one when there are several."""
         if self._by_config is None:
             self._by_config = {}
             for folder in sorted(self.root.iterdir()) if self.root.is_dir() else []:
-                manifest = read_manifest(folder)
-                if (
-                    manifest
-                    and manifest.get("kind") == "method"
-                    and isinstance(manifest.get("spec"), dict)
-                ):
+                manifest = read_manifest(folder) or {}
+                if manifest.get("kind") == "method" and isinstance(manifest.get("spec"), dict):
                     config = {k: v for k, v in manifest["spec"].items() if k != "code"}
                     self._by_config.setdefault(identity_digest(config), []).append(folder)
         found = [
