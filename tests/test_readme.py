@@ -87,3 +87,55 @@ def test_readme_pandas_example_names_real_columns():
     assert listed == BOARD_COLUMNS
     for col in ("status", "trial_id", "error", "git_commit", "versions", "device"):
         assert col in RAW_COLUMNS
+
+
+def test_readme_pandas_snippet_runs_and_keeps_experiments_apart(tmp_path, monkeypatch, capsys):
+    """The snippet itself, on leaderboards aggregated from records of two experiments that share a metric name:
+    its pivot shows one experiment's mse (2.0 for ae), not the mean over both (3.5)."""
+    import pandas as pd
+
+    from harness.report.leaderboard import RAW_COLUMNS, aggregate
+
+    def row(experiment, task, metric, value, seed):
+        return dict(
+            experiment=experiment,
+            task=task,
+            dataset="digits",
+            arch="mlp",
+            method="ae",
+            seed=seed,
+            point="{}",
+            metric=metric,
+            value=value,
+            status="ok",
+            trial_id=f"{experiment}/ae/seed{seed}",
+            git_commit="abc123",
+            versions="torch=2.14.1",
+            device="cpu",
+            config_hash="c0ffee",
+        )
+
+    raw = pd.DataFrame(
+        [row("recon-digits", "reconstruction", "mse", 2.0 + 0.1 * s, s) for s in (0, 1)]
+        + [row("imputation-digits", "imputation", "mse", 5.0, s) for s in (0, 1)]
+        + [
+            row("ood-digits", "ood", f"auroc/{sc}", 0.8, s)
+            for sc in ("log_px", "ink")
+            for s in (0, 1)
+        ]
+        + [row("ood-digits", "ood", "auroc/authors/log_px", 0.7, s) for s in (0, 1)],
+        columns=RAW_COLUMNS,
+    )
+    (tmp_path / "results" / "demo").mkdir(parents=True)
+    raw.to_csv(tmp_path / "results" / "demo" / "raw.csv", index=False)
+    aggregate(raw).to_csv(tmp_path / "results" / "demo" / "leaderboard.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    exec(_block_after("## Reading the leaderboard with pandas"), {})
+    out = capsys.readouterr().out
+    assert "2.05" in out and "3.5" not in out
+    assert "ink" in out and "log_px" in out and "0.7" not in out  # ours only, by the tidy columns
+    assert "abc123" in out
+    board = pd.read_csv(tmp_path / "results" / "demo" / "leaderboard.csv")
+    assert set(board.git_commit) == {"abc123"} and set(board.device) == {
+        "cpu"
+    }  # provenance per row

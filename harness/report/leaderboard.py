@@ -2,8 +2,10 @@
 
 `raw.csv` has a row per trial, metric and seed with provenance (config hash, model key, git commit,
 package versions, device); failed trials appear with `status=failed` and their error. `leaderboard.csv`
-aggregates over seeds: mean, std, 95% t-interval, n_seeds, and the paper's published number where there
-is one (`harness/paper/reference.csv`, copied from the paper's tables; `paper_note` where the authors
+aggregates over seeds: mean, std, 95% t-interval, n_seeds, what the metric's name packs as columns (measure,
+score, convention, sweep, numeric sweep_value: `harness.report.metric_names`), the provenance of the trials
+behind it (commits, config hashes, versions, devices), and the paper's published number where there
+is one (the registered paper's reference table, e.g. `laebench_paper/reference.csv`; `paper_note` where the authors
 computed it differently). A peak memory of 0 or less means "not measured" (below the measurement floor) and
 is left out of the mean. `leaderboard.md` shows a table per experiment, methods as rows, the best mean per
 metric in bold with every method not significantly behind it (none when no method is), each number rounded to 2 significant digits of its CI95 half-width; a per-parameter sweep
@@ -23,11 +25,18 @@ import pandas as pd
 
 from harness.report.claims import reference
 from harness.report.leaderboard_md import to_markdown
+from harness.report.metric_names import PART_COLUMNS, metric_parts
 from harness.report.numbers import ci95_half
 from harness.report.search_table import search_markdown, search_rows
 from harness.store.records import current_hashes, read_records
 from tasks.base import Task
 
+PROVENANCE = [
+    "git_commit",
+    "config_hash",
+    "versions",
+    "device",
+]  # every distinct value, joined by "; "
 RAW_COLUMNS = [
     "experiment",
     "task",
@@ -64,6 +73,7 @@ BOARD_COLUMNS = [
     "arch",
     "method",
     "metric",
+    *PART_COLUMNS,
     "mean",
     "std",
     "ci95_low",
@@ -74,6 +84,7 @@ BOARD_COLUMNS = [
     "direction",
     "paper_note",
     "stale",
+    *PROVENANCE,
 ]
 NOT_MEASURED = re.compile(r"^peak_mem")  # a peak memory <= 0 was below the measurement floor
 
@@ -153,6 +164,7 @@ def aggregate(raw: pd.DataFrame, run_dir: Path | None = None) -> pd.DataFrame:
                 n_seeds=n,
                 direction=direction,
                 stale=bool(group.get("stale", pd.Series(False)).any()),
+                **_provenance(group),
             )
         )
     rows += _summaries(raw, keys, run_dir)
@@ -172,7 +184,19 @@ def aggregate(raw: pd.DataFrame, run_dir: Path | None = None) -> pd.DataFrame:
     board = exact.fillna({c: anyone[c] for c in paper_cols})
     board["paper_note"] = board["paper_note"].fillna("")
     board["stale"] = board["stale"].astype("boolean").fillna(False).astype(bool)
+    parts = pd.DataFrame([metric_parts(m) for m in board.metric], columns=PART_COLUMNS)
+    board[PART_COLUMNS] = parts.set_index(board.index)
     return board[BOARD_COLUMNS]
+
+
+def _provenance(rows: pd.DataFrame) -> dict:
+    """Each provenance column's distinct values over the trials behind a leaderboard row, joined by "; "."""
+    return {
+        col: "; ".join(sorted({str(v) for v in rows[col].dropna() if str(v)}))
+        if col in rows
+        else ""
+        for col in PROVENANCE
+    }
 
 
 def _summaries(raw: pd.DataFrame, keys: list[str], run_dir: Path | None = None) -> list[dict]:
@@ -215,6 +239,7 @@ def _summaries(raw: pd.DataFrame, keys: list[str], run_dir: Path | None = None) 
                     "ci95_high": np.nan,
                     "n_seeds": r.get("n", 1),
                     "direction": task_cls.direction(r["metric"]),
+                    **_provenance(group),
                 }
             )
     return rows

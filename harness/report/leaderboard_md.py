@@ -5,17 +5,14 @@ paper's number beside ours, failed trials listed."""
 from __future__ import annotations
 
 import json
-import re
 
 import numpy as np
 import pandas as pd
 
 import harness.report.paired as paired
+from harness.report.metric_names import SWEEP
 from harness.report.numbers import fmt_ci
 
-SWEEP = re.compile(
-    r"^(?P<base>.+?)[@/](?P<param>[A-Za-z_]\w*)=(?P<value>[^/@=]+)$"
-)  # time_s@side=8, accuracy/n=1
 STATUS_METRIC = "over_budget"  # a sweep's 0/1 flag, shown as the point's status
 
 ARROWS = {"max": " ↑", "min": " ↓"}

@@ -2,7 +2,7 @@
 
 `ci95_half(values)`: half-width of the 95% Student-t interval of a mean over seeds. `fmt_ci(mean, half)`:
 both rounded to 2 significant digits of the half-width ("3.27 ± 0.10", "9700 ± 2500"), so a number never
-shows more digits than its interval supports; `fmt_number(x)`: 3 significant digits where there is no interval.
+shows more digits than its interval supports (a half-width that is float noise on a constant is no interval); `fmt_number(x)`: 3 significant digits where there is no interval.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def fmt_ci(mean: float, half: float) -> str:
     """`mean ± half`, both rounded to 2 significant digits of the half-width (3 of the mean without one)."""
     if not np.isfinite(mean):
         return "n/a"
-    if not np.isfinite(half) or half <= 0:
+    if not np.isfinite(half) or half <= 1e-9 * abs(mean):  # no spread, or float noise on a constant
         return fmt_number(mean)
     decimals = 1 - math.floor(math.log10(half))
     return f"{_rounded(mean, decimals)} ± {_rounded(half, decimals)}"

@@ -169,7 +169,17 @@ def test_leaderboard_sweeps_are_long_tables_sorted_by_value(tiny_report):
     ]  # 28 metrics: a table per family, not one 29-column row
     assert "| method | auroc/log_px ↑ |" in ood and "| method | aupr/log_px ↑ |" in ood
     board = pd.read_csv(tiny_report / "leaderboard.csv")
-    assert list(board.columns[-2:]) == ["paper_note", "stale"]
+    assert list(board.columns[-6:]) == [
+        "paper_note",
+        "stale",
+        "git_commit",
+        "config_hash",
+        "versions",
+        "device",
+    ]
+    sweep = board[board.metric.str.startswith("time_s@side=")]
+    assert set(sweep.sweep) == {"side"} and set(sweep.sweep_value) == {8.0, 16.0}  # numeric, tidy
+    assert board.git_commit.str.len().gt(0).all() and board.versions.str.contains("torch=").all()
     assert not ((board.metric.str.startswith("peak_mem")) & (board["mean"] <= 0)).any()
 
 
@@ -420,6 +430,8 @@ def test_numbers_are_rounded_to_their_ci():
     assert fmt_ci(9683.9, 2455.0) == "9700 ± 2500"
     assert fmt_ci(0.91234, float("nan")) == "0.912" and fmt_ci(float("nan"), 1.0) == "n/a"
     assert fmt_ci(-0.0004, 0.01) == "0.000 ± 0.010"  # no "-0.000"
+    # a method-free number summed in another order: float noise is no interval
+    assert fmt_ci(0.088024000000000033, 4.2e-17) == "0.0880"
 
 
 def test_unmeasured_memory_is_not_zero_and_notes_are_shown(tmp_path):
