@@ -22,12 +22,13 @@ from laebench_paper.plotting import (
     NOT_SCORES,
     _figure,
     _lines,
-    _palette,
     _save,
     _subplots,
     _summary,
     _sweep,
     _trial_files,
+    legend_outside,
+    style,
 )
 
 
@@ -39,15 +40,14 @@ def scaling(ev, run_dir: Path) -> Path | None:
         np.nan
     )  # below the measurement floor
     over = t[(t.kind == "over_budget") & (t.value > 0)].drop_duplicates(["method", "x"])
-    palette, fig = _palette(ev.labels()), _figure(8, 3.2)
-    for ax, kind, label in zip(
-        _subplots(fig, 1, 2)[0], ("time_s", "peak_mem_mb"), ("time [s]", "peak memory [MB]")
-    ):
+    (palette, markers), fig = style(ev), _figure(8, 3.2)
+    axes = _subplots(fig, 1, 2)[0]
+    for ax, kind, label in zip(axes, ("time_s", "peak_mem_mb"), ("time [s]", "peak memory [MB]")):
         s = _summary(t[t.kind == kind].dropna(subset=["value"]), ["method", "x"]).assign(
             pixels=lambda d: d.x**2
         )
         if len(s):
-            _lines(ax, s, "pixels", palette, log=True)
+            _lines(ax, s, "pixels", palette, log=True, markers=markers)
             ax.set(yscale="log")
         else:
             ax.text(0.5, 0.5, "not measurable at these sizes", ha="center", transform=ax.transAxes)
@@ -61,10 +61,17 @@ def scaling(ev, run_dir: Path) -> Path | None:
                 transform=ax.get_xaxis_transform(),
             )
         ax.set(xscale="log", xlabel="pixels (side²)", ylabel=label)
+    legend_outside(fig, axes)
     fig.suptitle(
         f"{ev.experiment}: cost against image size (X at the top: over budget)", fontsize=9
     )
     return _save(fig, ev, run_dir, "fig07_scaling")
+
+
+scaling.caption = (
+    "Fig. 7: time and peak memory of one Hessian computation against the number of pixels (log-log), mean and "
+    "95% CI over repeats; X at the top marks a size over the time or memory budget."
+)
 
 
 def roc(ev, run_dir: Path) -> Path | None:
@@ -93,56 +100,79 @@ def roc(ev, run_dir: Path) -> Path | None:
     scores = list(dict.fromkeys(curves.score))
     prefixes = list(dict.fromkeys(s.rpartition("/")[0] for s in scores))
     bases = list(dict.fromkeys(s.rpartition("/")[2] for s in scores))
-    palette, fig = _palette(ev.labels()), _figure(2.4 * len(bases), 2.4 * len(prefixes) + 0.4)
+    palette, fig = style(ev)[0], _figure(2.4 * len(bases) + 1.6, 2.4 * len(prefixes) + 0.4)
     axes = _subplots(fig, len(prefixes), len(bases), sharex=True, sharey=True)
     for i, prefix in enumerate(prefixes):
         for j, base in enumerate(bases):
             ax, score = axes[i, j], f"{prefix}/{base}".lstrip("/")
             s = _summary(curves[curves.score == score], ["method", "x"])
-            if len(s):
-                _lines(ax, s, "x", palette, marker=None, bands=False)
+            if s.empty:  # a score this convention does not have: no empty panel
+                ax.set_visible(False)
+                continue
+            _lines(ax, s, "x", palette, bands=True, clip=(0, 1))
             ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1)
             ax.set(title=score, xlabel="FPR", ylabel="TPR", xlim=(0, 1), ylim=(0, 1.01))
-            if ax.get_legend() and (i, j) != (0, 0):
-                ax.get_legend().remove()
-    fig.suptitle(f"{ev.experiment}: ROC, OOD positive (mean over seeds)", fontsize=9)
+    legend_outside(fig, axes)
+    fig.suptitle(f"{ev.experiment}: ROC, OOD positive (mean and 95% CI over seeds)", fontsize=9)
     return _save(fig, ev, run_dir, "fig09_roc")
+
+
+roc.caption = (
+    "Fig. 9: ROC curves of each OOD score (OOD images positive), true-positive rate interpolated on a common "
+    "false-positive grid, mean and 95% CI band over seeds; one panel per score and scoring convention."
+)
 
 
 def variance_histograms(ev, run_dir: Path) -> Path | None:
     frames = [
-        pd.read_csv(p).assign(method=label)
-        for label, _, p in _trial_files(ev, run_dir, "scores.csv")
+        pd.read_csv(p).assign(method=label, seed=seed)
+        for label, seed, p in _trial_files(ev, run_dir, "scores.csv")
     ]
     frames = [f for f in frames if any("sigma2" in c for c in f.columns)]
     if not frames:
         return None
     data = pd.concat(frames)
     scores = [c for c in data.columns if "sigma2" in c]
-    methods = list(dict.fromkeys(data.method))
-    fig = _figure(2.6 * len(scores), 1.9 * len(methods) + 0.4)
-    axes = _subplots(fig, len(methods), len(scores))
-    for i, method in enumerate(methods):
-        for j, score in enumerate(scores):
-            d = data[(data.method == method) & data[score].notna()]
-            ax = axes[i, j]
-            if len(d):
-                d = d.assign(log10=np.log10(np.maximum(d[score], 1e-12)))
-                sns.histplot(
-                    data=d,
-                    x="log10",
-                    hue="set",
-                    stat="density",
-                    common_norm=False,
-                    bins=30,
-                    element="step",
-                    ax=ax,
-                    legend=(i, j) == (0, 0),
-                )
-            ax.set(title=f"{method}: {score}", xlabel=f"log10 {score}")
-            ax.title.set_fontsize(8)
-    fig.suptitle(f"{ev.experiment}: variance, in-distribution vs OOD (all seeds)", fontsize=9)
+    panels = [  # a score a method does not have is left out, not drawn empty
+        (m, sc)
+        for m in dict.fromkeys(data.method)
+        for sc in scores
+        if data.loc[data.method == m, sc].notna().any()
+    ]
+    cols = min(len(scores), 4)
+    rows = -(-len(panels) // cols)
+    fig = _figure(2.6 * cols, 1.9 * rows + 0.4)
+    axes = _subplots(fig, rows, cols)
+    for ax, (method, score) in zip(axes.flat, panels):
+        d = data[(data.method == method) & data[score].notna()].copy()
+        d["log10"] = np.log10(np.maximum(d[score], 1e-12))
+        # per seed, relative to that seed's in-distribution median: a scale shift between seeds is not a spike
+        reference = d[d.set == "in"].groupby("seed").log10.median() if "set" in d else None
+        if reference is not None and len(reference):
+            d["log10"] -= d.seed.map(reference).fillna(0)
+        sns.histplot(
+            data=d,
+            x="log10",
+            hue="set",
+            stat="density",
+            common_norm=False,
+            bins=30,
+            element="step",
+            ax=ax,
+        )
+        ax.set(title=f"{method}: {score}", xlabel="log10 variance (shifted per seed)")
+        ax.title.set_fontsize(8)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_visible(False)
+    legend_outside(fig, axes)
+    fig.suptitle(f"{ev.experiment}: variance, in-distribution vs OOD (seeds aligned)", fontsize=9)
     return _save(fig, ev, run_dir, "fig10_variance_histograms")
+
+
+variance_histograms.caption = (
+    "Fig. 10: histograms of each variance score on in-distribution and OOD test images (densities), every seed's "
+    "log10 variance shifted by that seed's in-distribution median so that seeds share one axis."
+)
 
 
 def imputation_grids(ev, run_dir: Path) -> Path | None:
@@ -167,6 +197,11 @@ def imputation_grids(ev, run_dir: Path) -> Path | None:
         ax.axis("off")
     fig.suptitle(f"{ev.experiment}: imputations (first seed; rows: test images)", fontsize=9)
     return _save(fig, ev, run_dir, "fig11_imputations")
+
+
+imputation_grids.caption = (
+    "Fig. 11: imputations of the masked half by each method (first seed; rows: test images)."
+)
 
 
 def reliability(ev, run_dir: Path) -> Path | None:
@@ -219,6 +254,12 @@ def reliability(ev, run_dir: Path) -> Path | None:
     return _save(fig, ev, run_dir, "reliability")
 
 
+reliability.caption = (
+    "Fig. 11 c: reliability diagrams of the classifier on imputed images (accuracy per confidence bin, all seeds' "
+    "test images pooled), with the classifier on the masked input for reference; ECE in each title."
+)
+
+
 def knn(ev, run_dir: Path) -> Path | None:
     t = _sweep(ev, r"^(accuracy)/n=(\d+)$")
     if t.empty:
@@ -227,8 +268,15 @@ def knn(ev, run_dir: Path) -> Path | None:
     fig = _figure(4.8, 3.2)
     ax = _subplots(fig, 1, 1)[0, 0]
     ax.axvspan(1, 20, color="grey", alpha=0.1, label="claim: 1-20 labels")
-    _lines(ax, s, "x", _palette(ev.labels()), clip=(0, 1))
+    palette, markers = style(ev)
+    _lines(ax, s, "x", palette, clip=(0, 1), markers=markers)
     ax.set(xscale="log", xlabel="labels per class", ylabel="accuracy", ylim=(0, 1.02))
-    ax.legend(fontsize=7)
+    legend_outside(fig, [ax])
     fig.suptitle(f"{ev.experiment}: KNN accuracy (mean and 95% CI over seeds)", fontsize=9)
     return _save(fig, ev, run_dir, "fig12_knn")
+
+
+knn.caption = (
+    "Fig. 12: KNN accuracy on the latent means against labelled points per class (log axis), mean and 95% CI "
+    "band over seeds; the shaded range is the claim's 1-20 labels."
+)

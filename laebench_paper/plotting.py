@@ -1,5 +1,6 @@
-"""Plotting helpers of the paper's figures: figure and axes set-up, a palette per method, means with CI bands
-over seeds, a trial's artifact files."""
+"""Plotting helpers of the paper's figures: figure and axes set-up, one colour and marker per method for a whole
+report (`style`: fixed by the run's order of method labels), means with CI bands over seeds, a trial's artifact
+files. Figures are saved at 150 dpi with legends outside the data (`legend_outside`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from matplotlib.figure import Figure
 from harness.report.numbers import ci95_half
 from harness.store.pack import artifact
 
-DPI = 80
+DPI = 150
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 
 
 NOT_SCORES = ("set", "is_ood", "log_px_raw")
@@ -36,9 +38,35 @@ def _subplots(fig: Figure, rows: int, cols: int, **kw):
         return np.atleast_2d(fig.subplots(rows, cols, squeeze=False, **kw))
 
 
-def _palette(labels) -> dict:
-    labels = list(dict.fromkeys(labels))
-    return dict(zip(labels, sns.color_palette("tab10", n_colors=max(len(labels), 1))))
+def style(ev) -> tuple[dict, dict]:
+    """(colour, marker) per method label, the same in every figure of a report: by the label's place among all
+    the run's labels (`Evidence.run_labels`; this experiment's when not given), tab10 then tab20's light tones."""
+    labels = list(dict.fromkeys([*ev.run_labels, *ev.labels()]))
+    colours = sns.color_palette("tab10") + sns.color_palette("tab20")[1::2]
+    return (
+        {label: colours[i % len(colours)] for i, label in enumerate(labels)},
+        {label: MARKERS[i % len(MARKERS)] for i, label in enumerate(labels)},
+    )
+
+
+def _palette(ev) -> dict:
+    return style(ev)[0]
+
+
+def legend_outside(fig: Figure, axes) -> None:
+    """One legend for the figure, right of the axes (never over data), gathered from every axes' artists and
+    legends (seaborn's hue legends have unlabelled artists)."""
+    handles = {}
+    for ax in np.ravel(axes):
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+        legend = ax.get_legend()
+        if legend:
+            for h, text in zip(legend.legend_handles, legend.get_texts()):
+                handles.setdefault(text.get_text(), h)
+            legend.remove()
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="outside right upper", fontsize=8)
 
 
 def _summary(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -63,14 +91,14 @@ def _lines(
     x: str,
     palette: dict,
     log: bool = False,
-    marker: str | None = "o",
+    markers: dict | None = None,
     bands: bool = True,
     clip: tuple[float, float] = (-np.inf, np.inf),
 ) -> None:
-    """Mean per method against `x`, with its 95% CI band over seeds (clipped to the quantity's range)."""
-    sns.lineplot(
-        data=s, x=x, y="mean", hue="method", palette=palette, marker=marker, errorbar=None, ax=ax
-    )
+    """Mean per method against `x` (a method's marker from `markers`; lines only without), with its 95% CI band
+    over seeds (clipped to the quantity's range)."""
+    kw = dict(style="method", markers=markers, dashes=False) if markers else {}
+    sns.lineplot(data=s, x=x, y="mean", hue="method", palette=palette, errorbar=None, ax=ax, **kw)
     for method, g in s.groupby("method", sort=False) if bands else ():
         lo, hi = (g["mean"] - g["half"]).clip(*clip), (g["mean"] + g["half"]).clip(*clip)
         ax.fill_between(

@@ -19,7 +19,7 @@ import pandas as pd
 
 from harness.report.claims import departure, papers, reference
 from harness.report.evidence import Evidence
-from harness.report.html import to_html
+from harness.report.html import slug, to_html
 from harness.report.leaderboard import collect_raw, write_leaderboards
 from harness.report.numbers import fmt_ci
 from harness.report.search_table import search_markdown, search_rows
@@ -74,16 +74,17 @@ def build_outcomes(
                 _methods(raw[raw.experiment == exp]),
                 ref[ref.task == claim.task],
                 run_dir,
+                run_labels=tuple(dict.fromkeys(board.method)),
             )
             figures = []
             for draw in claim.figures:
                 try:
-                    figures.append(draw(ev, run_dir))
+                    figures.append((draw(ev, run_dir), getattr(draw, "caption", "")))
                 except Exception as exc:  # a figure is an extra; the verdict stands on the numbers
                     print(
                         f"[report] figure {draw.__name__} of {exp} skipped: {type(exc).__name__}: {exc}"
                     )
-            out.append((evaluate(claim, ev), [p for p in figures if p is not None]))
+            out.append((evaluate(claim, ev), [(p, c) for p, c in figures if p is not None]))
     return out
 
 
@@ -156,11 +157,15 @@ def _comparison_cells(c: Comparison, n_tests: int) -> str:
     )
 
 
-def _section(outcome: Outcome, figures: list[Path], run_dir: Path) -> list[str]:
+def _heading(outcome: Outcome) -> str:
+    where = f" — `{outcome.evidence.experiment}`" if outcome.evidence else ""
+    return f"{outcome.claim.source}: {outcome.claim.title}{where}"
+
+
+def _section(outcome: Outcome, figures: list[tuple[Path, str]], run_dir: Path) -> list[str]:
     claim, ev, j = outcome.claim, outcome.evidence, outcome.judgement
-    where = f" — `{ev.experiment}`" if ev else ""
     out = [
-        f"## {claim.source}: {claim.title}{where}",
+        f"## {_heading(outcome)}",
         "",
         f"**Verdict: {outcome.verdict}** — {outcome.reason}",
         "",
@@ -225,9 +230,13 @@ def _section(outcome: Outcome, figures: list[Path], run_dir: Path) -> list[str]:
         ]
     out += ["", *claim.notes(ev)] if claim.notes(ev) else []
     out.append("")
-    out += [f"![{p.stem}]({p.relative_to(run_dir).as_posix()})" for p in figures] or [
-        "No figure: no artifacts."
-    ]
+    for path, caption in figures:  # the caption line is the figure's <figcaption> in the HTML page
+        out += [
+            f"![{path.stem}]({path.relative_to(run_dir).as_posix()})",
+            f"*Figure: {caption}*",
+            "",
+        ]
+    out += [] if figures else ["No figure: no artifacts."]
     return out + [""]
 
 
@@ -257,7 +266,8 @@ def to_markdown(
     ]
     for o, _ in outcomes:
         exp = f"`{o.evidence.experiment}`" if o.evidence else ""
-        out.append(f"| {o.claim.source}: {o.claim.title} | {exp} | **{o.verdict}** | {o.reason} |")
+        claim = f"[{o.claim.source}: {o.claim.title}](#{slug(_heading(o))})"
+        out.append(f"| {claim} | {exp} | **{o.verdict}** | {o.reason} |")
     out.append("")
     for o, figures in outcomes:
         out += _section(o, figures, run_dir)

@@ -34,6 +34,7 @@ class Evidence:
     score_tables: dict = field(
         default_factory=dict
     )  # (label, seed) -> per-input table (tests, simulations)
+    run_labels: tuple = ()  # every method label of the run, in its order: one colour per label in a report
 
     def key(self, label: str) -> str:
         return (self.methods.get(label) or {}).get("method", label)
