@@ -112,7 +112,7 @@ def _cell(ev: Evidence, label: str, metric: str, notes: dict) -> str:
         summary = (
             not np.isfinite(r["std"]) and r.n_seeds > 1
         )  # a cross-trial fit (Task.summarize): n = its points
-        cell = fmt_ci(r["mean"], r.ci95_high - r["mean"])
+        cell = fmt_ci(r["mean"], (r.ci95_high - r.ci95_low) / 2)
         cell += (
             ""
             if not np.isfinite(r["mean"])
@@ -177,8 +177,8 @@ def _section(outcome: Outcome, figures: list[tuple[Path, str]], run_dir: Path) -
     seeds = sorted(ev.raw.seed.dropna().unique().astype(int))
     data = f"data `{ev.dataset}`" if ev.dataset else "no data set"
     out.append(
-        f"- Ours: {data}, seeds {', '.join(map(str, seeds))}; cells are mean ± CI95 half-width over seeds "
-        f"(Student t), n seeds"
+        f"- Ours: {data}, seeds {', '.join(map(str, seeds))}; cells are mean ± half the 95% interval's "
+        f"width over seeds (Student t; logit scale for proportions), n seeds"
     )
     code = ev.code()
     if code:

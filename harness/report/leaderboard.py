@@ -2,7 +2,8 @@
 
 `raw.csv` has a row per trial, metric and seed with provenance (config hash, model key, git commit,
 package versions, device); failed trials appear with `status=failed` and their error. `leaderboard.csv`
-aggregates over seeds: mean, std, 95% t-interval, n_seeds, what the metric's name packs as columns (measure,
+aggregates over seeds: mean, std, 95% interval (Student t; on the logit scale for proportions such as AUROC and
+accuracy, so it stays inside [0, 1]: `numbers.unit_interval`), n_seeds, what the metric's name packs as columns (measure,
 score, convention, sweep, numeric sweep_value: `harness.report.metric_names`), the provenance of the trials
 behind it (commits, config hashes, versions, devices), and the paper's published number where there
 is one (the registered paper's reference table, e.g. `laebench_paper/reference.csv`; `paper_note` where the authors
@@ -25,8 +26,8 @@ import pandas as pd
 
 from harness.report.claims import reference
 from harness.report.leaderboard_md import to_markdown
-from harness.report.metric_names import PART_COLUMNS, metric_parts
-from harness.report.numbers import ci95_half
+from harness.report.metric_names import PART_COLUMNS, in_unit_range, metric_parts
+from harness.report.numbers import ci95_half, unit_interval
 from harness.report.search_table import search_markdown, search_rows
 from harness.store.records import current_hashes, read_records
 from tasks.base import Task
@@ -150,6 +151,7 @@ def aggregate(raw: pd.DataFrame, run_dir: Path | None = None) -> pd.DataFrame:
         mean = values.mean() if n else np.nan
         std = values.std(ddof=1) if n > 1 else np.nan
         half = ci95_half(values)
+        low, high = unit_interval(values) if in_unit_range(key[5]) else (mean - half, mean + half)
         try:
             direction = get_task(key[1]).direction(key[5])
         except ValueError:
@@ -159,8 +161,8 @@ def aggregate(raw: pd.DataFrame, run_dir: Path | None = None) -> pd.DataFrame:
                 zip(keys, key),
                 mean=mean,
                 std=std,
-                ci95_low=mean - half,
-                ci95_high=mean + half,
+                ci95_low=low,
+                ci95_high=high,
                 n_seeds=n,
                 direction=direction,
                 stale=bool(group.get("stale", pd.Series(False)).any()),

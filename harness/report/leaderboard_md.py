@@ -38,7 +38,7 @@ class _Notes(dict):
 
 
 def _cell(r, n_max: int, bold: bool, notes: _Notes) -> str:
-    cell = fmt_ci(r["mean"], r.ci95_high - r["mean"])
+    cell = fmt_ci(r["mean"], (r.ci95_high - r.ci95_low) / 2)
     if np.isfinite(r["mean"]) and r.n_seeds < n_max:
         cell += f" [n={r.n_seeds}]"
     if bold and np.isfinite(r["mean"]):
@@ -174,7 +174,9 @@ def to_markdown(board: pd.DataFrame, raw: pd.DataFrame) -> str:
     out = [
         "# Leaderboard",
         "",
-        "Mean ± CI95 half-width over seeds (Student t), rounded to 2 significant digits of the half-width "
+        "Mean ± half the width of its 95% interval over seeds (Student t; on the logit scale for proportions "
+        "such as AUROC and accuracy, whose bounds are in leaderboard.csv), rounded to 2 significant digits "
+        "of the half-width "
         "(3 significant digits without one); [n=k] when fewer seeds than the grid's count; **bold**: the best "
         "mean per metric and every method not significantly behind it (paired t over seeds, Holm, α = 0.05), "
         "none when no method is significantly behind the best; (paper: published value, † computed "

@@ -12,6 +12,8 @@ SWEEP = re.compile(
     r"^(?P<base>.+?)[@/](?P<param>[A-Za-z_]\w*)=(?P<value>[^/@=]+)$"
 )  # time_s@side=8, accuracy/n=1
 AUTHORS = "authors"
+# measures that live in [0, 1] (rates, areas, calibration errors): their intervals are kept inside it
+UNIT_RANGE = re.compile(r"^(?:\w+_)?(?:auroc|aupr|fpr95|accuracy|ece|mce|rmsce)(?:_inkmatched)?$")
 PART_COLUMNS = ["measure", "score", "convention", "sweep", "sweep_value"]
 
 
@@ -35,3 +37,8 @@ def metric_parts(metric: str) -> dict:
         "sweep": sweep,
         "sweep_value": value,
     }
+
+
+def in_unit_range(metric: str) -> bool:
+    """True for a metric whose values are proportions in [0, 1] (AUROC, AUPR, FPR95, accuracy, ECE...)."""
+    return bool(UNIT_RANGE.match(metric_parts(metric)["measure"]))

@@ -35,7 +35,11 @@ def print_summary(board, run_dir: Path, console: Console, wall: float) -> None:
             if len(g)
             else None
         )
-        value = "n/a" if best is None else _fmt(best["mean"], best["ci95_high"] - best["mean"])
+        value = (
+            "n/a"
+            if best is None
+            else _fmt(best["mean"], (best["ci95_high"] - best["ci95_low"]) / 2)
+        )
         rows.append(
             (exp, task_key, metric, "" if best is None else str(best.method), value, str(len(g)))
         )
