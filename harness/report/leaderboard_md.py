@@ -188,7 +188,15 @@ def to_markdown(board: pd.DataFrame, raw: pd.DataFrame) -> str:
         out += [
             f"## {exp}",
             "",
-            f"task `{first.task}`, data `{first.dataset}`, arch `{first.arch}`",
+            ", ".join(  # what the experiment has: a Hessian-scaling run has no data set or arch
+                f"{name} `{value}`"
+                for name, value in (
+                    ("task", first.task),
+                    ("data", first.dataset),
+                    ("arch", first.arch),
+                )
+                if isinstance(value, str) and value
+            ),
             "",
         ]
         seeds = raw[(raw.experiment == exp) & (raw.status == "ok") & (raw.metric != "")]

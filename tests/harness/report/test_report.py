@@ -162,6 +162,7 @@ def test_leaderboard_sweeps_are_long_tables_sorted_by_value(tiny_report):
     rows = [line for line in scaling.splitlines() if line.startswith("| exact |")]
     assert [r.split(" | ")[1] for r in rows] == ["8", "16"]  # numeric order, not "16" before "8"
     assert rows[1].endswith("| over budget |") and "time_s@side" not in md
+    assert "data ``" not in md and "arch ``" not in md  # a Hessian-scaling run has neither
     knn = md[md.index("## knn") : md.index("## ood")]
     assert "| method | n | accuracy ↑ |" in knn and "accuracy/n=" not in knn
     ood = md[
