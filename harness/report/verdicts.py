@@ -168,11 +168,8 @@ def evaluate(claim, ev: Evidence | None) -> Outcome:
 def summary(judgement: Judgement) -> str:
     """One line: the count of parts per state, and the comparisons that decided against the claim or stayed open."""
     states = [p.state for p in judgement.parts]
-    counts = ", ".join(
-        f"{states.count(s)} {s}" for s in (HOLDS, CONTRADICTED, INCONCLUSIVE) if states.count(s)
-    )
-    untested = states.count(None)
-    counts += f", {untested} not tested" if untested else ""
+    named = [(states.count(s), s) for s in (HOLDS, CONTRADICTED, INCONCLUSIVE)]
+    counts = ", ".join(f"{n} {s}" for n, s in [*named, (states.count(None), "not tested")] if n)
     worst = [c for c in judgement.comparisons if c.outcome == CONTRADICTED] or [
         c for c in judgement.comparisons if c.outcome == INCONCLUSIVE
     ]

@@ -86,3 +86,16 @@ def test_a_method_keeps_its_colour_and_marker_in_every_figure_of_a_report():
     # an experiment drawn alone (no run order given) still gives each of its methods a distinct colour
     alone = style(_evidence(["a", "b", "c"], ()))[0]
     assert len(set(alone.values())) == 3
+
+
+def test_summary_line_counts_untested_parts_without_a_dangling_comma():
+    from types import SimpleNamespace
+
+    from harness.report.verdicts import summary
+
+    def judgement(*states):
+        return SimpleNamespace(parts=[SimpleNamespace(state=s) for s in states], comparisons=[])
+
+    assert summary(judgement(None, None)) == "parts: 2 not tested"  # was "parts: , 2 not tested"
+    assert summary(judgement("holds", None)) == "parts: 1 holds, 1 not tested"
+    assert summary(judgement()) == "parts: none"
