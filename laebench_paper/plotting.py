@@ -49,10 +49,6 @@ def style(ev) -> tuple[dict, dict]:
     )
 
 
-def _palette(ev) -> dict:
-    return style(ev)[0]
-
-
 def legend_outside(fig: Figure, axes) -> None:
     """One legend for the figure, right of the axes (never over data), gathered from every axes' artists and
     legends (seaborn's hue legends have unlabelled artists)."""
