@@ -60,6 +60,7 @@ class AE(Method):
             after_step=self.after_step,
             epoch_metrics=self.epoch_metrics,
             checkpoint_path=checkpoint_path,
+            snapshot=getattr(self, "snapshot_", None),
             seed=self.spec.seed,
             label=self.spec.key,
         )

@@ -26,6 +26,9 @@ from torch import nn
 
 from laebench.params import Parameterised
 
+# Training settings that say how training is saved, not what it trains: left out of a model's key.
+SAVING_KEYS = frozenset({"checkpoint_minutes", "snapshot_every"})
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -48,8 +51,10 @@ class ModelSpec:
         return dataclasses.asdict(self)
 
     def config(self) -> dict:
-        """What determines the model besides code."""
-        return {k: v for k, v in self.to_dict().items() if k != "code"}
+        """What determines the model besides code (how training is saved does not: `SAVING_KEYS`)."""
+        out = {k: v for k, v in self.to_dict().items() if k != "code"}
+        out["train"] = {k: v for k, v in out["train"].items() if k not in SAVING_KEYS}
+        return out
 
     @property
     def code_fingerprint(self) -> str:
@@ -175,9 +180,13 @@ class Method(Parameterised):
         device: str | torch.device = "cpu",
         reporter: Callable[[dict], None] | None = None,
         checkpoint_path=None,
+        snapshot: Callable[[int, dict], None] | None = None,
     ) -> Method:
-        """Train on `data` (a `harness.datasets.Dataset`); returns self."""
+        """Train on `data` (a `harness.datasets.Dataset`); returns self. `checkpoint_path`: where the training
+        loop keeps its resume checkpoint; `snapshot(epoch, state)`: receives the `state_dict` at the epochs the
+        training settings' `snapshot_every` names (methods trained by `methods.training.fit_loop`)."""
         self.device = torch.device(device)
+        self.snapshot_ = snapshot
         torch.manual_seed(self.spec.seed)
         self._fit(data, dependencies or {}, reporter or (lambda metrics: None), checkpoint_path)
         self.fitted_ = True

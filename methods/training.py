@@ -2,8 +2,19 @@
 
 `fit_loop` slices mini-batches from in-memory tensors, reports metrics every epoch (to Ray Tune inside
 a trial, as a printed line outside), restores the best validation state, and stops with
-`NonFiniteLossError` on a NaN/inf loss. With `checkpoint_path` it saves its full state every epoch and
-continues from that file if it exists (the harness's `--resume`). Defaults follow appendix A.
+`NonFiniteLossError` on a NaN/inf loss. Defaults follow appendix A.
+
+Resume checkpoints (`checkpoint_path`, the harness's `--resume`): the loop's full state at the end of an
+epoch, written when `checkpoint_minutes` of training have passed since the last write (default 5), when
+training ends, and when an interrupt (Ctrl-C, a stopped trial: any exception but a non-finite loss) reaches
+the loop, which then writes the last finished epoch's state before re-raising. Nothing that can be rebuilt is
+written: the best epoch's weights only when they differ from the current ones. A resumed run continues from
+that epoch exactly (same batches, same optimiser state).
+
+Snapshots (`snapshot_every: k`): the method's state at every k-th epoch, handed to the `snapshot(epoch,
+state)` callback (the harness stores them beside the model), for evaluating a model along its training.
+`checkpoint_minutes` and `snapshot_every` say how training is saved, not what it trains: they are not part of
+a model's key (`methods.base.SAVING_KEYS`).
 """
 
 from __future__ import annotations
@@ -13,6 +24,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -26,6 +38,8 @@ DEFAULT_TRAIN = {
     "early_stopping": 8,
     "plateau": {"factor": 0.5, "patience": 5},
     "weight_decay": 0.0,
+    "checkpoint_minutes": 5.0,
+    "snapshot_every": 0,
 }
 
 
@@ -52,6 +66,182 @@ def batches(
         yield x[order[start : start + batch_size]] if shuffle else x[start : start + batch_size]
 
 
+def _copy(obj):
+    """A deep copy whose tensors are detached clones on the CPU (a state that later steps cannot change)."""
+    if torch.is_tensor(obj):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: _copy(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_copy(v) for v in obj)
+    return copy.deepcopy(obj)
+
+
+@dataclass
+class _Progress:
+    """Where the loop stands: epochs done, the best validation loss and its weights, the history."""
+
+    epoch: int = 0
+    best_val: float = math.inf
+    best_epoch: int = 0
+    best_state: dict | None = None
+    bad_epochs: int = 0
+    history: list = field(default_factory=list)
+
+    def to_file(self) -> dict:
+        """As written: the best weights only when they are not the current ones (else rebuilt on resume)."""
+        current = self.best_epoch == self.epoch
+        return {
+            "epoch": self.epoch,
+            "best_val": self.best_val,
+            "best_epoch": self.best_epoch,
+            "best_state": None if current else self.best_state,
+            "bad_epochs": self.bad_epochs,
+            "history": self.history,
+        }
+
+    @classmethod
+    def from_file(cls, saved: dict, current_state: dict) -> _Progress:
+        best_epoch = saved.get("best_epoch", 0)
+        best = saved.get("best_state")
+        if best is None and best_epoch == saved["epoch"] and saved["epoch"] > 0:
+            best = copy.deepcopy(current_state)
+        return cls(
+            saved["epoch"],
+            saved["best_val"],
+            best_epoch,
+            best,
+            saved["bad_epochs"],
+            saved["history"],
+        )
+
+
+class _Checkpointer:
+    """Writes the loop's state to `path` by time, at the end and on an interrupt (the last finished epoch)."""
+
+    def __init__(self, path, minutes: float):
+        self.path = Path(path) if path else None
+        self.every_s = float(minutes) * 60.0
+        self.last = time.monotonic()
+        self.pending: dict | None = None  # the last finished epoch's state, not yet written
+
+    def epoch_done(self, state: Callable[[], dict]) -> None:
+        if self.path is None:
+            return
+        if time.monotonic() - self.last >= self.every_s:
+            self.write(state())
+        else:
+            self.pending = _copy(state())
+
+    def flush(self) -> None:
+        if self.path is not None and self.pending is not None:
+            self.write(self.pending)
+
+    def write(self, state: dict) -> None:
+        tmp = Path(str(self.path) + ".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, self.path)
+        self.last, self.pending = time.monotonic(), None
+
+
+@dataclass
+class _Loop:
+    """The optimiser, its schedule, the batch order's generator and the progress: what a resume restores."""
+
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau
+    generator: torch.Generator
+    progress: _Progress
+
+    def state(self, get_state: Callable[[], dict]) -> dict:
+        return {
+            "model": get_state(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "generator": self.generator.get_state(),
+            "rng": _global_rng(),
+            "loop": self.progress.to_file(),
+        }
+
+
+def _global_rng() -> dict:
+    """torch's global generators (weight samples, dropout draw from them): a resume continues their streams."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []
+    return {"cpu": torch.random.get_rng_state(), "cuda": cuda}
+
+
+def _set_global_rng(saved: dict | None) -> None:
+    if not saved:
+        return
+    torch.random.set_rng_state(saved["cpu"].cpu())
+    if saved.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in saved["cuda"]])
+
+
+def _start(params, s: dict, seed: int, checkpoint_path, set_state, get_state, device, label):
+    optimizer = torch.optim.Adam(params, lr=s["lr"], weight_decay=s["weight_decay"])
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=s["plateau"]["factor"], patience=s["plateau"]["patience"]
+    )
+    loop = _Loop(optimizer, scheduler, torch.Generator().manual_seed(seed), _Progress())
+    if checkpoint_path and Path(checkpoint_path).exists():
+        saved = load_checkpoint(checkpoint_path, map_location=device)
+        set_state(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        loop.generator.set_state(saved["generator"])
+        _set_global_rng(saved.get("rng"))
+        loop.progress = _Progress.from_file(saved["loop"], get_state())
+        print(f"[{label}] resuming from epoch {loop.progress.epoch}", flush=True)
+    return loop
+
+
+def _train_epoch(loop: _Loop, train_step_loss, train_x, batch_size: int, after_step) -> float:
+    total = torch.zeros((), device=train_x.device)
+    n_batches = 0
+    for xb in batches(train_x, batch_size, shuffle=True, generator=loop.generator):
+        loss = train_step_loss(xb)
+        loop.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        loop.optimizer.step()
+        if after_step is not None:
+            after_step(xb)
+        total += loss.detach()
+        n_batches += 1
+    return float(total) / max(n_batches, 1)
+
+
+@torch.no_grad()
+def _validate(val_loss, val_x) -> float:
+    total = sum(float(val_loss(xb)) * len(xb) for xb in batches(val_x, 1024, shuffle=False))
+    return total / len(val_x)
+
+
+def _check_finite(train_loss: float, val: float, epoch: int, lr: float, label: str) -> None:
+    if math.isfinite(train_loss) and math.isfinite(val):
+        return
+    kind = "NaN" if math.isnan(train_loss) or math.isnan(val) else "inf"
+    raise NonFiniteLossError(
+        f"{label or 'training'}: loss became {kind} at epoch {epoch} (train {train_loss:.4g}, "
+        f"val {val:.4g}). Lower train.lr (now {lr}) or check the method's parameters."
+    )
+
+
+def _end_epoch(loop: _Loop, val: float, get_state) -> None:
+    """Step the schedule and keep the best validation state."""
+    p = loop.progress
+    loop.scheduler.step(val)
+    if val < p.best_val:
+        p.best_val, p.best_epoch, p.best_state, p.bad_epochs = (
+            val,
+            p.epoch,
+            copy.deepcopy(get_state()),
+            0,
+        )
+    else:
+        p.bad_epochs += 1
+
+
 def fit_loop(
     *,
     params: Iterable[torch.nn.Parameter],
@@ -67,87 +257,49 @@ def fit_loop(
     after_step: Callable[[torch.Tensor], None] | None = None,
     epoch_metrics: Callable[[], dict] | None = None,
     checkpoint_path: str | os.PathLike | None = None,
+    snapshot: Callable[[int, dict], None] | None = None,
     seed: int = 0,
     label: str = "",
 ) -> list[dict]:
     """Train until early stopping or `max_epochs`; returns the per-epoch history."""
-    params = list(params)
     s = train_settings(settings)
-    optimizer = torch.optim.Adam(params, lr=s["lr"], weight_decay=s["weight_decay"])
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, factor=s["plateau"]["factor"], patience=s["plateau"]["patience"]
+    loop = _start(
+        list(params), s, seed, checkpoint_path, set_state, get_state, train_x.device, label
     )
-    generator = torch.Generator().manual_seed(seed)
-    state = {"epoch": 0, "best_val": math.inf, "best_state": None, "bad_epochs": 0, "history": []}
-    if checkpoint_path and Path(checkpoint_path).exists():
-        saved = load_checkpoint(checkpoint_path, map_location=train_x.device)
-        set_state(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        generator.set_state(saved["generator"])
-        state = saved["loop"]
-        print(f"[{label}] resuming from epoch {state['epoch']}", flush=True)
-
-    while state["epoch"] < s["max_epochs"] and state["bad_epochs"] < s["early_stopping"]:
-        started = time.perf_counter()
-        set_mode(True)
-        total = torch.zeros((), device=train_x.device)
-        n_batches = 0
-        for xb in batches(train_x, s["batch_size"], shuffle=True, generator=generator):
-            loss = train_step_loss(xb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if after_step is not None:
-                after_step(xb)
-            total += loss.detach()
-            n_batches += 1
-        train_loss = float(total) / max(n_batches, 1)
-        set_mode(False)
-        with torch.no_grad():
-            val_total = sum(
-                float(val_loss(xb)) * len(xb) for xb in batches(val_x, 1024, shuffle=False)
-            )
-        val = val_total / len(val_x)
-        state["epoch"] += 1
-        if not (math.isfinite(train_loss) and math.isfinite(val)):
-            raise NonFiniteLossError(
-                f"{label or 'training'}: loss became {'NaN' if math.isnan(train_loss) or math.isnan(val) else 'inf'} "
-                f"at epoch {state['epoch']} (train {train_loss:.4g}, val {val:.4g}). "
-                f"Lower train.lr (now {s['lr']}) or check the method's parameters."
-            )
-        scheduler.step(val)
-        if val < state["best_val"]:
-            state.update(best_val=val, best_state=copy.deepcopy(get_state()), bad_epochs=0)
-        else:
-            state["bad_epochs"] += 1
-        record = {
-            "epoch": state["epoch"],
-            "train_loss": train_loss,
-            "val_loss": val,
-            "lr": optimizer.param_groups[0]["lr"],
-            "epoch_time_s": time.perf_counter() - started,
-            **(epoch_metrics() if epoch_metrics else {}),
-        }
-        state["history"].append(record)
-        if (
-            checkpoint_path
-        ):  # saved before reporting, so an interrupt during the report loses nothing
-            tmp = Path(str(checkpoint_path) + ".tmp")
-            torch.save(
-                {
-                    "model": get_state(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "generator": generator.get_state(),
-                    "loop": state,
-                },
-                tmp,
-            )
-            os.replace(tmp, checkpoint_path)
-        reporter(record)
-
-    if state["best_state"] is not None:
-        set_state(state["best_state"])
+    saver, p = _Checkpointer(checkpoint_path, s["checkpoint_minutes"]), loop.progress
+    try:
+        while p.epoch < s["max_epochs"] and p.bad_epochs < s["early_stopping"]:
+            started = time.perf_counter()
+            set_mode(True)
+            train_loss = _train_epoch(loop, train_step_loss, train_x, s["batch_size"], after_step)
+            set_mode(False)
+            val = _validate(val_loss, val_x)
+            p.epoch += 1
+            _check_finite(train_loss, val, p.epoch, s["lr"], label)
+            _end_epoch(loop, val, get_state)
+            record = {
+                "epoch": p.epoch,
+                "train_loss": train_loss,
+                "val_loss": val,
+                "lr": loop.optimizer.param_groups[0]["lr"],
+                "epoch_time_s": time.perf_counter() - started,
+                **(epoch_metrics() if epoch_metrics else {}),
+            }
+            p.history.append(record)
+            saver.epoch_done(
+                lambda: loop.state(get_state)
+            )  # before reporting: a stop there loses nothing
+            if snapshot is not None and s["snapshot_every"] and p.epoch % s["snapshot_every"] == 0:
+                snapshot(p.epoch, get_state())
+            reporter(record)
+        if saver.path is not None:
+            saver.write(loop.state(get_state))
+    except NonFiniteLossError:
+        raise
+    except BaseException:  # an interrupt or a stopped trial: keep the last finished epoch
+        saver.flush()
+        raise
+    if p.best_state is not None:
+        set_state(p.best_state)
     set_mode(False)
-    return state["history"]
+    return p.history

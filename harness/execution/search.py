@@ -65,7 +65,7 @@ def plan_searches(grid: Grid) -> list[Search]:
         for entry in exp.methods:
             if not exp.is_search(entry):
                 continue
-            for seed in exp.seeds:
+            for seed in entry.seeds or exp.seeds:
                 base = ModelSpec(
                     method=entry.key,
                     params=entry.params,

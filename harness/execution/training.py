@@ -22,6 +22,7 @@ from harness.execution.trial_support import (
 )
 from harness.grid.plugins import import_plugins
 from harness.store.provenance import provenance
+from harness.store.snapshots import clear_snapshots, snapshot_writer
 from laebench.checkpoints import CheckpointError, load_checkpoint
 from methods import get as get_method
 from methods.base import ModelSpec
@@ -39,6 +40,7 @@ def train_model(
     partial = cache.partial_path(spec)
     if not ctx.resume:
         partial.unlink(missing_ok=True)
+        clear_snapshots(cache.folder(spec))
     elif partial.exists():
         try:
             load_checkpoint(partial, map_location="cpu")
@@ -52,6 +54,7 @@ def train_model(
         device=device,
         reporter=report or epoch_reporter(),
         checkpoint_path=partial,
+        snapshot=snapshot_writer(cache.folder(spec), spec, data.image_shape),
     )
     history = getattr(method, "history_", [])
     elapsed = time.perf_counter() - started

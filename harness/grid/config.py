@@ -165,10 +165,13 @@ def parse_grid(raw, source: str = "<grid>", plugin_paths: list[str] | None = Non
             raise ConfigError(f"{where}.task_params: {exc}") from None
         data = data_section(exp.get("data"), f"{where}.data", task_cls)
         exp_train = _train(exp.get("train", {}), f"{where}.train", train)
+        exp_seeds = _seeds(exp.get("seeds", seeds), f"{where}.seeds")
         model, methods = {}, []
         if task_cls.needs_model:
             model = model_section(exp.get("model"), f"{where}.model")
-            methods = _methods(exp.get("methods"), f"{where}.methods", get_method, exp_train)
+            methods = _methods(
+                exp.get("methods"), f"{where}.methods", get_method, exp_train, exp_seeds
+            )
         experiments.append(
             Experiment(
                 name=exp_name,
@@ -178,7 +181,7 @@ def parse_grid(raw, source: str = "<grid>", plugin_paths: list[str] | None = Non
                 model=model,
                 methods=methods,
                 train=exp_train,
-                seeds=_seeds(exp.get("seeds", seeds), f"{where}.seeds"),
+                seeds=exp_seeds,
                 resources=_resources(exp.get("resources", {}), f"{where}.resources", resources),
                 search=experiment_search(
                     exp.get("search"), f"{where}.search", search, task_cls, task_params

@@ -95,6 +95,8 @@ def make_plan(grid: Grid, choices: dict | None = None, pins: dict[str, str] | No
         for job in task.jobs(list(entries), exp.seeds):
             # What determines this trial's result: a changed setting re-runs it, another method's does not.
             entry = entries.get(job.label)
+            if entry is not None and entry.seeds is not None and job.seed not in entry.seeds:
+                continue  # the method's own seeds (`methods.<label>.seeds`)
             chosen = choices.get((exp.name, job.label, job.seed))
             method = {**dataclasses.asdict(entry), "chosen": chosen} if entry else job.label
             spec, target = None, plan.evals
@@ -132,8 +134,11 @@ def make_plan(grid: Grid, choices: dict | None = None, pins: dict[str, str] | No
                 )
             )
     n_layers = 1 + max(depth.values(), default=-1)
+    # seed by seed, in the grid's order within a seed: a run stopped part-way has whole seeds
+    order = {k: n for n, k in enumerate(specs)}
     plan.train_layers = [
-        [specs[k] for k in sorted(specs) if depth[k] == i] for i in range(n_layers)
+        sorted((specs[k] for k in specs if depth[k] == i), key=lambda s: (s.seed, order[s.key]))
+        for i in range(n_layers)
     ]
     return plan
 

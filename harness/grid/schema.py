@@ -50,6 +50,9 @@ class MethodEntry:
     train: dict | None = (
         None  # the method's own training settings (`methods.<label>.train`), if any
     )
+    seeds: list[int] | None = (
+        None  # the method's own seeds (`methods.<label>.seeds`), a subset of the experiment's
+    )
 
 
 @dataclass

@@ -90,13 +90,21 @@ def _train_values(value: dict, path, base: dict) -> dict:
         elif key == "weight_decay":
             require(is_number(v) and v >= 0, p, "must be a number >= 0", v)
             out[key] = float(v)
+        elif key == "checkpoint_minutes":  # resume checkpoints every this many minutes of training
+            require(is_number(v) and v > 0, p, "must be a positive number of minutes", v)
+            out[key] = float(v)
+        elif key == "snapshot_every":  # keep the model every this many epochs (0: never)
+            require(is_int(v) and v >= 0, p, "must be an integer >= 0 (epochs; 0: no snapshots)", v)
+            out[key] = v
         else:  # batch_size, max_epochs, early_stopping
             require(is_int(v) and v > 0, p, "must be a positive integer", v)
             out[key] = v
     return out
 
 
-def _methods(value, path, get_method, experiment_train: dict) -> list[MethodEntry]:
+def _methods(
+    value, path, get_method, experiment_train: dict, experiment_seeds: list[int] | None = None
+) -> list[MethodEntry]:
     require(
         isinstance(value, dict) and value,
         path,
@@ -129,6 +137,16 @@ def _methods(value, path, get_method, experiment_train: dict) -> list[MethodEntr
             if train_override is None
             else _train(train_override, f"{p}.train", experiment_train)
         )
+        seeds = params.pop("seeds", None)
+        if seeds is not None:
+            seeds = _seeds(seeds, f"{p}.seeds")
+            extra = sorted(set(seeds) - set(experiment_seeds or seeds))
+            require(
+                not extra,
+                f"{p}.seeds",
+                f"must be among the experiment's seeds {experiment_seeds} (add {extra} there)",
+                seeds,
+            )
         try:
             cls = get_method(key)
         except ValueError as exc:
@@ -139,5 +157,7 @@ def _methods(value, path, get_method, experiment_train: dict) -> list[MethodEntr
             params = {**cls.validate_params(plain), **spaces}
         except ValueError as exc:
             raise ConfigError(f"{p}: {exc}") from None
-        entries.append(MethodEntry(label=str(label), key=key, params=params, train=train))
+        entries.append(
+            MethodEntry(label=str(label), key=key, params=params, train=train, seeds=seeds)
+        )
     return entries

@@ -92,7 +92,10 @@ class ModelCache:
             for folder in sorted(self.root.iterdir()) if self.root.is_dir() else []:
                 manifest = read_manifest(folder) or {}
                 if manifest.get("kind") == "method" and isinstance(manifest.get("spec"), dict):
-                    config = {k: v for k, v in manifest["spec"].items() if k != "code"}
+                    try:
+                        config = ModelSpec(**manifest["spec"]).config()
+                    except TypeError:  # a manifest of another layout: not this configuration
+                        continue
                     self._by_config.setdefault(identity_digest(config), []).append(folder)
         found = [
             inspect_folder(f)

@@ -17,7 +17,7 @@ rules receive as `ctx`; when the activations were recorded elsewhere `ctx` is No
 What the engine needs to know is declared on the rule, and `Rule.decide` turns it into one `Step` per layer:
 which form of M the layer accepts and returns (`diag_preserving`, `lazy`: see `Rule`), how much factor memory
 it holds (`expand_elements`, `factor_elements`, `lazy_elements`). The engine's stepping (`engine._step`) and
-its memory planner (`engine._plan`) both call `decide`, so the planner follows what the step does.
+its memory planner (`planner.plan_steps`) both call `decide`, so the planner follows what the step does.
 """
 
 from __future__ import annotations

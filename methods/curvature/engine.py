@@ -4,7 +4,7 @@
 one recorded by `record_activations`) and backpropagates M, the GGN of the loss w.r.t. each layer's output,
 from the output down to the first layer with parameters. Returns one tensor per `model.parameters()` entry,
 summed over the batch. At each layer the rule decides what happens (`Rule.decide` -> a `Step`); `_step` carries
-the step out and `_plan` runs the same decisions on shapes alone to size the batch chunks.
+the step out and `planner.plan_steps` runs the same decisions on shapes alone to size the batch chunks.
 
 How M is held (per sample; factors.py):
 - diagonal `m: [B, *features]`: mode "approx" everywhere (E.4.1: diag(A^T diag(m) A) only); also exact
@@ -50,7 +50,7 @@ from numbers import Real
 import torch
 from torch import Tensor, nn
 
-from methods.curvature.planner import _auto_chunk, _plan
+from methods.curvature.planner import auto_chunk, plan_steps
 
 from .base import Rule
 from .factors import Diag, Factor, Scaled
@@ -186,25 +186,8 @@ def diag_ggn(
     _validate(x, mode, threshold, precision, chunk_size)
     layers = check_supported(model)
     params = list(model.parameters())
-    outputs = ctxs = None
-    if activations is not None:
-        outputs = list(
-            activations.outputs
-        )  # copies: the backward releases their entries as it goes
-        ctxs = list(activations.ctxs)
-        if len(outputs) != len(layers) or any(len(o) != len(x) for o in outputs):
-            raise ValueError(
-                f"activations must hold one output per layer ({len(layers)}) for the batch of "
-                f"{len(x)}; got {len(outputs)} recorded outputs. Record exactly one forward on x."
-            )
-    first = next(
-        (
-            k
-            for k, (_, module, rule) in enumerate(layers)
-            if rule.has_params and any(True for _ in module.parameters())
-        ),
-        None,
-    )
+    outputs, ctxs = _recorded(activations, layers, x)
+    first = _first_with_params(layers)
     acc: dict[int, Tensor] = {}
     if first is not None:
         if outputs is None:
@@ -215,45 +198,85 @@ def diag_ggn(
                 f"Got {tuple(target.shape)}."
             )
         limit = math.inf if mode == "exact" else (threshold if mode == "mix" else -1)
-        chunk = chunk_size or _auto_chunk(layers, x, outputs, mode, limit, first)
+        chunk = chunk_size or auto_chunk(layers, x, outputs, mode, limit, first)
         held = [] if stats is not None else None
-        if stats is not None:
-            planned = _plan(layers, [x, *outputs[:-1]], outputs, first, limit)
-        if chunk >= len(x):
-            _backward(layers, x, outputs, ctxs, limit, float(precision), first, acc, held)
-        else:
-            for start in range(0, len(x), chunk):
-                part = slice(start, start + chunk)
-                _backward(
-                    layers,
-                    x[part],
-                    [o[part] for o in outputs],
-                    [c if c is None else c[part] for c in ctxs],
-                    limit,
-                    float(precision),
-                    first,
-                    acc,
-                    held,
-                )
-        if stats is not None:
-            stats.update(
-                planned=planned,
-                taken=[s for s, _ in held[: len(planned)]],
-                held=[n for _, n in held[: len(planned)]],
-                chunk_size=chunk,
-                planned_peak_elements=max(s.elements for s in planned),
-                measured_peak_elements=max(n for _, n in held),
-            )
-        del outputs, ctxs
-    result = []
-    for p in params:
-        g = acc.get(id(p))
-        result.append(
-            torch.zeros(p.shape, dtype=p.dtype, device=p.device)
-            if g is None
-            else g.reshape(p.shape).to(p.dtype).contiguous()
+        planned = (
+            plan_steps(layers, [x, *outputs[:-1]], outputs, first, limit)
+            if held is not None
+            else None
         )
-    return result
+        _chunked_backward(
+            layers, x, outputs, ctxs, limit, float(precision), first, acc, held, chunk
+        )
+        if stats is not None:
+            stats.update(_plan_and_taken(planned, held, chunk))
+        del outputs, ctxs
+    return [_as_parameter(p, acc.get(id(p))) for p in params]
+
+
+def _recorded(activations, layers, x: Tensor) -> tuple[list | None, list | None]:
+    """Copies of a recorded forward's outputs and contexts (the backward releases entries as it goes)."""
+    if activations is None:
+        return None, None
+    outputs, ctxs = list(activations.outputs), list(activations.ctxs)
+    if len(outputs) != len(layers) or any(len(o) != len(x) for o in outputs):
+        raise ValueError(
+            f"activations must hold one output per layer ({len(layers)}) for the batch of "
+            f"{len(x)}; got {len(outputs)} recorded outputs. Record exactly one forward on x."
+        )
+    return outputs, ctxs
+
+
+def _first_with_params(layers) -> int | None:
+    """Index of the first layer with parameters: the backward stops there."""
+    return next(
+        (
+            k
+            for k, (_, module, rule) in enumerate(layers)
+            if rule.has_params and any(True for _ in module.parameters())
+        ),
+        None,
+    )
+
+
+def _chunked_backward(layers, x, outputs, ctxs, limit, precision, first, acc, held, chunk) -> None:
+    """`_backward` over the batch in chunks of `chunk` samples, accumulating into `acc`."""
+    if chunk >= len(x):
+        _backward(layers, x, outputs, ctxs, limit, precision, first, acc, held)
+        return
+    for start in range(0, len(x), chunk):
+        part = slice(start, start + chunk)
+        _backward(
+            layers,
+            x[part],
+            [o[part] for o in outputs],
+            [c if c is None else c[part] for c in ctxs],
+            limit,
+            precision,
+            first,
+            acc,
+            held,
+        )
+
+
+def _plan_and_taken(planned: list, held: list, chunk: int) -> dict:
+    """`stats` of `diag_ggn`: the plan (made on shapes before the backward) next to the steps the first chunk
+    really took."""
+    return dict(
+        planned=planned,
+        taken=[s for s, _ in held[: len(planned)]],
+        held=[n for _, n in held[: len(planned)]],
+        chunk_size=chunk,
+        planned_peak_elements=max(s.elements for s in planned),
+        measured_peak_elements=max(n for _, n in held),
+    )
+
+
+def _as_parameter(p: Tensor, g: Tensor | None) -> Tensor:
+    """The accumulated diagonal in `p`'s shape and dtype (zeros for a parameter the backward never reached)."""
+    if g is None:
+        return torch.zeros(p.shape, dtype=p.dtype, device=p.device)
+    return g.reshape(p.shape).to(p.dtype).contiguous()
 
 
 @torch.no_grad()

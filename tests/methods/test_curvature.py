@@ -490,11 +490,11 @@ def test_mix_default_threshold_costs_about_approx_on_the_paper_conv_ae():
     layers = check_supported(net)
     x = torch.rand(2, 1, 28, 28)
     outputs, _ = engine._forward(layers, x)
-    peak = planner._plan_peak_elements(layers, [x, *outputs[:-1]], outputs, 0, DEFAULT_THRESHOLD)
+    peak = planner.plan_peak_elements(layers, [x, *outputs[:-1]], outputs, 0, DEFAULT_THRESHOLD)
     assert (
         DEFAULT_THRESHOLD == 1024 and peak <= 2048 * 2 + 2 * 2048
     )  # per sample, vs 50176**2 before
-    assert planner._plan_peak_elements(layers, [x, *outputs[:-1]], outputs, 0, 4096) >= 3136 * 1024
+    assert planner.plan_peak_elements(layers, [x, *outputs[:-1]], outputs, 0, 4096) >= 3136 * 1024
 
 
 # ----------------------------------------------------------------------------- paths of the exact backward

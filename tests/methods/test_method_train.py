@@ -48,3 +48,20 @@ def test_bad_method_train_names_its_key_path(tmp_path):
         ConfigError, match=r"experiments\[0\].methods.lae_online.train.lr must be a positive number"
     ):
         _grid(tmp_path, GRID.replace("lr: 1.0e-4, batch_size: 100", "lr: -1"))
+
+
+def test_a_method_row_may_run_fewer_seeds_and_training_goes_seed_by_seed(tmp_path):
+    from harness.grid.plan import make_plan
+
+    text = GRID.replace("name: t\n", "name: t\nseeds: [0, 1, 2]\n").replace(
+        "lae_plain: {method: lae_online}", "lae_plain: {method: lae_online, seeds: [1]}"
+    )
+    plan = make_plan(_grid(tmp_path, text))
+    seeds = {}
+    for job in plan.evals:
+        seeds.setdefault(job.label, []).append(job.seed)
+    assert seeds == {"ae": [0, 1, 2], "lae_online": [0, 1, 2], "lae_plain": [1]}
+    order = [s.seed for s in plan.train_layers[0]]
+    assert order == sorted(order)  # a run stopped part-way has whole seeds
+    with pytest.raises(ConfigError, match=r"lae_plain.seeds must be among the experiment's seeds"):
+        _grid(tmp_path, text.replace("seeds: [1]}", "seeds: [7]}"))

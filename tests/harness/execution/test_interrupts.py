@@ -33,7 +33,7 @@ def test_ctrl_c_stops_cleanly_and_resume_completes(tmp_path, ray_address):
         name: stopped
         seeds: [0, 1]
         plugins: [slow]
-        train: {max_epochs: 6, batch_size: 32}
+        train: {max_epochs: 6, batch_size: 32, checkpoint_minutes: 0.0001}  # a checkpoint every epoch
         experiments:
           - name: recon
             task: reconstruction

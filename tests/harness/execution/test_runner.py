@@ -44,7 +44,13 @@ PLUGIN = textwrap.dedent('''
 
 
 def small_grid(
-    tmp_path: Path, name: str, methods: str, epochs: int = 2, seeds="[0]", plugins="[]"
+    tmp_path: Path,
+    name: str,
+    methods: str,
+    epochs: int = 2,
+    seeds="[0]",
+    plugins="[]",
+    checkpoint_minutes: float = 5.0,
 ) -> Path:
     grid = tmp_path / f"{name}.yaml"
     grid.write_text(
@@ -52,7 +58,7 @@ def small_grid(
         name: {name}
         seeds: {seeds}
         plugins: {plugins}
-        train: {{max_epochs: {epochs}, batch_size: 32}}
+        train: {{max_epochs: {epochs}, batch_size: 32, checkpoint_minutes: {checkpoint_minutes}}}
         experiments:
           - name: recon
             task: reconstruction
@@ -211,6 +217,7 @@ def test_resume_after_kill(tmp_path, ray_address):
         epochs=60,
         seeds="[0, 1, 2, 3]",
         plugins="[pausable]",
+        checkpoint_minutes=0.0001,  # a resume checkpoint every epoch, so a kill finds one
     )
     results = tmp_path / "res"
 
