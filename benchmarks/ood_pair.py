@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import harness.report.delong as delong
 import harness.report.paired as paired
 from harness.report.leaderboard import collect_raw
 from harness.store.pack import artifact
@@ -63,13 +64,14 @@ def main(argv=None) -> int:
             labels = a.is_ood[ok].to_numpy()
             pairs.append((a[score][ok].to_numpy(), b[score][ok].to_numpy(), labels))
             per_seed.append(
-                f"{paired.delong(pairs[-1][0], labels)[0][0]:.3f}/{paired.delong(pairs[-1][1], labels)[0][0]:.3f}"
+                f"{delong.delong(pairs[-1][0], labels)[0][0]:.3f}/{delong.delong(pairs[-1][1], labels)[0][0]:.3f}"
             )
         if not pairs:
             continue
-        level_a = paired.auroc_level([(a, y) for a, _, y in pairs])
-        level_b = paired.auroc_level([(b, y) for _, b, y in pairs])
-        diff = paired.auroc_difference(pairs)
+        shared = all(len(y) == len(pairs[0][2]) and (y == pairs[0][2]).all() for *_, y in pairs)
+        level_a = delong.auroc_level([(a, y) for a, _, y in pairs], shared)
+        level_b = delong.auroc_level([(b, y) for _, b, y in pairs], shared)
+        diff = delong.auroc_difference(pairs, shared)
         low, high = diff.ci()
         p = paired.two_sided(diff, paired.ABOVE_ZERO)[0]
         print(

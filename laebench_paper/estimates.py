@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+import harness.report.delong as delong
 import harness.report.paired as paired
 from harness.report.evidence import Evidence
 from harness.report.paired import Estimate, Region
@@ -34,11 +35,12 @@ def _paper_diff(ev: Evidence, a: str, b: str, metric: str) -> float:
 
 
 def auroc_difference(ev: Evidence, a: str, b: str, metric: str) -> Estimate:
-    """AUROC(a) - AUROC(b) on `metric` ("auroc/<convention><score>"): DeLong on the per-input scores of every
-    seed where both trials stored them for the same inputs, else a paired t over per-seed AUROCs."""
+    """AUROC(a) - AUROC(b) on `metric` ("auroc/<convention><score>"): from the per-input scores of every seed where
+    both trials stored them for the same inputs (two-way variance over seeds and the inputs they share), else a
+    paired t over per-seed AUROCs."""
     column = metric.split("/", 1)[1]
     seeds = sorted(set(ev.seed_values(a, metric)) & set(ev.seed_values(b, metric)))
-    per_seed = []
+    tables = []
     for seed in seeds:
         ta, tb = ev.scores(a, seed), ev.scores(b, seed)
         if (
@@ -49,9 +51,13 @@ def auroc_difference(ev: Evidence, a: str, b: str, metric: str) -> Estimate:
             or not _same_inputs(ta, tb)
         ):
             break
-        per_seed.append((ta[column].to_numpy(), tb[column].to_numpy(), ta["is_ood"].to_numpy()))
-    if seeds and len(per_seed) == len(seeds):
-        return paired.auroc_difference(per_seed)
+        tables.append((ta, tb))
+    if seeds and len(tables) == len(seeds):
+        per_seed = [
+            (ta[column].to_numpy(), tb[column].to_numpy(), ta["is_ood"].to_numpy())
+            for ta, tb in tables
+        ]
+        return delong.auroc_difference(per_seed, _shared(ta for ta, _ in tables))
     return paired.seed_difference(
         ev.seed_values(a, metric),
         ev.seed_values(b, metric),
@@ -61,17 +67,24 @@ def auroc_difference(ev: Evidence, a: str, b: str, metric: str) -> Estimate:
 
 def auroc_level(ev: Evidence, label: str, metric: str) -> Estimate:
     column, values = metric.split("/", 1)[1], ev.seed_values(label, metric)
-    per_seed = []
+    tables = []
     for seed in sorted(values):
         table = ev.scores(label, seed)
         if table is None or column not in table:
             break
-        per_seed.append((table[column].to_numpy(), table["is_ood"].to_numpy()))
-    if values and len(per_seed) == len(values):
-        return paired.auroc_level(per_seed)
+        tables.append(table)
+    if values and len(tables) == len(values):
+        per_seed = [(t[column].to_numpy(), t["is_ood"].to_numpy()) for t in tables]
+        return delong.auroc_level(per_seed, _shared(tables))
     return paired.seed_level(
         values, "one-sample t over seeds of per-seed AUROCs (no per-input scores stored)"
     )
+
+
+def _shared(tables) -> bool:
+    """Whether every seed scored the same test inputs (the reports' design: then the inputs' error is shared)."""
+    tables = list(tables)
+    return all(_same_inputs(tables[0], t) for t in tables[1:])
 
 
 def _same_inputs(ta: pd.DataFrame, tb: pd.DataFrame) -> bool:
@@ -95,7 +108,7 @@ def best_part(
     estimate=None,
 ) -> tuple[Part, list[tuple[str, str]]]:
     """`target` ahead of every rival on `metric` ("max": higher is better), tested pairwise. margin 0: strictly
-    better; margin ROPE: better or tied within the paper's precision (non-inferiority)."""
+    better; margin MARGIN: better or tied within the paper's precision (non-inferiority)."""
     estimate = estimate or (
         lambda a, b: paired.seed_difference(ev.seed_values(a, metric), ev.seed_values(b, metric))
     )
@@ -110,6 +123,7 @@ def best_part(
             estimate(mine[0], rival),
             region,
             _paper_diff(ev, mine[0], rival, metric),
+            margin=paired.MARGIN,
         )
         for rival in rivals
     ]

@@ -11,7 +11,7 @@ import pandas as pd
 
 import harness.report.paired as paired
 from harness.report.evidence import CONVENTIONS, Evidence, conventions
-from harness.report.paired import ROPE, Estimate, Region
+from harness.report.paired import MARGIN, Estimate, Region
 from harness.report.verdicts import Comparison, Judgement, Part
 from laebench_paper.estimates import auroc_difference, auroc_level, best_part, paper_methods
 
@@ -141,8 +141,8 @@ def judge_imputation(ev: Evidence) -> Judgement:
                 "min",
                 among,
                 f"{CONVENTIONS[c]}: LAE online's "
-                f"{m.upper()} lowest or tied (within {ROPE}) among stochastic methods",
-                margin=ROPE,
+                f"{m.upper()} lowest or tied (within {MARGIN}) among stochastic methods",
+                margin=MARGIN,
             )
             parts.append(part)
             used += u
@@ -201,8 +201,8 @@ def judge_table4(ev: Evidence) -> Judgement:
             m,
             "max",
             paper_methods(ev),
-            f"LAE online's `{m}` highest or tied (within {ROPE})",
-            margin=ROPE,
+            f"LAE online's `{m}` highest or tied (within {MARGIN})",
+            margin=MARGIN,
         )
         parts.append(part)
         used += u

@@ -5,11 +5,15 @@ verdict.
 rows for the task and the folder of its artifacts (per-input OOD scores). A claim's judge returns a
 `Judgement`: parts, each decided by one or more `Comparison`s (a paired estimate from `harness.report.paired`, the
 region the paper puts it in, the paper's own value of it) or by an observation. `evaluate` computes every
-comparison's p-value, Holm-corrects them over the whole claim, and gives each a three-valued outcome (holds /
-contradicted / inconclusive); a part holds when all its comparisons hold and is contradicted when one is.
-A claim is reproduced (every part holds), not reproduced (a part is contradicted) or inconclusive, besides not
-run, "other setting" (another dataset than the claim's) and "not comparable" (a number the rule uses carries a
-reference note: the authors computed it differently).
+comparison's p-value, Holm-corrects them over the whole claim, and gives each an outcome: holds / contradicted
+(significant on the region's side / the other side), else equivalent (a difference with an equivalence margin,
+tied within it by two one-sided tests, Holm-corrected over the claim) or inconclusive. A part holds when all
+its comparisons hold (or are ties its region allows: non-inferiority), is contradicted when one is, and is
+equivalent when every comparison is decided and one is a tie its region does not allow (the paper's gap is
+absent at the paper's precision). A claim is reproduced (every part holds), not reproduced (a part is
+contradicted or equivalent) or inconclusive, besides not run, "other setting" (another dataset than the
+claim's) and "not comparable" (a number the rule uses carries a reference note: the authors computed it
+differently).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import numpy as np
 
 import harness.report.paired as paired
 from harness.report.evidence import Evidence
-from harness.report.paired import CONTRADICTED, HOLDS, INCONCLUSIVE, Estimate, Region
+from harness.report.paired import CONTRADICTED, EQUIVALENT, HOLDS, INCONCLUSIVE, Estimate, Region
 
 if TYPE_CHECKING:
     from harness.report.claims import Claim
@@ -36,10 +40,19 @@ class Comparison:
     estimate: Estimate
     region: Region
     paper_value: float = math.nan
+    margin: float = math.nan  # a difference's equivalence margin (NaN: no equivalence test)
     p: float = math.nan  # two-sided level, before correction
     side: int = 0  # +1: towards the region, -1: away
     p_holm: float = math.nan
+    p_equiv: float = math.nan  # two one-sided tests inside +-margin, before correction
+    p_equiv_holm: float = math.nan
     outcome: str = INCONCLUSIVE
+
+    @property
+    def allows_tie(self) -> bool:
+        """The region holds every tie (non-inferiority): a tie then supports the claim."""
+        m = self.margin
+        return bool(np.isfinite(m) and self.region.lo <= -m and self.region.hi >= m)
 
     @property
     def gap(self) -> float:
@@ -70,7 +83,10 @@ class Part:
         outcomes = [c.outcome for c in self.comparisons]
         if CONTRADICTED in outcomes:
             return CONTRADICTED
-        return HOLDS if all(o == HOLDS for o in outcomes) else INCONCLUSIVE
+        if INCONCLUSIVE in outcomes:
+            return INCONCLUSIVE
+        ties = [c for c in self.comparisons if c.outcome == EQUIVALENT and not c.allows_tie]
+        return EQUIVALENT if ties else HOLDS
 
 
 @dataclass
@@ -101,16 +117,21 @@ def decide(judgement: Judgement) -> None:
     comparisons = judgement.comparisons
     for c in comparisons:
         c.p, c.side = paired.two_sided(c.estimate, c.region)
+        c.p_equiv = paired.equivalence_p(c.estimate, c.margin)
     for c, adjusted in zip(comparisons, paired.holm([c.p for c in comparisons])):
         c.p_holm = adjusted
         c.outcome = paired.outcome(adjusted, c.side)
+    for c, adjusted in zip(comparisons, paired.holm([c.p_equiv for c in comparisons])):
+        c.p_equiv_holm = adjusted
+        if c.outcome == INCONCLUSIVE and np.isfinite(adjusted) and adjusted < paired.ALPHA:
+            c.outcome = EQUIVALENT
 
 
 def combine(parts: list[Part]) -> str:
     states = [p.state for p in parts]
     if all(s is None for s in states):
         return "not run"
-    if CONTRADICTED in states:
+    if CONTRADICTED in states or EQUIVALENT in states:
         return "not reproduced"
     return "reproduced" if all(s == HOLDS for s in states) else "inconclusive"
 
@@ -168,11 +189,13 @@ def evaluate(claim, ev: Evidence | None) -> Outcome:
 def summary(judgement: Judgement) -> str:
     """One line: the count of parts per state, and the comparisons that decided against the claim or stayed open."""
     states = [p.state for p in judgement.parts]
-    named = [(states.count(s), s) for s in (HOLDS, CONTRADICTED, INCONCLUSIVE)]
+    named = [(states.count(s), s) for s in (HOLDS, CONTRADICTED, EQUIVALENT, INCONCLUSIVE)]
     counts = ", ".join(f"{n} {s}" for n, s in [*named, (states.count(None), "not tested")] if n)
-    worst = [c for c in judgement.comparisons if c.outcome == CONTRADICTED] or [
-        c for c in judgement.comparisons if c.outcome == INCONCLUSIVE
-    ]
+    worst = [
+        c
+        for c in judgement.comparisons
+        if c.outcome == CONTRADICTED or (c.outcome == EQUIVALENT and not c.allows_tie)
+    ] or [c for c in judgement.comparisons if c.outcome == INCONCLUSIVE]
     shown = "; ".join(f"{c.text}: {describe(c)}" for c in worst[:3])
     more = f" (+{len(worst) - 3} more)" if len(worst) > 3 else ""
     return f"parts: {counts or 'none'}" + (f". {shown}{more}" if shown else "")
@@ -182,6 +205,8 @@ def describe(c: Comparison) -> str:
     """`Δ = +0.12 [0.05, 0.19], p = 0.003 (Holm 0.01)`."""
     low, high = c.estimate.ci()
     p = "p n/a" if not np.isfinite(c.p) else f"p = {fmt_p(c.p)} (Holm {fmt_p(c.p_holm)})"
+    if c.outcome == EQUIVALENT:
+        p += f"; tied within ±{c.margin:g}: TOST p = {fmt_p(c.p_equiv)} (Holm {fmt_p(c.p_equiv_holm)})"
     return f"{fmt_signed(c.estimate.value)} [{fmt(low)}, {fmt(high)}], {p}"
 
 
