@@ -1,5 +1,6 @@
 """Bar charts of the paper's figures: per-seed means with CI bars per method (Table 2's -log p(x), Table 4's
-attributes)."""
+attributes), each method in its report-wide colour (`plotting.style`), its seeds as dots with its marker, the
+paper's number as a black diamond, the legend outside the bars."""
 
 from __future__ import annotations
 
@@ -15,8 +16,36 @@ from laebench_paper.plotting import (
     _save,
     _subplots,
     _t_interval,
+    legend_outside,
     style,
 )
+
+
+def _marks(
+    ax, ev, part: pd.DataFrame, group: list, x: str, hue, markers: dict, seeds: bool
+) -> None:
+    """Over each bar (or point): the paper's number as a black diamond and, with `seeds`, each seed's value as a
+    small white marker of the method's shape."""
+    hues = list(dict.fromkeys(part.method)) if hue else [None]
+    for i, xv in enumerate(dict.fromkeys(part[x])):
+        for j, method in enumerate(hues):
+            label, metric = (xv, group[0]) if not hue else (method, xv)
+            pos = i if not hue else i - 0.4 + 0.8 / len(hues) * (j + 0.5)
+            values = part[(part.method == label) & (part.metric == metric)].value
+            if seeds:
+                ax.scatter(
+                    [pos] * len(values),
+                    values,
+                    marker=markers[label],
+                    s=10,
+                    zorder=4,
+                    color="white",
+                    edgecolors="k",
+                    linewidths=0.5,
+                )
+            row = ev.paper(label, metric)
+            if row is not None and np.isfinite(row["value"]):
+                ax.scatter(pos, row["value"], marker="D", color="k", s=18, zorder=5)
 
 
 def _bars(
@@ -32,9 +61,10 @@ def _bars(
     if d.empty:
         return None
     groups = [[m] for m in metrics] if panels else [metrics]
-    palette = style(ev)[0]  # each method its report-wide colour
+    palette, markers = style(ev)  # each method its report-wide colour and marker
     fig = _figure(4.2 * len(groups) if panels else 9, 3.2)
-    for ax, group in zip(_subplots(fig, 1, len(groups))[0], groups):
+    axes = _subplots(fig, 1, len(groups))[0]
+    for ax, group in zip(axes, groups):
         part = d[d.metric.isin(group)]
         x, hue = ("method", None) if panels else ("metric", "method")
         colours = dict(hue=hue or "method", palette=palette, legend=hue is not None)
@@ -46,6 +76,7 @@ def _bars(
                 errorbar=_t_interval,
                 linestyle="none",
                 capsize=0.1,
+                markers=[markers[m] for m in dict.fromkeys(part.method)],
                 ax=ax,
                 **colours,
             )
@@ -53,20 +84,14 @@ def _bars(
             sns.barplot(
                 data=part, x=x, y="value", errorbar=_t_interval, capsize=0.1, ax=ax, **colours
             )
-        hues = list(dict.fromkeys(part.method)) if hue else [None]
-        xs = list(dict.fromkeys(part[x]))
-        for i, xv in enumerate(xs):
-            for j, method in enumerate(hues):
-                label, metric = (xv, group[0]) if not hue else (method, xv)
-                row = ev.paper(label, metric)
-                if row is not None and np.isfinite(row["value"]):
-                    pos = i if not hue else i - 0.4 + 0.8 / len(hues) * (j + 0.5)
-                    ax.scatter(pos, row["value"], marker="D", color="k", s=18, zorder=5)
+        _marks(ax, ev, part, group, x, hue, markers, seeds=not log)
         ax.set(
             yscale="log" if log else "linear", xlabel="", ylabel=group[0] if panels else "accuracy"
         )
         ax.tick_params(axis="x", rotation=30, labelsize=7)
-    fig.suptitle(f"{ev.experiment}: {title} (mean, 95% CI over seeds; ◆ paper)", fontsize=9)
+    legend_outside(fig, axes)
+    seeds = "" if log else "; ○ each seed"
+    fig.suptitle(f"{ev.experiment}: {title} (mean, 95% CI over seeds{seeds}; ◆ paper)", fontsize=9)
     return _save(fig, ev, run_dir, name)
 
 
@@ -96,4 +121,7 @@ def attributes(ev, run_dir: Path) -> Path | None:
     )
 
 
-attributes.caption = "Table 4: KNN accuracy per CelebA attribute with 10 labels (mean and 95% CI over seeds); ◆ the paper's number."
+attributes.caption = (
+    "Table 4: KNN accuracy per CelebA attribute with 10 labels (bars: mean and 95% CI over seeds; small markers: "
+    "each seed); ◆ the paper's number."
+)

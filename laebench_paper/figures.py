@@ -3,10 +3,10 @@
 Each function takes one experiment's `laebench_paper.claims.Evidence` and the results folder, reads the per-seed
 metrics (`raw.csv` rows) or the per-trial artifacts (`artifacts/<trial id>/scores.csv`, `per_input.csv`,
 `imputations.png`), writes `figures/<experiment>_<name>.png` and returns its path (None without data).
-Bands and error bars are 95% Student-t intervals over seeds, as in the leaderboard. `FIGURES` maps names
-(used by `laebench_paper.claims.CLAIMS`) to functions: scaling (Fig. 7), roc (Fig. 9), variance_histograms
-(Fig. 10), imputation_grids (Fig. 11), reliability (calibration), knn (Fig. 12), hessian_quality (Table 2),
-attributes (Table 4).
+Bands and error bars are 95% Student-t intervals over seeds, as in the leaderboard; ROC curves show each seed as
+a thin line instead. `laebench_paper.claims.CLAIMS` names them: scaling (Fig. 7), roc (Fig. 9),
+variance_histograms (Fig. 10), imputation_grids (Fig. 11), reliability (calibration), knn (Fig. 12); the bar
+charts hessian_quality (Table 2) and attributes (Table 4) are in `laebench_paper.bars`.
 """
 
 from __future__ import annotations
@@ -20,14 +20,16 @@ from matplotlib.figure import Figure
 
 from laebench_paper.plotting import (
     NOT_SCORES,
+    PALETTE,
     _figure,
     _lines,
     _save,
     _subplots,
-    _summary,
     _sweep,
     _trial_files,
+    edge_marks,
     legend_outside,
+    same_for_every_method,
     style,
 )
 
@@ -36,42 +38,51 @@ def scaling(ev, run_dir: Path) -> Path | None:
     t = _sweep(ev, r"^(time_s|peak_mem_mb|over_budget)@side=(\d+)$")
     if t.empty:
         return None
-    t.loc[(t.kind == "peak_mem_mb") & (t.value <= 0), "value"] = (
-        np.nan
-    )  # below the measurement floor
+    t = t.assign(pixels=t.x**2)
+    floor = (t.kind == "peak_mem_mb") & (t.value <= 0)  # below the measurement floor: not measured
+    t.loc[floor, "value"] = np.nan
     over = t[(t.kind == "over_budget") & (t.value > 0)].drop_duplicates(["method", "x"])
-    (palette, markers), fig = style(ev), _figure(8, 3.2)
-    axes = _subplots(fig, 1, 2)[0]
+    timed = t[t.kind == "time_s"].dropna(subset=["value"]).drop_duplicates(["method", "x"])
+    memory = t[t.kind == "peak_mem_mb"].dropna(subset=["value"])
+    unmeasured = timed.merge(memory[["method", "x"]].drop_duplicates(), how="left", indicator=True)
+    styles, fig = style(ev), _figure(8, 3.2)
+    axes = _subplots(fig, 1, 2, sharex=True)[0]
     for ax, kind, label in zip(axes, ("time_s", "peak_mem_mb"), ("time [s]", "peak memory [MB]")):
-        s = _summary(t[t.kind == kind].dropna(subset=["value"]), ["method", "x"]).assign(
-            pixels=lambda d: d.x**2
-        )
-        if len(s):
-            _lines(ax, s, "pixels", palette, log=True, markers=markers)
-            ax.set(yscale="log")
+        ax.set(xscale="log", yscale="log", xlabel="pixels (side²)", ylabel=label)
+        d = t[t.kind == kind].dropna(subset=["value"])
+        if len(d):
+            _lines(ax, d, "pixels", styles)
         else:
             ax.text(0.5, 0.5, "not measurable at these sizes", ha="center", transform=ax.transAxes)
-        for r in over.itertuples():
-            ax.scatter(
-                r.x**2,
-                0.95,
-                marker="X",
-                s=50,
-                color=palette[r.method],
-                transform=ax.get_xaxis_transform(),
-            )
-        ax.set(xscale="log", xlabel="pixels (side²)", ylabel=label)
-    legend_outside(fig, axes)
-    fig.suptitle(
-        f"{ev.experiment}: cost against image size (X at the top: over budget)", fontsize=9
+        edge_marks(ax, over, styles, 0.95, "X")
+        ax.margins(y=0.15)  # room above and below the data for the marks
+    edge_marks(axes[1], unmeasured[unmeasured._merge == "left_only"], styles, 0.05, None)
+    axes[0].scatter([], [], marker="X", color="k", label="over budget (top)")
+    axes[1].scatter(
+        [], [], marker="o", color="none", edgecolors="k", label="memory below floor (bottom)"
     )
+    legend_outside(fig, axes)
+    fig.suptitle(f"{ev.experiment}: cost against image size", fontsize=9)
     return _save(fig, ev, run_dir, "fig07_scaling")
 
 
 scaling.caption = (
     "Fig. 7: time and peak memory of one Hessian computation against the number of pixels (log-log), mean and "
-    "95% CI over repeats; X at the top marks a size over the time or memory budget."
+    "95% CI over repeats; X at the top: a size over the time or memory budget; a hollow marker at the bottom of "
+    "the memory panel: timed, but its memory below the measurement floor. `mix` is exact while a layer has at "
+    "most `threshold` features and approximate above, hence its drop once the image is large enough."
 )
+
+
+def _roc_panel(ax, part: pd.DataFrame, styles: tuple[dict, dict]) -> None:
+    """One score's ROC curves, mean and seeds; a method-free score (the same curves for every method, such as
+    ink) once, in black, not in the colour of whichever method is drawn last."""
+    if same_for_every_method(part):
+        name = "method-free score (the same for every method)"
+        part = part[part.method == part.method.iloc[0]].assign(method=name)
+        styles = ({name: "k"}, {name: "."})
+    _lines(ax, part, "x", styles, "seeds", clip=(0, 1), markevery=20)
+    ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1)
 
 
 def roc(ev, run_dir: Path) -> Path | None:
@@ -83,44 +94,40 @@ def roc(ev, run_dir: Path) -> Path | None:
         for s in (c for c in table.columns if c not in NOT_SCORES):
             ok = table[s].notna()
             fpr, tpr, _ = roc_curve(table.is_ood[ok], table[s][ok])
-            curves.append(
-                pd.DataFrame(
-                    {
-                        "method": label,
-                        "seed": seed,
-                        "score": s,
-                        "x": grid,
-                        "value": np.interp(grid, fpr, tpr),
-                    }
-                )
-            )
+            tpr = np.interp(grid, fpr, tpr)  # on a common grid, to average over seeds
+            curves.append(pd.DataFrame(dict(method=label, seed=seed, score=s, x=grid, value=tpr)))
     if not curves:
         return None
     curves = pd.concat(curves)
     scores = list(dict.fromkeys(curves.score))
     prefixes = list(dict.fromkeys(s.rpartition("/")[0] for s in scores))
     bases = list(dict.fromkeys(s.rpartition("/")[2] for s in scores))
-    palette, fig = style(ev)[0], _figure(2.4 * len(bases) + 1.6, 2.4 * len(prefixes) + 0.4)
+    styles, fig = style(ev), _figure(2.4 * len(bases) + 1.6, 2.4 * len(prefixes) + 0.4)
     axes = _subplots(fig, len(prefixes), len(bases), sharex=True, sharey=True)
     for i, prefix in enumerate(prefixes):
         for j, base in enumerate(bases):
             ax, score = axes[i, j], f"{prefix}/{base}".lstrip("/")
-            s = _summary(curves[curves.score == score], ["method", "x"])
-            if s.empty:  # a score this convention does not have: no empty panel
+            part = curves[curves.score == score]
+            if part.empty:  # a score this convention does not have: no empty panel
                 ax.set_visible(False)
                 continue
-            _lines(ax, s, "x", palette, bands=True, clip=(0, 1))
-            ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1)
+            _roc_panel(ax, part, styles)
             ax.set(title=score, xlabel="FPR", ylabel="TPR", xlim=(0, 1), ylim=(0, 1.01))
     legend_outside(fig, axes)
-    fig.suptitle(f"{ev.experiment}: ROC, OOD positive (mean and 95% CI over seeds)", fontsize=9)
+    fig.suptitle(
+        f"{ev.experiment}: ROC, OOD positive (mean over seeds; thin: each seed)", fontsize=9
+    )
     return _save(fig, ev, run_dir, "fig09_roc")
 
 
 roc.caption = (
     "Fig. 9: ROC curves of each OOD score (OOD images positive), true-positive rate interpolated on a common "
-    "false-positive grid, mean and 95% CI band over seeds; one panel per score and scoring convention."
+    "false-positive grid: the mean over seeds (thick, with the method's marker) and each seed (thin); one panel "
+    "per score and scoring convention (a score the same for every method, such as ink, drawn once in black)."
 )
+
+
+SETS = {"in": "in-distribution", "ood": "OOD"}  # scores.csv's `set` column, as the legend says it
 
 
 def variance_histograms(ev, run_dir: Path) -> Path | None:
@@ -141,7 +148,7 @@ def variance_histograms(ev, run_dir: Path) -> Path | None:
     ]
     cols = min(len(scores), 4)
     rows = -(-len(panels) // cols)
-    fig = _figure(2.6 * cols, 1.9 * rows + 0.4)
+    fig = _figure(2.6 * cols, 2.1 * rows + 0.4)
     axes = _subplots(fig, rows, cols)
     for ax, (method, score) in zip(axes.flat, panels):
         d = data[(data.method == method) & data[score].notna()].copy()
@@ -150,21 +157,27 @@ def variance_histograms(ev, run_dir: Path) -> Path | None:
         reference = d[d.set == "in"].groupby("seed").log10.median() if "set" in d else None
         if reference is not None and len(reference):
             d["log10"] -= d.seed.map(reference).fillna(0)
+        bins = (min(d.log10.min(), -0.05), max(d.log10.max(), 0.05))  # a constant score: one spike
         sns.histplot(
-            data=d,
+            data=d.assign(set=d.set.map(SETS)),
             x="log10",
             hue="set",
+            hue_order=list(SETS.values()),
+            palette=PALETTE[:2],
             stat="density",
             common_norm=False,
             bins=30,
+            binrange=bins,
             element="step",
             ax=ax,
         )
-        ax.set(title=f"{method}: {score}", xlabel="log10 variance (shifted per seed)")
+        ax.set(title=f"{method}\n{score}", xlabel="", ylabel="")
         ax.title.set_fontsize(8)
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     legend_outside(fig, axes)
+    fig.supxlabel("log10 variance, shifted by its seed's in-distribution median", fontsize=9)
+    fig.supylabel("density", fontsize=9)
     fig.suptitle(f"{ev.experiment}: variance, in-distribution vs OOD (seeds aligned)", fontsize=9)
     return _save(fig, ev, run_dir, "fig10_variance_histograms")
 
@@ -207,7 +220,7 @@ imputation_grids.caption = (
 def reliability(ev, run_dir: Path) -> Path | None:
     from tasks.metrics import N_BINS
 
-    panels, masked = {}, "classifier on masked input"
+    panels, masked = {}, "classifier without imputation"
     for label, _, path in _trial_files(ev, run_dir, "per_input.csv"):
         t = pd.read_csv(path)
         for name, prefix in ((label, ""), (masked, "classifier_")):
@@ -226,8 +239,12 @@ def reliability(ev, run_dir: Path) -> Path | None:
         {masked: panels[masked]} if masked in panels else {}
     )
     edges = np.linspace(0, 1, N_BINS + 1)
-    fig = _figure(2.4 * len(panels), 2.7)
-    for ax, (name, parts) in zip(_subplots(fig, 1, len(panels))[0], panels.items()):
+    cols = min(4, len(panels))  # 4 a row: 7 panels in one row were too small to read on the page
+    fig = _figure(2.4 * cols, 2.6 * -(-len(panels) // cols) + 0.3)
+    axes = _subplots(fig, -(-len(panels) // cols), cols)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_visible(False)
+    for ax, (name, parts) in zip(axes.flat, panels.items()):
         d = pd.concat(parts)
         d["bin"] = np.searchsorted(edges[1:-1], d.confidence, side="left")
         b = d.groupby("bin").agg(
@@ -256,7 +273,8 @@ def reliability(ev, run_dir: Path) -> Path | None:
 
 reliability.caption = (
     "Fig. 11 c: reliability diagrams of the classifier on imputed images (accuracy per confidence bin, all seeds' "
-    "test images pooled), with the classifier on the masked input for reference; ECE in each title."
+    "test images pooled), with the classifier on the input without imputation (masked; noise-filled in the "
+    "authors' protocol) for reference; ECE in each title."
 )
 
 
@@ -264,19 +282,17 @@ def knn(ev, run_dir: Path) -> Path | None:
     t = _sweep(ev, r"^(accuracy)/n=(\d+)$")
     if t.empty:
         return None
-    s = _summary(t, ["method", "x"])
-    fig = _figure(4.8, 3.2)
+    fig = _figure(5.4, 3.2)
     ax = _subplots(fig, 1, 1)[0, 0]
     ax.axvspan(1, 20, color="grey", alpha=0.1, label="claim: 1-20 labels")
-    palette, markers = style(ev)
-    _lines(ax, s, "x", palette, clip=(0, 1), markers=markers)
+    _lines(ax, t, "x", style(ev), clip=(0, 1))
     ax.set(xscale="log", xlabel="labels per class", ylabel="accuracy", ylim=(0, 1.02))
     legend_outside(fig, [ax])
-    fig.suptitle(f"{ev.experiment}: KNN accuracy (mean and 95% CI over seeds)", fontsize=9)
+    fig.suptitle(f"{ev.experiment}: KNN accuracy (mean, 95% CI band over seeds)", fontsize=9)
     return _save(fig, ev, run_dir, "fig12_knn")
 
 
 knn.caption = (
-    "Fig. 12: KNN accuracy on the latent means against labelled points per class (log axis), mean and 95% CI "
-    "band over seeds; the shaded range is the claim's 1-20 labels."
+    "Fig. 12: KNN accuracy on the latent means against labelled points per class (log axis), mean over seeds "
+    "with its 95% CI as a light band; the grey range is the claim's 1-20 labels."
 )

@@ -4,6 +4,7 @@ DIR is one grid's results folder. The leaderboards are rebuilt first (`harness.r
 claim of `laebench_paper.claims.CLAIMS` is judged on each experiment that measures it (or marked "not run") and
 drawn (`laebench_paper.figures`, PNGs under DIR/figures/). The header gives the command, the commits the trials ran
 at and the report's own, the date, package versions and devices (provenance of every trial is in raw.csv).
+A claim's table of parts and tests: `harness.report.parts_table`; the HTML page: `harness.report.html`.
 Public: `build_outcomes(run_dir)`, `write_report(run_dir, command)`.
 """
 
@@ -17,22 +18,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import harness.report.markdown as md
 from harness.report.claims import departure, papers, reference
 from harness.report.evidence import Evidence
 from harness.report.html import slug, to_html
 from harness.report.leaderboard import collect_raw, write_leaderboards
+from harness.report.leaderboard_md import GLOSSARY_LINK
 from harness.report.numbers import fmt_ci
+from harness.report.parts_table import parts_table
 from harness.report.search_table import search_markdown, search_rows
-from harness.report.verdicts import Comparison, Outcome, evaluate, fmt, fmt_p, fmt_signed
+from harness.report.verdicts import Outcome, evaluate
 from harness.store.provenance import git_commit
 from harness.store.records import current_hashes
 
-MARKS = {
-    "holds": "✓ holds",
-    "contradicted": "✗ contradicted",
-    "inconclusive": "? inconclusive",
-    None: "– not tested",
-}
 RULES = (
     "How a verdict is decided: each part of a claim is a test of a difference, paired on the same test inputs "
     "and seeds (AUROC: DeLong per seed, combined over seeds by random effects with the HKSJ error; per-seed "
@@ -134,29 +132,6 @@ def _departure(ev: Evidence, label: str) -> str:
     return f" (departure: {why})" if why else ""
 
 
-def _comparison_cells(c: Comparison, n_tests: int) -> str:
-    e = c.estimate
-    low, high = e.ci()
-    size = f"{e.n_seeds} seed(s)" + (f" × {e.n_inputs} inputs" if e.n_inputs else "")
-    power = "—"
-    if c.outcome == "inconclusive":
-        need = c.seeds_needed(n_tests)
-        power = (
-            f"{need:.0f} (paper's gap {fmt(c.gap)})"
-            if np.isfinite(need)
-            else f"over 1000 (paper's gap {fmt(c.gap)})"
-            if need == np.inf
-            else "n/a (no published value)"
-            if not np.isfinite(c.gap)
-            else "n/a (one seed: variance unknown)"
-        )
-    p = f"{fmt_p(c.p)} ({fmt_p(c.p_holm)})" if np.isfinite(c.p) else "n/a"
-    return (
-        f" {c.text}: {MARKS[c.outcome].split(' ', 1)[1]} | {fmt_signed(e.value)} [{fmt(low)}, {fmt(high)}] "
-        f"(needs {c.region.describe()}) | {p} | {e.test}, {size} | {power} |"
-    )
-
-
 def _heading(outcome: Outcome) -> str:
     where = f" — `{outcome.evidence.experiment}`" if outcome.evidence else ""
     return f"{outcome.claim.source}: {outcome.claim.title}{where}"
@@ -201,28 +176,18 @@ def _section(outcome: Outcome, figures: list[tuple[Path, str]], run_dir: Path) -
             f"- Setting differs from the paper's (`{claim.dataset}`): the rule is applied to our data; the "
             f"paper's numbers are shown for reference, not as targets"
         )
-    n_tests = len(j.comparisons)
-    out += [
-        "",
-        "| | part of the claim | comparison | Δ [95% CI] | p (Holm) | test | seeds for 80% power |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for p in j.parts:
-        rows = p.comparisons or [None]
-        for i, c in enumerate(rows):
-            head = f"| {MARKS[p.state]} | {p.text} |" if i == 0 else "| | |"
-            out.append(head + (_comparison_cells(c, n_tests) if c else f" {p.measured} | | | | |"))
+    out += ["", *parts_table(j)]
     if j.rows and j.columns:
         notes: dict[str, str] = {}
         out += [
             "",
-            "| method | " + " | ".join(f"`{c}`" for c in j.columns) + " |",
-            "|---" * (len(j.columns) + 1) + "|",
+            md.row("method", *(f"`{c}`" for c in j.columns)),
+            md.rule(len(j.columns) + 1),
         ]
         out += [
-            f"| {label}{_departure(ev, label)} | "
-            + " | ".join(_cell(ev, label, c, notes) for c in j.columns)
-            + " |"
+            md.row(
+                f"{label}{_departure(ev, label)}", *(_cell(ev, label, c, notes) for c in j.columns)
+            )
             for label in j.rows
         ]
         out += [
@@ -255,7 +220,8 @@ def to_markdown(
         f"- Trials ran at commit(s): {listed('git_commit')}",
         f"- Packages: {listed('versions')}",
         f"- Device(s): {listed('device')}; seeds: {listed('seed')}",
-        "- Per-trial provenance: `raw.csv`; all numbers: `leaderboard.md`",
+        "- Per-trial provenance: `raw.csv`; all numbers: `leaderboard.md`; what each metric name means: "
+        + GLOSSARY_LINK,
         "",
         RULES,
         "",
@@ -267,7 +233,7 @@ def to_markdown(
     for o, _ in outcomes:
         exp = f"`{o.evidence.experiment}`" if o.evidence else ""
         claim = f"[{o.claim.source}: {o.claim.title}](#{slug(_heading(o))})"
-        out.append(f"| {claim} | {exp} | **{o.verdict}** | {o.reason} |")
+        out.append(md.row(claim, exp, f"**{o.verdict}**", o.reason))
     out.append("")
     for o, figures in outcomes:
         out += _section(o, figures, run_dir)

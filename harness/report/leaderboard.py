@@ -8,10 +8,11 @@ score, convention, sweep, numeric sweep_value: `harness.report.metric_names`), t
 behind it (commits, config hashes, versions, devices), and the paper's published number where there
 is one (the registered paper's reference table, e.g. `laebench_paper/reference.csv`; `paper_note` where the authors
 computed it differently). A peak memory of 0 or less means "not measured" (below the measurement floor) and
-is left out of the mean. `leaderboard.md` shows a table per experiment, methods as rows, the best mean per
-metric in bold with every method not significantly behind it (none when no method is), each number rounded to 2 significant digits of its CI95 half-width; a per-parameter sweep
-(`time_s@side=<s>`, `accuracy/n=<n>`) is a long table, a row per method and parameter value, numerically
-sorted, over-budget and failed points marked. `write_leaderboards(run_dir)` rebuilds all three from
+is left out of the mean. `leaderboard.md` (`harness.report.leaderboard_md`) shows per experiment the table of the
+task's headline metrics first, then the others, methods as rows, a best mean in bold only where a paired test
+separates it from every other method, each number rounded to 2 significant digits of its CI95 half-width; a
+per-parameter sweep (`time_s@side=<s>`, `accuracy/n=<n>`) is a long table, a row per method and parameter value,
+numerically sorted, over-budget and failed points marked. `write_leaderboards(run_dir)` rebuilds all three from
 `trials/*.json` (`python -m harness report DIR`).
 """
 

@@ -1,5 +1,12 @@
 """The end of a run on the terminal: each experiment's headline number (`Task.headline`: the best mean and how many
-methods ran), the wall time per phase and the paths written; a `rich` table on a terminal, aligned text elsewhere."""
+methods ran), the wall time per phase and the paths written; a `rich` table on a terminal, aligned text elsewhere.
+
+A headline that is a fit across an experiment's timed points (a `Task.summarize` row, e.g. a log-log slope of
+`time_s@side=<s>`) is taken only from methods whose fitted points are compute-dominated: each call at least
+`MIN_TIMED_S`, and never faster on a larger side (a cost that falls as the input grows is noise larger than the
+compute). Otherwise the timer and the scheduler set the slope: "n/a (sides too small to time)".
+Public: `headline_rows(board)`, `print_summary(board, run_dir, console, wall)`.
+"""
 
 from __future__ import annotations
 
@@ -7,57 +14,83 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
+from harness.report.metric_names import SWEEP
 from harness.report.numbers import fmt_ci
 
 if TYPE_CHECKING:  # the terminal is the CLI's: the summary only writes lines to it
     from harness.execution.console import Console
 
+HEADER = ("experiment", "task", "headline", "best mean", "value ± CI95", "methods")
+MIN_TIMED_S = 0.005  # a call shorter than this measures the timer, not the compute
+TIMED = "time_s"  # the measure of a timed sweep (`time_s@side=16`: harness.report.metric_names)
+TOO_SMALL = "n/a (sides too small to time)"
+
+
+def _timed_enough(group: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """`rows` (a headline's rows) less the cross-trial fits over timings too short to mean anything. A fit's
+    `n_seeds` is its number of points, which are the method's largest timed sweep values (`Task.summarize`)."""
+    parsed = group.metric.str.extract(SWEEP)
+    timed = group[parsed.base == TIMED].assign(at=pd.to_numeric(parsed.value, errors="coerce"))
+    fits = rows["std"].isna() & rows.ci95_low.isna() & rows.method.isin(timed.method)
+    if timed.empty or not fits.any():
+        return rows
+
+    def compute_dominated(r) -> bool:
+        points = timed[(timed.method == r.method) & timed["mean"].notna()].sort_values("at")
+        fitted = points["mean"].tail(int(r.n_seeds))
+        return bool((fitted >= MIN_TIMED_S).all() and fitted.is_monotonic_increasing)
+
+    return rows[[not fit or compute_dominated(r) for fit, r in zip(fits, rows.itertuples())]]
+
+
+def _headline(exp: str, group: pd.DataFrame) -> tuple[str, ...] | None:
+    """One experiment's summary row, None when its task is unknown or emitted no headline metric."""
+    from tasks import get as get_task
+
+    task_key = group.task.iloc[0]
+    try:
+        task = get_task(task_key)
+    except ValueError:
+        return None
+    metric = next((m for m in task.headline if (group.metric == m).any()), None)
+    if metric is None:
+        return None
+    rows = group[(group.metric == metric) & group["mean"].notna()]
+    kept = _timed_enough(group, rows)
+    if len(kept) == 0:
+        value = TOO_SMALL if len(rows) else "n/a"
+        return exp, task_key, metric, "", value, str(len(rows))
+    pick = kept["mean"].idxmax() if task.direction(metric) == "max" else kept["mean"].idxmin()
+    best = kept.loc[pick]
+    value = _fmt(best["mean"], (best["ci95_high"] - best["ci95_low"]) / 2)
+    return exp, task_key, metric, str(best.method), value, str(len(rows))
+
+
+def headline_rows(board: pd.DataFrame) -> list[tuple[str, ...]]:
+    """Each experiment's (experiment, task, headline metric, best method, value ± CI95, methods that ran)."""
+    rows = [_headline(exp, group) for exp, group in board.groupby("experiment", sort=False)]
+    return [r for r in rows if r is not None]
+
 
 def print_summary(board, run_dir: Path, console: Console, wall: float) -> None:
     """Each experiment's headline number (best mean, and how many methods ran), the paths, the time per phase."""
-    from tasks import get as get_task
-
-    rows = []
-    for exp, group in board.groupby("experiment", sort=False):
-        task_key = group.task.iloc[0]
-        try:
-            task = get_task(task_key)
-        except ValueError:
-            continue
-        metric = next((m for m in task.headline if (group.metric == m).any()), None)
-        if metric is None:
-            continue
-        g = group[(group.metric == metric) & group["mean"].notna()]
-        direction = task.direction(metric)
-        best = (
-            g.loc[g["mean"].idxmax() if direction == "max" else g["mean"].idxmin()]
-            if len(g)
-            else None
-        )
-        value = (
-            "n/a"
-            if best is None
-            else _fmt(best["mean"], (best["ci95_high"] - best["ci95_low"]) / 2)
-        )
-        rows.append(
-            (exp, task_key, metric, "" if best is None else str(best.method), value, str(len(g)))
-        )
-    header = ("experiment", "task", "headline", "best mean", "value ± CI95", "methods")
+    rows = headline_rows(board)
     if console.live:
         from rich.console import Console as RichConsole
         from rich.table import Table
 
-        table = Table(*header, title="laebench: headline numbers")
+        table = Table(*HEADER, title="laebench: headline numbers")
         for row in rows:
             table.add_row(*row)
         RichConsole(file=console.stream).print(table)
     else:
         widths = [
             max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-            for i, h in enumerate(header)
+            for i, h in enumerate(HEADER)
         ]
-        console.line("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
+        console.line("  ".join(h.ljust(w) for h, w in zip(HEADER, widths)).rstrip())
         for row in rows:
             console.line("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
     phases = (
