@@ -1,21 +1,16 @@
 """The training loop shared by methods: Adam, ReduceLROnPlateau, early stopping on validation loss.
 
-`fit_loop` slices mini-batches from in-memory tensors, reports metrics every epoch (to Ray Tune inside
-a trial, as a printed line outside), restores the best validation state, and stops with
-`NonFiniteLossError` on a NaN/inf loss. Defaults follow appendix A.
-
-Resume checkpoints (`checkpoint_path`, the harness's `--resume`): the loop's full state at the end of an
-epoch, written when `checkpoint_minutes` of training have passed since the last write (default 5), when
-training ends, and when an interrupt (Ctrl-C, a stopped trial: any exception but a non-finite loss) reaches
-the loop, which then writes the last finished epoch's state before re-raising. Nothing that can be rebuilt is
-written: the best epoch's weights only when they differ from the current ones. A resumed run continues from
-that epoch exactly (same batches, same optimiser state).
-
-Snapshots (`snapshot_every: k`): the method's state at every k-th epoch, handed to the `snapshot(epoch,
-state)` callback (the harness stores them beside the model), for evaluating a model along its training.
-`checkpoint_minutes` and `snapshot_every` say how training is saved, not what it trains: they are not part of
-a model's key (`methods.base.SAVING_KEYS`).
-"""
+`fit_loop` slices mini-batches from in-memory tensors, reports metrics every epoch (to Ray Tune inside a trial, as
+a printed line outside), restores the best validation state, and stops with `NonFiniteLossError` on a NaN/inf
+loss. Defaults follow appendix A. Resume checkpoints (`checkpoint_path`, the harness's `--resume`): the loop's
+full state at the end of an epoch (with torch's global generators), written when `checkpoint_minutes` of
+training have passed since the last write (default 5), when training ends, and when an interrupt (Ctrl-C, a
+stopped trial: any exception but a non-finite loss) reaches the loop, which then writes the last finished
+epoch's state before re-raising; a resumed run continues from that epoch exactly. Nothing that can be rebuilt is
+written: the best epoch's weights only when they differ from the current ones. Snapshots (`snapshot_every: k`):
+the method's state at every k-th epoch, handed to the `snapshot(epoch, state)` callback (the harness stores them
+beside the model). `checkpoint_minutes` and `snapshot_every` (how training is saved, not what it trains) are not
+in a model's key."""
 
 from __future__ import annotations
 
@@ -67,7 +62,7 @@ def batches(
 
 
 def _copy(obj):
-    """A deep copy whose tensors are detached clones on the CPU (a state that later steps cannot change)."""
+    """A deep copy, tensors cloned to the CPU (a state later steps cannot change)."""
     if torch.is_tensor(obj):
         return obj.detach().to("cpu", copy=True)
     if isinstance(obj, dict):
@@ -171,7 +166,7 @@ def _global_rng() -> dict:
 
 
 def _set_global_rng(saved: dict | None) -> None:
-    if not saved:
+    if not saved:  # a checkpoint written before the generators were kept
         return
     torch.random.set_rng_state(saved["cpu"].cpu())
     if saved.get("cuda") and torch.cuda.is_available():

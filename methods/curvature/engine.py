@@ -20,23 +20,19 @@ How M is held (per sample; factors.py):
   W2 is computed as W @ (d * W2), so the R x D factor is never stored.
 
 Modes: "exact" keeps M exact everywhere. "approx" keeps only diag(M). "mix" (paper sec. 3: exact near the
-bottleneck, approximate where feature maps are large) keeps M exact where the layer's features have at
-most `threshold` entries per sample: the diagonal M entering a layer whose input and output are both
-small (or a Linear layer with a small input) is expanded exactly; an exact M entering a layer with a large
-input leaves it as the exact diagonal of J^T M J (column sums of (L A)^2, computed from the factor in row
-chunks; never a [D_in, D_in] matrix); from there on M is diagonal (approximate) until the next small
-region. `threshold=inf` is "exact", `threshold=0` is "approx".
+bottleneck, approximate where feature maps are large) keeps M exact where the layer's features have at most
+`threshold` entries per sample: the diagonal M entering a layer whose input and output are both small (or a
+Linear layer with a small input) is expanded exactly; an exact M entering a layer with a large input leaves it
+as the exact diagonal of J^T M J (column sums of (L A)^2 from the factor in row chunks, never a [D_in, D_in]
+matrix); from there on M is diagonal until the next small region. `threshold=inf` is "exact", 0 "approx".
 
-Default threshold (1024): on the paper's conv AE (1x28x28, hidden 2048/1024, latent 2) M enters the
-1024-2-1024 bottleneck block as the (approximate) diagonal at the decoder's 2048-wide features, is propagated
-exactly through the block, and leaves it as the exact diagonal at the encoder's 2048-wide features; the
-conv and 2048/3136-wide layers use the approximate diagonal (the output layer sees the exact precision * I).
-It costs about as much as "approx": the decoder's 2048 -> 1024 expansion stays lazy (~2048 x 1024 x 2
-multiply-adds per sample) and no factor is larger than [B, 2048, 2]. A threshold of 2048 or more (e.g. the
-old default 4096) would expand the 3136-wide diagonal through the decoder's 2048->3136 layer into a
-3136-row factor and push it through 2048->1024: ~6.6 G multiply-adds per sample, inherently (that is the
-exact M at the 1024 features). On the MLP AE (784-512-256-2) every feature map is <= 1024, so "mix" with the
-default is "exact" there (as the paper used for linear layers).
+Default threshold (1024): on the paper's conv AE (1x28x28, hidden 2048/1024, latent 2) M enters the 1024-2-1024
+bottleneck block as the (approximate) diagonal at the decoder's 2048-wide features, is propagated exactly through
+the block and leaves it as the exact diagonal at the encoder's 2048-wide features; the conv and 2048/3136-wide
+layers use the approximate diagonal (the output layer sees the exact precision * I). It costs about as much as
+"approx" (the 2048 -> 1024 expansion stays lazy, no factor larger than [B, 2048, 2]); a threshold >= 2048 would
+push a 3136-row factor through 2048->1024 (~6.6 G multiply-adds per sample: the exact M at the 1024 features).
+On the MLP AE (784-512-256-2) every feature map is <= 1024: "mix" is "exact" there (as the paper's linear layers).
 Memory: at most about R x D entries per sample for the factor, bounded by splitting the batch into chunks
 (`FACTOR_BUDGET_BYTES`) sized from the entries each planned `Step` declares; `diag_ggn(..., stats={})`
 reports the plan next to the factor entries each step really held (the tests check one against the other).
@@ -58,7 +54,6 @@ from .table import check_supported, record_activations
 
 MODES = ("exact", "approx", "mix")
 DEFAULT_THRESHOLD = 1024
-# Auto chunking keeps the factors of one chunk (input and output of a layer) under this many bytes.
 
 
 def _validate(x, mode, threshold, precision, chunk_size) -> None:
