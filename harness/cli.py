@@ -1,9 +1,11 @@
-"""Command line: `python -m harness run | report | list | verify | pack`.
+"""Command line: `python -m harness run | report | list | verify | gc | pack`.
 
 Bad input (unknown method, malformed YAML, missing dataset, ...) prints one line `error: ...` and exits
 with code 2 before Ray starts; a run in which some trials failed writes its leaderboards and exits 1.
 Without `--grid`, `run` uses the embedded default `configs/demo.yaml` (offline, sklearn digits).
-`verify DIR` checks a results store and lists what a rerun would retrain or rerun (exit 1 if anything).
+`verify DIR` checks a results store and lists what a rerun would retrain or rerun (exit 1 if anything), and the
+orphans apart; `gc DIR` lists the orphans and removes them with `--yes`. Reading a folder (`report`, `verify`,
+`gc`, `pack`) imports no code it names: plugin modules come only from `--plugins` (or `run --grid`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,12 @@ import sys
 from pathlib import Path
 
 from harness.preflight import _check_data, _check_data_root, _check_results, _check_run_options
-from harness.verify_cli import _verify
+from harness.verify_cli import _gc, _verify
+
+PLUGINS_HELP = (
+    "also import these plugin modules (comma-separated, looked up in the working directory): their "
+    "methods, tasks and papers"
+)
 
 DEFAULT_GRID = (
     Path(__file__).resolve().parent / "grids" / "demo.yaml"
@@ -31,6 +38,12 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m harness", description="laebench: Bayesian autoencoder benchmark")
     sub = p.add_subparsers(dest="command", required=True)
+    _add_run(sub)
+    _add_readers(sub)
+    return p
+
+
+def _add_run(sub) -> None:
     run = sub.add_parser("run", help="train missing models and run missing evaluations of a grid")
     run.add_argument(
         "--grid", default=str(DEFAULT_GRID), help="grid YAML (default: the embedded demo)"
@@ -56,6 +69,10 @@ def _parser() -> argparse.ArgumentParser:
         help="use stored models whose code changed since they "
         "were trained instead of retraining them (the leaderboard marks their cells)",
     )
+
+
+def _add_readers(sub) -> None:
+    """The commands that read a folder or the registries: none imports code a folder names."""
     report = sub.add_parser(
         "report", help="rebuild leaderboards of a results folder from raw trial records"
     )
@@ -66,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
         help="also write RUN_DIR/reproduction.md and .html (each "
         "published claim: paper vs ours, a verdict) and the figures under RUN_DIR/figures/",
     )
+    report.add_argument("--plugins", default=None, help=PLUGINS_HELP)
     lister = sub.add_parser("list", help="list registered methods and tasks")
     lister.add_argument(
         "--params",
@@ -75,12 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     lister.add_argument(
         "--grid", default=None, help="also the methods and tasks of this grid's plugins"
     )
-    lister.add_argument(
-        "--plugins",
-        default=None,
-        help="also those of these plugin modules (comma-separated, "
-        "looked up in the working directory)",
-    )
+    lister.add_argument("--plugins", default=None, help=PLUGINS_HELP)
     packer = sub.add_parser(
         "pack",
         help="copy what a report is rebuilt from (trial records, plan, per-input tables "
@@ -90,11 +103,19 @@ def _parser() -> argparse.ArgumentParser:
     packer.add_argument("dest", help="the folder to write (created)")
     verify = sub.add_parser(
         "verify",
-        help="check every cached model (size, sha256, spec) and trial record of a "
-        "results folder; list what a run would retrain or rerun (exit 1 if anything)",
+        help="check what the current plans of a results folder need (models: size, sha256, spec, derived "
+        "files; trial records); list what a run would redo (exit 1 if anything), orphans apart",
     )
     verify.add_argument("results", help="a results folder (holding models/), or its models/ folder")
-    return p
+    verify.add_argument("--plugins", default=None, help=PLUGINS_HELP)
+    gc = sub.add_parser(
+        "gc",
+        help="list the models, trial records and temporary files of a results folder that no current "
+        "plan needs (orphans), with their sizes; remove them with --yes",
+    )
+    gc.add_argument("results", help="a results folder (the --results of a run)")
+    gc.add_argument("--yes", action="store_true", help="remove the orphans listed")
+    gc.add_argument("--plugins", default=None, help=PLUGINS_HELP)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,6 +139,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _import_named_plugins(text: str | None) -> None:
+    """`--plugins a,b`: modules the user names, looked up in the working directory (never in a folder read)."""
+    from harness.grid.plugins import import_plugins
+
+    names = [p.strip().removesuffix(".py") for p in (text or "").split(",") if p.strip()]
+    if names:
+        import_plugins(names, [os.getcwd()])
+
+
 def _param_lines(cls) -> list[str]:
     """One line per parameter: from `param_spec` where declared, else the name and its default."""
     spec = getattr(cls, "param_spec", {}) or {}
@@ -128,68 +158,77 @@ def _param_lines(cls) -> list[str]:
 
 
 def _dispatch(args) -> int:
-    if args.command == "list":
-        import methods
-        import tasks
-        from harness.grid.config import plugin_paths
-        from harness.grid.plugins import import_plugins
+    if args.command in ("list", "report", "verify", "gc"):
+        _import_named_plugins(args.plugins)
+    commands = {
+        "list": _list,
+        "report": _report,
+        "verify": lambda a: _verify(Path(a.results)),
+        "gc": lambda a: _gc(Path(a.results), a.yes),
+        "pack": _pack,
+    }
+    return commands.get(args.command, _run)(args)
 
-        if args.grid:
-            import yaml
 
-            path = Path(args.grid)
-            if not path.is_file():
-                raise ValueError(f"--grid {path} is not a file. Pass a grid YAML file.")
-            raw = yaml.safe_load(path.read_text()) or {}
-            import_plugins(
-                [p.removesuffix(".py") for p in raw.get("plugins") or []], plugin_paths(path)
-            )
-        if args.plugins:
-            import_plugins(
-                [p.strip().removesuffix(".py") for p in args.plugins.split(",") if p.strip()],
-                [os.getcwd()],
-            )
+def _list(args) -> int:
+    import methods
+    import tasks
+    from harness.grid.config import plugin_paths
+    from harness.grid.plugins import import_plugins
 
-        for title, registry in (("methods", methods.METHODS), ("tasks", tasks.TASKS)):
-            print(f"{title}:")
-            for name, cls in registry.items():
-                print(f"  {name:<16} {cls.description}")
-                if args.params:
-                    for line in _param_lines(cls):
-                        print(f"      {line}")
-        return 0
-    if args.command == "report":
-        from harness.report.leaderboard import write_leaderboards
-        from harness.verify_cli import import_recorded_plugins
+    if args.grid:
+        import yaml
 
-        run_dir = Path(args.run_dir)
-        import_recorded_plugins(
-            run_dir.parent, only=run_dir.name
-        )  # its methods and tasks, for their metrics
-        if args.paper:
-            from harness.report.document import write_report
-
-            path = write_report(run_dir, command=f"python -m harness report {args.run_dir} --paper")
-            text = path.read_text()
-            print(text[text.index("## Summary") :].split("\n## ")[0].strip())
-            print(f"\nwrote {path}, {path.with_suffix('.html')} and {run_dir / 'figures'}/")
-            return 0
-        write_leaderboards(run_dir)
-        print((run_dir / "leaderboard.md").read_text())
-        return 0
-
-    if args.command == "verify":
-        return _verify(Path(args.results))
-    if args.command == "pack":
-        from harness.store.pack import pack
-
-        size = pack(args.run_dir, args.dest)
-        print(
-            f"packed {args.run_dir} into {args.dest}: {size / 1e6:.1f} MB; rebuild its report with "
-            f"`python -m harness report {args.dest} --paper`"
+        path = Path(args.grid)
+        if not path.is_file():
+            raise ValueError(f"--grid {path} is not a file. Pass a grid YAML file.")
+        raw = yaml.safe_load(path.read_text()) or {}
+        import_plugins(
+            [p.removesuffix(".py") for p in raw.get("plugins") or []], plugin_paths(path)
         )
-        return 0
 
+    for title, registry in (("methods", methods.METHODS), ("tasks", tasks.TASKS)):
+        print(f"{title}:")
+        for name, cls in registry.items():
+            print(f"  {name:<16} {cls.description}")
+            if args.params:
+                for line in _param_lines(cls):
+                    print(f"      {line}")
+    return 0
+
+
+def _report(args) -> int:
+    from harness.report.leaderboard import write_leaderboards
+
+    run_dir = Path(args.run_dir)
+    if args.paper:
+        from harness.report.document import write_report
+
+        named = f" --plugins {args.plugins}" if args.plugins else ""
+        path = write_report(
+            run_dir, command=f"python -m harness report {args.run_dir} --paper{named}"
+        )
+        text = path.read_text()
+        print(text[text.index("## Summary") :].split("\n## ")[0].strip())
+        print(f"\nwrote {path}, {path.with_suffix('.html')} and {run_dir / 'figures'}/")
+        return 0
+    write_leaderboards(run_dir)
+    print((run_dir / "leaderboard.md").read_text())
+    return 0
+
+
+def _pack(args) -> int:
+    from harness.store.pack import pack
+
+    size = pack(args.run_dir, args.dest)
+    print(
+        f"packed {args.run_dir} into {args.dest}: {size / 1e6:.1f} MB; rebuild its report with "
+        f"`python -m harness report {args.dest} --paper`"
+    )
+    return 0
+
+
+def _run(args) -> int:
     from harness.datasets import resolve_data_root
     from harness.execution.console import Console
     from harness.execution.dry_run import describe

@@ -18,6 +18,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from harness.report.evidence import read_table
 from laebench_paper.plotting import (
     NOT_SCORES,
     PALETTE,
@@ -90,7 +91,7 @@ def roc(ev, run_dir: Path) -> Path | None:
 
     grid, curves = np.linspace(0, 1, 101), []
     for label, seed, path in _trial_files(ev, run_dir, "scores.csv"):
-        table = pd.read_csv(path)
+        table = read_table(path)
         for s in (c for c in table.columns if c not in NOT_SCORES):
             ok = table[s].notna()
             fpr, tpr, _ = roc_curve(table.is_ood[ok], table[s][ok])
@@ -132,7 +133,7 @@ SETS = {"in": "in-distribution", "ood": "OOD"}  # scores.csv's `set` column, as 
 
 def variance_histograms(ev, run_dir: Path) -> Path | None:
     frames = [
-        pd.read_csv(p).assign(method=label, seed=seed)
+        read_table(p).assign(method=label, seed=seed)
         for label, seed, p in _trial_files(ev, run_dir, "scores.csv")
     ]
     frames = [f for f in frames if any("sigma2" in c for c in f.columns)]
@@ -222,7 +223,7 @@ def reliability(ev, run_dir: Path) -> Path | None:
 
     panels, masked = {}, "classifier without imputation"
     for label, _, path in _trial_files(ev, run_dir, "per_input.csv"):
-        t = pd.read_csv(path)
+        t = read_table(path)
         for name, prefix in ((label, ""), (masked, "classifier_")):
             if {f"{prefix}confidence", f"{prefix}pred", "label"} <= set(t.columns):
                 panels.setdefault(name, []).append(

@@ -5,7 +5,9 @@
 none is started), and the runner starts no further phase, records no interrupted trial as failed, writes the
 partial leaderboard and returns; the command line then prints `interrupted: ...; rerun with --resume` and exits
 128 + the signal (130 for Ctrl-C, 143 for SIGTERM). A second signal raises KeyboardInterrupt at once. Tune's own
-SIGINT handler is switched off (`TUNE_DISABLE_SIGINT_HANDLER`) so that the first Ctrl-C reaches this one.
+SIGINT handler is switched off (`TUNE_DISABLE_SIGINT_HANDLER`) so that the first Ctrl-C reaches this one; Ray's
+SIGTERM handlers (set while `ray.init` runs) are replaced by this one again and Tune's own advice about the stop
+("Resume experiment with: Tuner.restore(...)") is filtered out, both in `harness.execution.ray_setup`.
 """
 
 from __future__ import annotations

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
+from contextlib import contextmanager
 
 from harness.grid.schema import Grid
 
 
-def init_ray(address: str | None, extra_paths: list[str], verbose: bool = False) -> bool:
+def init_ray(address: str | None, plugin_folders: list[str], verbose: bool = False) -> bool:
     """Start a private local Ray instance (no `address`) or join a cluster, with Ray's authentication as it is;
     True when this call started an instance (the run shuts it down at its end).
 
@@ -19,6 +22,11 @@ def init_ray(address: str | None, extra_paths: list[str], verbose: bool = False)
     single-machine mode), so nothing off this machine can reach its GCS or raylets at all. Unless `verbose`,
     Ray's and Tune's info lines (start banner, state writes) are off and worker output stays in the trials'
     log files (`harness.execution.console.trial_log`) instead of being forwarded here.
+
+    The workers' import path is their Python environment (laebench itself is installed), the user's own
+    `$PYTHONPATH`, and `plugin_folders` (the folders the grid's plugins were found in,
+    `harness.grid.plugins.plugin_folders`): not the working directory, which Ray would add (`worker_job_config`).
+    The SIGTERM handler in place before (the run's `Stop`) is put back: Ray replaces it with its own.
     """
     import logging
 
@@ -27,32 +35,64 @@ def init_ray(address: str | None, extra_paths: list[str], verbose: bool = False)
     # Tune's console tables and banners off: harness.execution.console shows one progress view per phase instead
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     quiet_token_notice()
+    quiet_tune_advice()
     level = logging.INFO if verbose else logging.WARNING
     for name in ("ray.tune", "ray.train", "ray.air"):
         logging.getLogger(name).setLevel(level)
     if ray.is_initialized():
         return False
-    paths = [p for p in [*extra_paths, os.environ.get("PYTHONPATH", "")] if p]
-    runtime_env = {"env_vars": {"PYTHONPATH": os.pathsep.join(paths)}}
-    for var in ("LAEBENCH_CACHE", "LAEBENCH_DATA"):
-        if os.environ.get(var):
-            runtime_env["env_vars"][var] = os.environ[var]
     kwargs = {
         "include_dashboard": False,
-        "runtime_env": runtime_env,
+        "job_config": worker_job_config(plugin_folders),
         "log_to_driver": verbose,
         "logging_level": level,
     }
-    if address:
-        ray.init(address=address, **kwargs)
-        return False  # a cluster this run joined: it stays up
-    else:
+    with _sigterm_kept():
+        if address:
+            ray.init(address=address, **kwargs)
+            return False  # a cluster this run joined: it stays up
         num_cpus = int(os.environ.get("LAEBENCH_NUM_CPUS", os.cpu_count() or 1))
         loopback_only()
         # "local": always a fresh instance of our own; without it Ray joins any `ray start` cluster it finds
         # on this machine (another user's, a test's) and then refuses num_cpus.
         ray.init(address="local", num_cpus=num_cpus, **kwargs)
     return True
+
+
+class _NoDriverPaths(list):
+    """The job's `py_driver_sys_path`, which Ray's `connect` extends with the driver's working directory (and
+    script folder) for every worker to put first on `sys.path`: those additions are dropped."""
+
+    def extend(self, paths) -> None:
+        pass
+
+
+def worker_job_config(plugin_folders: list[str]):
+    """Ray's job configuration for a run: PYTHONPATH = the plugin folders (then the user's own `$PYTHONPATH`),
+    LAEBENCH_CACHE and LAEBENCH_DATA passed on, and no driver folder added to the workers' `sys.path`."""
+    from ray.job_config import JobConfig
+
+    paths = [p for p in [*plugin_folders, os.environ.get("PYTHONPATH", "")] if p]
+    env_vars = {"PYTHONPATH": os.pathsep.join(paths)}
+    for var in ("LAEBENCH_CACHE", "LAEBENCH_DATA"):
+        if os.environ.get(var):
+            env_vars[var] = os.environ[var]
+    config = JobConfig(runtime_env={"env_vars": env_vars})
+    config._py_driver_sys_path = _NoDriverPaths()
+    return config
+
+
+@contextmanager
+def _sigterm_kept():
+    """Ray's `init` sets a SIGTERM handler (`sys.exit`) and its core worker then installs absl's failure handler,
+    which aborts the driver (exit 134) on SIGTERM: the handler in place before is put back."""
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        yield
+    finally:
+        if main and before is not None:
+            signal.signal(signal.SIGTERM, before)
 
 
 LOOPBACK_VAR = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
@@ -86,6 +126,24 @@ def quiet_token_notice() -> None:
     logger = logging.getLogger("ray._private.authentication.authentication_token_setup")
     if not any(isinstance(f, _TokenNotice) for f in logger.filters):
         logger.addFilter(_TokenNotice())
+
+
+class _TuneAdvice(logging.Filter):
+    """Drops Tune's own lines about a stopped experiment (the stop notice, the unfinished trials and "Resume
+    experiment with: Tuner.restore(...)"): laebench's `interrupted: ... rerun with --resume` is the advice, and
+    Tune's state files are never to be restored (they are pickles)."""
+
+    DROPPED = ("Stop signal received", "Trials did not complete", "Resume experiment with")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(text in message for text in self.DROPPED)
+
+
+def quiet_tune_advice() -> None:
+    logger = logging.getLogger("ray.tune.tune")
+    if not any(isinstance(f, _TuneAdvice) for f in logger.filters):
+        logger.addFilter(_TuneAdvice())
 
 
 def check_resources(grid: Grid) -> None:

@@ -29,6 +29,7 @@ from harness.execution.tune_functions import run_eval, run_train
 from harness.execution.tune_phase import eval_batches, run_phase
 from harness.grid.config import plugin_paths
 from harness.grid.plan import make_plan, serialise
+from harness.grid.plugins import plugin_folders
 from harness.grid.schema import Grid
 from harness.store.files import DamagedFileError
 from harness.store.locks import lock_settings
@@ -71,7 +72,7 @@ def _run_grid(
     choices, pending = load_choices(grid, results)
     plan = make_plan(grid, choices)  # a plan error (a task's jobs) stops the run before Ray starts
     locks = lock_settings()
-    paths = plugin_paths(grid.source)
+    paths = plugin_folders(grid.plugins, plugin_paths(grid.source))  # the workers' import path
     started_ray = init_ray(address, paths, verbose=console.verbose)
     check_resources(
         grid

@@ -12,7 +12,6 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from harness.grid.config import plugin_paths
 from harness.grid.schema import Grid
 from laebench.fingerprint import fingerprint
 from methods import get as get_method
@@ -66,7 +65,33 @@ def config_hash(obj) -> str:
 
 # Experiment fields that do not determine a trial's result: its name, the other methods and seeds (the trial's
 # own entry and seed are hashed), where it runs, and how a search samples (the choice it made is hashed).
-NOT_RESULT_FIELDS = frozenset({"name", "methods", "seeds", "resources", "search"})
+NOT_RESULT_FIELDS = frozenset({"name", "methods", "seeds", "resources", "search", "snapshots"})
+
+
+def _points(job, exp) -> list[tuple]:
+    """The job's point, or, for a model's evaluation in an experiment with `snapshots`, one point per epoch."""
+    if exp is None or not exp.snapshots:
+        return [job.point]
+    return [tuple(sorted((*job.point, ("epoch", e)))) for e in exp.snapshots]
+
+
+def _eval_job(exp, job, point: tuple, spec, chosen, settings, method, code) -> EvalJob:
+    chash = config_hash(
+        {**settings, "seed": job.seed, "point": point, "method": method, "code": code}
+    )
+    point_tag = "".join(f"/{k}={v}" for k, v in point)
+    return EvalJob(
+        trial_id=f"{exp.name}/{job.label}/seed{job.seed}{point_tag}",
+        experiment=exp.name,
+        task=exp.task,
+        label=job.label,
+        seed=job.seed,
+        point=dict(point),
+        spec=spec,
+        resources=exp.resources,
+        config_hash=chash,
+        chosen=chosen,
+    )
 
 
 def make_plan(grid: Grid, choices: dict | None = None, pins: dict[str, str] | None = None) -> Plan:
@@ -115,24 +140,8 @@ def make_plan(grid: Grid, choices: dict | None = None, pins: dict[str, str] | No
             settings = {
                 k: v for k, v in dataclasses.asdict(exp).items() if k not in NOT_RESULT_FIELDS
             }
-            chash = config_hash(
-                {**settings, "seed": job.seed, "point": job.point, "method": method, "code": code}
-            )
-            point_tag = "".join(f"/{k}={v}" for k, v in job.point)
-            target.append(
-                EvalJob(
-                    trial_id=f"{exp.name}/{job.label}/seed{job.seed}{point_tag}",
-                    experiment=exp.name,
-                    task=exp.task,
-                    label=job.label,
-                    seed=job.seed,
-                    point=job.point_dict,
-                    spec=spec,
-                    resources=exp.resources,
-                    config_hash=chash,
-                    chosen=chosen,
-                )
-            )
+            for point in _points(job, exp if spec is not None else None):
+                target.append(_eval_job(exp, job, point, spec, chosen, settings, method, code))
     n_layers = 1 + max(depth.values(), default=-1)
     # seed by seed, in the grid's order within a seed: a run stopped part-way has whole seeds
     order = {k: n for n, k in enumerate(specs)}
@@ -150,7 +159,6 @@ def serialise(plan: Plan, grid: Grid) -> dict:
         "grid": grid.name,
         "source": grid.source,
         "plugins": grid.plugins,
-        "plugin_paths": plugin_paths(grid.source),
         "experiments": {e.name: dataclasses.asdict(e) for e in grid.experiments},
         "models": [[spec.to_dict() for spec in layer] for layer in plan.train_layers],
         "trials": [job.to_config() for job in [*plan.evals, *plan.unsearched]],

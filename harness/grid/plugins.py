@@ -1,7 +1,8 @@
 """Plugin loading for grids, and `Registry` (defined in `laebench.registry`, re-exported here for compatibility).
 
 `import_plugins` imports a grid's `plugins:` (code from the grid's folder: it runs with the user's rights) and
-turns any failure into one line.
+turns any failure into one line; `plugin_folders` says which of the folders searched the imported plugins came
+from (what Ray's workers get on their import path, nothing else).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import importlib
 import sys
 import traceback
 from contextlib import contextmanager
+from pathlib import Path
 
 from laebench.registry import Registry  # noqa: F401  (re-exported: `harness.grid.plugins.Registry`)
 
@@ -28,13 +30,27 @@ def import_plugins(modules: list[str], paths: list[str] | tuple = ()) -> None:
                     raise ValueError(_failed(name, exc)) from None
                 raise ValueError(
                     f"Cannot import plugin module '{name}': no module named '{exc.name}'. Put {name}.py next to "
-                    f"the grid file, or the package on PYTHONPATH."
+                    f"the grid file (for --plugins: in the working directory), or the package on PYTHONPATH."
                 ) from None
             except (
                 Exception,
                 SystemExit,
             ) as exc:  # the plugin's own code raised: name it, not its traceback
                 raise ValueError(_failed(name, exc)) from None
+
+
+def plugin_folders(modules: list[str], paths: list[str] | tuple) -> list[str]:
+    """The entries of `paths` that the plugin `modules` (imported already, by `import_plugins`) were found in,
+    in `paths`' order: a plugin `x` is `<folder>/x.py` or the package `<folder>/x/`. A plugin installed or on
+    `$PYTHONPATH` needs no folder; a folder holding no plugin is not returned."""
+    roots = set()
+    for name in modules:
+        module = sys.modules.get(name.split(".")[0])
+        file = getattr(module, "__file__", None)
+        if file and Path(file).name != "__init__.py":
+            roots.add(Path(file).resolve().parent)
+        roots |= {Path(entry).resolve().parent for entry in getattr(module, "__path__", [])}
+    return [p for p in dict.fromkeys(str(p) for p in paths if p) if Path(p).resolve() in roots]
 
 
 def _failed(name: str, exc: BaseException) -> str:

@@ -1,15 +1,21 @@
 """One experiment's evidence for a claim: leaderboard rows, per-seed raw rows, the grid's method entries, the
-paper's rows, and per-input OOD scores (from the trial artifacts, or packed)."""
+paper's rows, and per-input OOD scores (from the trial artifacts, or packed).
+
+`read_table(path)` reads a per-input table (`.csv` or packed `.csv.gz`); a damaged one raises `DamagedFileError`
+naming the file. `Evidence.scores` names a damaged scores table in one line and goes on without it (its paired
+tests fall back to per-seed AUROCs)."""
 
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from harness.store.files import DamagedFileError
 from harness.store.pack import artifact
 
 CONVENTIONS = {
@@ -78,7 +84,7 @@ class Evidence:
                     self.run_dir / "artifacts" / self.experiment / label / f"seed{seed}",
                     "scores.csv",
                 )
-                table = None if path is None else pd.read_csv(path)
+                table = None if path is None else _scores_table(path)
             self.score_tables[(label, seed)] = table
         return self.score_tables[(label, seed)]
 
@@ -120,6 +126,33 @@ class Evidence:
     def note(self, label: str, metric: str) -> str:
         row = self.paper(label, metric)
         return str(row.get("note") or "") if row else ""
+
+
+def read_table(path: Path, what: str = "per-input table") -> pd.DataFrame:
+    """The CSV table at `path` (gzip-compressed when it ends in `.gz`); DamagedFileError naming the file when it
+    cannot be read (not gzip, truncated, not text, not CSV)."""
+    try:
+        return pd.read_csv(path)
+    except FileNotFoundError:
+        raise
+    except (OSError, EOFError, UnicodeDecodeError, ValueError, zlib.error) as exc:
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:160]
+        raise DamagedFileError(f"{path}: damaged {what} ({detail})") from None
+
+
+def _scores_table(path: Path) -> pd.DataFrame | None:
+    """An OOD trial's per-input scores, or None (the file named in one line) when damaged."""
+    try:
+        table = read_table(path, "per-input scores table")
+        if "is_ood" not in table:
+            raise DamagedFileError(f"{path}: damaged per-input scores table (no is_ood column)")
+        return table
+    except DamagedFileError as exc:
+        print(
+            f"[report] {exc}: left out; its paired tests use per-seed AUROCs instead (rerun its trial "
+            f"or pack it again to restore it)"
+        )
+        return None
 
 
 def conventions(ev: Evidence, template: str) -> list[str]:

@@ -106,8 +106,9 @@ def _fold(grid: pd.DataFrame, header: dict) -> tuple[pd.DataFrame, list[str]]:
     ]
     if not same:
         return grid, []
-    if len(same) == len(grid.columns):
-        return grid.iloc[:1].rename(index={grid.index[0]: f"every method ({len(grid)})"}), []
+    if len(same) == len(grid.columns):  # a few methods are named, many counted
+        label = ", ".join(grid.index) if len(grid) <= 4 else f"every method ({len(grid)})"
+        return grid.iloc[:1].rename(index={grid.index[0]: label}), []
     shown = ", ".join(f"`{header[m]}` {grid[m].iloc[0]}" for m in same)
     return grid.drop(columns=same), ["", f"The same for every method: {shown}."]
 

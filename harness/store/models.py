@@ -10,7 +10,8 @@ the very bytes it unpickles. `lock(spec)` is the per-model lease (`harness.store
 re-checks the entry, so concurrent runs and nodes train each model once. `failed.txt` holds a failed
 training's message, `partial.pt` the per-epoch state `--resume` continues from, `trainings.jsonl` one
 line per completed training. `get_or_train` serves task-owned models (the imputation classifier) the
-same way. `verify_store(root)` checks a whole store (`python -m harness verify DIR`).
+same way; `derived` keeps results computed from a model next to it (`harness.store.derived`).
+`harness.store.survey.verify_store(root)` checks a whole store (`python -m harness verify DIR`).
 On a multi-node cluster the results directory must be on storage every node sees at the same path.
 """
 
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+from harness.store.derived import keep_derived
 from harness.store.files import write_atomic
 from harness.store.layout import (
     FAILED,
@@ -108,26 +110,14 @@ class ModelCache:
     def derived(
         self, spec: ModelSpec, name: str, identity: dict, compute: Callable[[], object]
     ) -> object:
-        """A result computed from a verified model (e.g. a task's typicality reference), kept in
-        `<model folder>/derived/<name>-<digest>.json` with the model's sha256 and `identity`: returned as stored
-        while both match (another experiment, a rerun), computed again when the model was retrained."""
+        """A result computed from a verified model (e.g. a task's typicality reference), kept next to it and
+        served while the model and `identity` are the same (`harness.store.derived`)."""
         entry = self.entry(spec)
         if entry is None:
             return compute()
-        key = {"name": name, "identity": jsonable(identity), "model_sha256": entry["sha256"]}
-        path = self.folder(spec) / "derived" / f"{name}-{identity_digest(key)}.json"
-        try:
-            stored = json.loads(path.read_text())
-            if stored.get("key") == key:
-                return stored["value"]
-        except (OSError, ValueError, KeyError, AttributeError):
-            pass  # missing or damaged: computed again
-        value = compute()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(
-            path, json.dumps({"key": key, "value": value}, sort_keys=True, default=float).encode()
+        return keep_derived(
+            self.folder(spec), entry["sha256"], name, identity, compute, self.lock_settings
         )
-        return value
 
     def partial_path(self, spec: ModelSpec) -> Path:
         self.folder(spec).mkdir(parents=True, exist_ok=True)
@@ -273,11 +263,6 @@ class ModelCache:
                 )
         module.eval()
         return module
-
-
-# --- checking entries -----------------------------------------------------------------------------------
-
-# a run hashes and safe-loads each file once
 
 
 # --- writing ----------------------------------------------------------------------------------------------

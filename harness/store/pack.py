@@ -2,17 +2,21 @@
 
 A committed report must rebuild from its own files on a fresh clone (`python -m harness report DEST --paper`):
 its verdicts read the trial records and, for paired tests of AUROCs, every OOD trial's per-input scores.
-`pack` copies the trial records (`trials/*.json`), `plan.json` (which records are current), search summaries
-and, from `artifacts/`, every per-input CSV gzip-compressed (`scores.csv.gz`, `per_input.csv.gz`,
-`accuracies.csv.gz`: the report's readers take either form) and the imputation sample grids the figures show.
-Models, Tune's state, locks and per-trial plots stay behind. It prints the packed size.
+`pack` copies the trial records (`trials/*.json`), `plan.json` (which records are current; without the machine
+paths a run records: `plugin_paths`, an absolute grid path is cut to its file name), search summaries and, from
+`artifacts/`, every per-input CSV gzip-compressed (`scores.csv.gz`, `per_input.csv.gz`, `accuracies.csv.gz`: the
+report's readers take either form) and the imputation sample grids the figures show. Models, Tune's state,
+locks, per-trial plots and any code stay behind. It prints the packed size.
 """
 
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 from pathlib import Path
+
+from harness.store.records import read_plan
 
 KEPT_IMAGES = (
     "imputations.png",
@@ -33,9 +37,12 @@ def pack(run_dir: str | Path, dest: str | Path) -> int:
     copied = [
         _copy(p, dest / p.relative_to(run_dir)) for p in sorted((run_dir / "trials").glob("*.json"))
     ]
-    for name in ("plan.json", "searches.csv"):
-        if (run_dir / name).exists():
-            copied.append(_copy(run_dir / name, dest / name))
+    plan = read_plan(run_dir)
+    if plan is not None:
+        (dest / "plan.json").write_text(json.dumps(portable_plan(plan), indent=1, default=str))
+        copied.append((dest / "plan.json").stat().st_size)
+    if (run_dir / "searches.csv").exists():
+        copied.append(_copy(run_dir / "searches.csv", dest / "searches.csv"))
     for path in (
         sorted((run_dir / "artifacts").rglob("*")) if (run_dir / "artifacts").is_dir() else []
     ):
@@ -52,6 +59,15 @@ def pack(run_dir: str | Path, dest: str | Path) -> int:
         elif path.name in KEPT_IMAGES:
             copied.append(_copy(path, target))
     return sum(copied)
+
+
+def portable_plan(plan: dict) -> dict:
+    """A plan without the paths of the machine that ran it: no `plugin_paths` (a report never imports plugins from
+    its folder), an absolute grid `source` cut to its file name."""
+    out = {k: v for k, v in plan.items() if k != "plugin_paths"}
+    if isinstance(out.get("source"), str) and Path(out["source"]).is_absolute():
+        out["source"] = Path(out["source"]).name
+    return out
 
 
 def _copy(src: Path, dst: Path) -> int:

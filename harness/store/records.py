@@ -3,8 +3,9 @@
 - `<run_dir>/trials/<trial id, '/' as '__'>.json`: one `TrialRecord` per evaluation trial (its settings, the model
   it evaluated with that model's sha256, its metrics or its error, the code behind it, provenance), schema
   `SCHEMA`. `write_record` writes one atomically, `read_record` reads one, `read_records` a folder.
-- `<run_dir>/plan.json`: the run's plan as validated (`harness.grid.plan.serialise`); `write_plan` writes it,
-  `current_hashes` reads which trial ids (and config hashes) are current.
+- `<run_dir>/plan.json`: the run's plan as validated (`harness.grid.plan.serialise`); `write_plan` writes it with
+  `model_keys` (each model's key as the code that wrote it computes it, so that `verify` and `gc` know what the
+  plan needs without importing any method), `current_hashes` reads which trial ids (and config hashes) are current.
 Every reader raises `DamagedFileError` (one line naming the file and the fix) on a truncated or malformed file;
 `report`, `verify`, the leaderboards and the runner all handle it the same way. Model entries are
 `harness.store.models`'s; search summaries `harness.execution.search`'s.
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.store.files import DamagedFileError, read_json, write_atomic
+from methods.base import ModelSpec
 
 SCHEMA = 2  # 1: records before code fingerprints (no `code`, `stale`, `schema`)
 REQUIRED = ("trial_id", "experiment", "task", "label", "seed", "status")
@@ -102,6 +104,8 @@ def read_records(run_dir: Path) -> list[TrialRecord]:
 
 
 def write_plan(run_dir: Path, document: dict) -> None:
+    keys = [ModelSpec(**spec).key for layer in document.get("models", []) for spec in layer]
+    document = {**document, "model_keys": keys}
     write_atomic(Path(run_dir) / "plan.json", json.dumps(document, indent=1, default=str).encode())
 
 

@@ -1,8 +1,9 @@
 """Snapshots of a model along its training: `<results>/models/<key>/snapshots/epoch-NNN.pt`, one per epoch that
 the training settings' `snapshot_every` names, with `snapshots/index.json` (each file's epoch, size and
 sha256). Written while the model trains (`snapshot_writer`), read back verified (`load_snapshot`), removed
-when the model is trained afresh (`clear_snapshots`). A snapshot holds what `Method.load_state_dict` needs,
-like `model.pt`, and is read with `torch.load(weights_only=True)` (`laebench.checkpoints`)."""
+when the model is trained afresh (`clear_snapshots`), checked by `verify` (`check_snapshots`: each damaged one
+named with what will happen to it). A snapshot holds what `Method.load_state_dict` needs, like `model.pt`, and
+is read with `torch.load(weights_only=True)` (`laebench.checkpoints`)."""
 
 from __future__ import annotations
 
@@ -31,9 +32,10 @@ def snapshot_name(epoch: int) -> str:
 def _index(folder: Path) -> dict:
     path = folder / SNAPSHOTS / INDEX
     try:
-        return json.loads(path.read_text()) if path.exists() else {}
-    except ValueError:
+        index = json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, UnicodeDecodeError, ValueError):
         return {}
+    return index if isinstance(index, dict) else {}
 
 
 def snapshot_writer(folder: Path, spec: ModelSpec, image_shape) -> Callable[[int, dict], None]:
@@ -64,6 +66,11 @@ def snapshot_writer(folder: Path, spec: ModelSpec, image_shape) -> Callable[[int
         )
 
     return write
+
+
+def snapshot_sha256(folder: Path, epoch: int) -> str | None:
+    """The recorded sha256 of the snapshot at `epoch` (what an evaluation of it records), or None."""
+    return (_index(folder).get(snapshot_name(epoch)) or {}).get("sha256")
 
 
 def snapshot_epochs(folder: Path) -> list[int]:
@@ -102,3 +109,39 @@ def load_snapshot(folder: Path, spec: ModelSpec, epoch: int, device="cpu") -> Me
 def clear_snapshots(folder: Path) -> None:
     """Remove the snapshots of a model about to be trained from its first epoch."""
     shutil.rmtree(folder / SNAPSHOTS, ignore_errors=True)
+
+
+REFUSED = "refused when read (load_snapshot); training the model afresh writes it again"
+
+
+def check_snapshots(folder: Path) -> list[tuple[Path, str]]:
+    """Every damaged snapshot of the model in `folder` (unlisted in the index, another size or sha256, or a file the
+    safe loader refuses), and an unreadable index, each with why and what will happen to it."""
+    where = folder / SNAPSHOTS
+    if not where.is_dir():
+        return []
+    found, index = [], _index(folder)
+    if (where / INDEX).exists() and not index:
+        found.append((where / INDEX, f"unreadable or empty; every snapshot is {REFUSED}"))
+    for path in sorted(where.glob("epoch-*.pt")):
+        listed = index.get(path.name)
+        data = path.read_bytes()
+        if not isinstance(listed, dict):
+            why = f"not listed in {SNAPSHOTS}/{INDEX}"
+        elif len(data) != listed.get("size") or hashlib.sha256(data).hexdigest() != listed.get(
+            "sha256"
+        ):
+            why = f"its size or sha256 differs from {SNAPSHOTS}/{INDEX}"
+        else:
+            why = _refusal(data, path)
+        if why:
+            found.append((path, f"{why}; {REFUSED}"))
+    return found
+
+
+def _refusal(data: bytes, path: Path) -> str:
+    try:
+        load_checkpoint(data, map_location="cpu", name=str(path))
+    except CheckpointError as exc:
+        return str(exc)
+    return ""

@@ -1,6 +1,6 @@
-"""Checking a results folder: each model entry (present, complete, matching its manifest, loadable without
-running code, trained by the code there is now) and each trial record, and what a rerun would redo (`python -m
-harness verify DIR`)."""
+"""Checking one model entry (present, complete, matching its manifest, loadable without running code, trained by
+the code there is now) and one trial record (made by the task code there is now), and who holds an entry's lock.
+The whole folder (what its current plans need, and orphans) is `harness.store.survey`'s."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import os
 import socket
 from pathlib import Path
 
-from harness.store.files import DamagedFileError, sha256_file
+from harness.store.files import sha256_file
 from harness.store.layout import FAILED, LOCK, MANIFEST, MODEL, PARTIAL, Entry, identity_digest
-from harness.store.records import read_record
 from laebench.checkpoints import CheckpointError, load_checkpoint
 from laebench.fingerprint import fingerprint
 from methods.base import ModelSpec, current_code, model_key
@@ -87,19 +86,16 @@ def read_manifest(folder: Path) -> dict | None:
     return manifest if isinstance(manifest, dict) else None
 
 
-def code_change(entry: Entry) -> str:
-    """'' when a verified method entry was trained by the code there is now, else why not (one line)."""
+def code_change(entry: Entry) -> str | None:
+    """'' when a verified method entry was trained by the code there is now, else why not (one line); None when
+    its method is not registered here (a plugin's: `--plugins` imports it), so its code cannot be checked."""
     if not entry.ok or entry.manifest.get("kind") != "method":
         return ""
     try:
         spec = ModelSpec(**{k: v for k, v in entry.manifest["spec"].items() if k != "code"})
         now = current_code(spec)
-    except (
-        ValueError,
-        TypeError,
-        KeyError,
-    ) as exc:  # a plugin's method that is not registered here
-        return f"its code cannot be checked here ({' '.join(str(exc).split())[:120]})"
+    except (ValueError, TypeError, KeyError):
+        return None
     then = entry.manifest.get("code", "")
     if then == now:
         return ""
@@ -118,49 +114,7 @@ def _refusal(model: Path) -> str:
     return ""
 
 
-def verify_store(
-    results: Path,
-) -> tuple[list[Entry], list[tuple[str, str]], int, list[tuple[str, str]]]:
-    """Every model entry under `results/models` (or `results` itself when it is a models folder), the
-    evaluation records that would be rerun (`(grid/trial, reason)`), the count of leftover temp files, and the
-    verified models whose code changed since they were trained (`(key, reason)`: a run trains their
-    configuration anew, `run --reuse-stale` keeps them)."""
-    models = results / "models" if (results / "models").is_dir() else results
-    entries = (
-        [inspect_folder(f) for f in sorted(models.iterdir()) if f.is_dir() and _looks_like_entry(f)]
-        if models.is_dir()
-        else []
-    )
-    leftovers = sum(1 for e in entries for _ in e.folder.glob(".*.tmp"))
-    sha_of = {e.folder.name: e.manifest["sha256"] for e in entries if e.ok}
-    stale = [(e.folder.name, why) for e in entries if (why := code_change(e))]
-    stale_keys = {key for key, _ in stale}
-    reruns = []
-    for run_dir in (
-        sorted(p for p in results.iterdir() if (p / "trials").is_dir()) if results.is_dir() else []
-    ):
-        for path in sorted((run_dir / "trials").glob("*.json")):
-            try:
-                record = read_record(path)
-            except DamagedFileError:
-                reruns.append((f"{run_dir.name}/{path.name}", "unreadable record"))
-                continue
-            trial, key = record.trial_id, record.model_key
-            if not record.ok:
-                reruns.append((f"{run_dir.name}/{trial}", f"failed: {record.error}"))
-            elif key and record.model_sha256 != sha_of.get(key):
-                why = (
-                    "its model is not usable"
-                    if key not in sha_of
-                    else "its model was retrained since"
-                )
-                reruns.append((f"{run_dir.name}/{trial}", why))
-            elif why := _record_code_change(record, key in stale_keys):
-                reruns.append((f"{run_dir.name}/{trial}", why))
-    return entries, reruns, leftovers, stale
-
-
-def _record_code_change(record, model_stale: bool) -> str:
+def record_code_change(record, model_stale: bool) -> str:
     """'' when the record was made by the task code there is now from a model of current code, else why not."""
     from tasks import get as get_task
 
@@ -197,5 +151,5 @@ def lock_holder(folder: Path) -> str | None:
     return f"pid {pid} on {host}"
 
 
-def _looks_like_entry(folder: Path) -> bool:
+def looks_like_entry(folder: Path) -> bool:
     return any((folder / name).exists() for name in (MODEL, MANIFEST, FAILED, PARTIAL, LOCK))

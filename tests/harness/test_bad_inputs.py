@@ -67,6 +67,23 @@ CASES = [
         "holds no model entries",
     ),
     ("verify_a_file", None, {"afile": "x"}, ["verify", "{tmp}/afile"], {}, "is not a folder"),
+    ("gc_missing_folder", None, {}, ["gc", "{tmp}/nope"], {}, "is not a folder"),
+    (
+        "gc_a_grid_folder",
+        None,
+        {"run/trials/e__ae__seed0.json": RECORD},
+        ["gc", "{tmp}/run"],
+        {},
+        "holds no models/ folder and no grid folder",
+    ),
+    (
+        "verify_unknown_plugin",
+        None,
+        {"res/run/trials/e__ae__seed0.json": RECORD},
+        ["verify", "{tmp}/res", "--plugins", "nope_37"],
+        {},
+        "Cannot import plugin module 'nope_37'",
+    ),
     # --- names and paths --------------------------------------------------------------------------------------------
     (
         "experiment_name_nul",

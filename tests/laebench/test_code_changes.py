@@ -74,7 +74,7 @@ def test_a_fix_retrains_and_reevaluates_a_comment_does_not_and_reuse_stale_marks
     buggy = _mse(results)
 
     plugin.write_text(PLUGIN.replace("* 0.5", "* 1.0"))  # the fix: one line that changes results
-    verify = run_cli("verify", results)
+    verify = run_cli("verify", results, "--plugins", "scaled", cwd=tmp_path)  # never from plan.json
     assert verify.returncode == 1 and "code changed since: scaled_ae-" in verify.stdout
     assert (
         "rerun code/recon/scaled_ae/seed0: code changed since (its model's method)" in verify.stdout
