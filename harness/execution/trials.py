@@ -32,6 +32,7 @@ from harness.store.locks import exclusive
 from harness.store.models import ModelCache
 from harness.store.provenance import provenance
 from harness.store.records import TrialRecord, read_record, record_path, write_record
+from harness.store.snapshots import load_snapshot, snapshot_sha256
 from laebench.fingerprint import fingerprint
 from methods.base import ModelSpec, current_code
 
@@ -47,8 +48,13 @@ def record_is_current(run_dir: Path, job: dict, cache: ModelCache) -> bool:
         return False
     if job.get("spec") is None:
         return True
-    entry = cache.entry(ModelSpec(**job["spec"]))
-    return entry is not None and record.model_sha256 == entry["sha256"]
+    spec = ModelSpec(**job["spec"])
+    entry = cache.entry(spec)
+    if entry is None:
+        return False
+    epoch = (job.get("point") or {}).get("epoch")  # a snapshot's evaluation: that snapshot's bytes
+    want = entry["sha256"] if epoch is None else snapshot_sha256(cache.folder(spec), epoch)
+    return record.model_sha256 == want
 
 
 def eval_trial(config: dict) -> bool:
@@ -128,8 +134,17 @@ def _evaluate(config: dict, cache: ModelCache) -> dict:
                     f"model {spec.key} is not usable ({found.status}{': ' if found.reason else ''}"
                     f"{found.reason}); rerun the grid to retrain it"
                 )
-            method = cache.load(spec, device)
-            record["model_sha256"] = found.manifest["sha256"]
+            epoch = job["point"].get("epoch")  # a snapshot along its training (`snapshots:`)
+            method = (
+                cache.load(spec, device)
+                if epoch is None
+                else load_snapshot(cache.folder(spec), spec, epoch, device)
+            )
+            record["model_sha256"] = (
+                found.manifest["sha256"]
+                if epoch is None
+                else snapshot_sha256(cache.folder(spec), epoch)
+            )
             record["code"].update(
                 model=found.manifest.get("code", ""), method=found.manifest.get("method_code", "")
             )
@@ -141,8 +156,9 @@ def _evaluate(config: dict, cache: ModelCache) -> dict:
         }
         artifact_dir = Path(run.run_dir) / "artifacts" / job["trial_id"]
         artifact_dir.mkdir(parents=True, exist_ok=True)
+        at = {} if job["point"].get("epoch") is None else {"snapshot_epoch": job["point"]["epoch"]}
         memo = (
-            (lambda name, identity, compute: cache.derived(spec, name, identity, compute))
+            (lambda name, identity, compute: cache.derived(spec, name, {**identity, **at}, compute))
             if method
             else None
         )

@@ -31,7 +31,7 @@ from harness.grid.spaces import (
     is_space,
     parse_search,
 )
-from harness.grid.values import _methods, _resources, _seeds, _train
+from harness.grid.values import _methods, _resources, _seeds, _snapshots, _train
 from harness.grid.yaml_loader import _GridLoader
 from methods.training import DEFAULT_TRAIN
 
@@ -185,6 +185,9 @@ def parse_grid(raw, source: str = "<grid>", plugin_paths: list[str] | None = Non
                 resources=_resources(exp.get("resources", {}), f"{where}.resources", resources),
                 search=experiment_search(
                     exp.get("search"), f"{where}.search", search, task_cls, task_params
+                ),
+                snapshots=_snapshots(
+                    exp.get("snapshots"), f"{where}.snapshots", methods, exp_train
                 ),
             )
         )

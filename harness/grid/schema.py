@@ -36,6 +36,7 @@ EXPERIMENT_KEYS = {
     "seeds",
     "resources",
     "search",
+    "snapshots",
 }
 
 
@@ -67,6 +68,8 @@ class Experiment:
     seeds: list[int]
     resources: dict
     search: SearchSettings = field(default_factory=SearchSettings)
+    # evaluate each model at these epochs of its training (its snapshots, `train.snapshot_every`), not at its end
+    snapshots: list[int] = field(default_factory=list)
 
     def spec(self, entry: MethodEntry, seed: int, chosen: dict | None = None) -> ModelSpec:
         """The model of `entry` for `seed`; for a search, the `chosen` configuration ({"params", "train"}:

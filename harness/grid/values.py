@@ -161,3 +161,30 @@ def _methods(
             MethodEntry(label=str(label), key=key, params=params, train=train, seeds=seeds)
         )
     return entries
+
+
+def _snapshots(value, path, methods: list[MethodEntry], experiment_train: dict) -> list[int]:
+    """Epochs to evaluate each model at (`experiments[i].snapshots`): each must be a snapshot every method's
+    training keeps (`train.snapshot_every` dividing it) and within its `max_epochs`."""
+    if value is None:
+        return []
+    require(
+        isinstance(value, list) and value and all(is_int(e) and e > 0 for e in value),
+        path,
+        "must be a non-empty list of epochs (positive integers), e.g. [2, 4, 6]",
+        value,
+    )
+    require(len(set(value)) == len(value), path, "must not repeat an epoch", value)
+    for entry in methods:
+        train = entry.train or experiment_train
+        every = train.get("snapshot_every", 0)
+        bad = [e for e in value if not every or e % every or e > train.get("max_epochs", e)]
+        require(
+            not bad,
+            path,
+            f"has epochs {bad} that {entry.label}'s training does not keep: set methods.{entry.label}.train."
+            f"snapshot_every to a divisor of them (now {every}) within max_epochs "
+            f"({train.get('max_epochs')})",
+            value,
+        )
+    return sorted(value)
