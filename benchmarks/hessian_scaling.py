@@ -1,8 +1,8 @@
 """Time and memory of the diagonal-GGN backends against image size: the paper's figure 7 (section 3).
 
-The command line over `methods.curvature.scaling` (the measurement code, shared with the `hessian_scaling`
-task): `python -m benchmarks.hessian_scaling [--quick] [--methods ...] [--sides ...]` runs every point in a
-fresh process under a time and memory budget, prints the table, the log-log slopes and approx / fwd_bwd, and
+The command line over `tasks.hessian_scaling` (the measurement code of the `hessian_scaling` task):
+`python -m benchmarks.hessian_scaling [--quick] [--methods ...] [--sides ...]` runs every point in a fresh
+process under a time and memory budget, prints the table, the log-log slopes and approx / fwd_bwd, and
 writes a CSV and a PNG under benchmarks/results/. `--point METHOD SIDE` measures one point in this process.
 """
 
@@ -13,9 +13,9 @@ import json
 import sys
 from pathlib import Path
 
-from methods.curvature.scaling import POINTS, run_grid, run_point_guarded
-from methods.curvature.scaling_net import check_point
-from methods.curvature.scaling_report import FIT_MIN_SIDE, fit_slopes, plot
+from tasks.hessian_scaling.figure import FIT_MIN_SIDE, fit_slopes, plot
+from tasks.hessian_scaling.measure import run_grid, run_point_guarded
+from tasks.hessian_scaling.network import POINTS, check_point
 
 METHODS = POINTS  # the name this script used to export
 DEFAULT_SIDES = (8, 16, 32, 64, 128, 256)

@@ -40,7 +40,7 @@ def ray_address():
     """Address of a Ray instance shared by every test that runs a grid (started once)."""
     import ray
 
-    from harness.execution.ray_setup import loopback_only, quiet_token_notice
+    from harness.execution.backends.ray_cluster import loopback_only, quiet_token_notice
 
     if (
         not ray.is_initialized()
@@ -62,17 +62,37 @@ def ray_address():
     yield ray.get_runtime_context().gcs_address
 
 
-def run_cli(*args, cwd=None, timeout=600, env=None) -> subprocess.CompletedProcess:
-    """`python -m harness ...` in a subprocess, as a user types it."""
-    full_env = {**os.environ, **(env or {})}
+def _cli(args, env, unset, python_flags) -> tuple[list[str], dict]:
+    """The command line and environment of `python -m harness ARGS`: this process's environment without the
+    variables whose names start with one of `unset`, plus `env`."""
+    kept = {k: v for k, v in os.environ.items() if not k.startswith(tuple(unset))}
+    command = [sys.executable, *python_flags, "-m", "harness", *map(str, args)]
+    return command, {**kept, **(env or {})}
+
+
+def run_cli(
+    *args, cwd=None, timeout=600, env=None, unset=(), python_flags=()
+) -> subprocess.CompletedProcess:
+    """`python -m harness ...` in a subprocess, as a user types it; waits and captures stdout and stderr (text).
+
+    `env` adds variables, `unset` removes those whose names start with one of its prefixes (e.g. "RAY_"),
+    `python_flags` go before `-m` (e.g. "-P"); the working directory is the repository unless `cwd`."""
+    command, full_env = _cli(args, env, unset, python_flags)
     return subprocess.run(
-        [sys.executable, "-m", "harness", *map(str, args)],
+        command,
         cwd=cwd or ROOT,
         capture_output=True,
         text=True,
         timeout=timeout,
         env=full_env,
     )
+
+
+def start_cli(*args, cwd=None, env=None, unset=(), python_flags=(), **popen) -> subprocess.Popen:
+    """`python -m harness ...` started without waiting, for tests that signal, kill or race it: as `run_cli`, with
+    `popen` passed to `subprocess.Popen` (stdout, stderr, start_new_session); text mode."""
+    command, full_env = _cli(args, env, unset, python_flags)
+    return subprocess.Popen(command, cwd=cwd or ROOT, env=full_env, text=True, **popen)
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ threshold `DEFAULT_THRESHOLD`); `POSTHOC_MODES`, the Hessians a post-hoc Laplace
 laplace-torch's "kfac"); `record_activations(model)` to reuse a forward pass (e.g. the training step's);
 `SUPPORTED_LAYERS` (type -> rule table); `check_supported(model)`. One file per layer family holds the rules
 (linear, conv, pooling, activations, reshape), each declaring what the engine needs (base.py: `Rule.decide`);
-table.py maps layer types to rules, factors.py holds the forms of M, engine.py the backward loop and its
-memory planner; scaling.py measures time and memory of the backends against image size (Fig. 7).
+table.py maps layer types to rules, factors.py holds the forms of M, engine.py the backward loop and
+planner.py its memory planner. The time and memory of these backends against image size (Fig. 7) is a task:
+`tasks/hessian_scaling/`.
 """
 
 from .engine import DEFAULT_THRESHOLD, MODES, diag_ggn

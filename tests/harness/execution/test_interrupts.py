@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 
-from tests.conftest import ROOT, run, run_cli
+from tests.conftest import run, run_cli, start_cli
 
 SLOW = textwrap.dedent('''
     """An AE whose batches take a little time, so that a run can be interrupted mid-training."""
@@ -47,23 +46,16 @@ def interrupt(tmp_path, ray_address, sig: int):
     grid = tmp_path / "grid.yaml"
     grid.write_text(GRID)
     results = tmp_path / "res"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "harness",
-            "run",
-            "--grid",
-            str(grid),
-            "--results",
-            str(results),
-            "--address",
-            ray_address,
-        ],
-        cwd=ROOT,
+    proc = start_cli(
+        "run",
+        "--grid",
+        grid,
+        "--results",
+        results,
+        "--address",
+        ray_address,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
     )
     deadline = time.time() + 120
     while time.time() < deadline and not list((results / "models").glob("*/partial.pt")):

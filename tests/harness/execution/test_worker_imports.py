@@ -4,12 +4,11 @@ the working directory (which Ray adds by default), not a grid folder that holds 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import textwrap
 
 from harness.grid.plugins import import_plugins, plugin_folders
+from tests.conftest import run_cli
 
 PROBE = textwrap.dedent("""
     '''Records the import path of every process that imports it.'''
@@ -49,12 +48,18 @@ def test_workers_import_path_is_the_environment_and_the_plugin_folder(tmp_path):
     (work / "pandas.py").write_text(
         PLANTED.format(marker=str(marker))
     )  # Tune's workers import pandas
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    done = subprocess.run(
-        [sys.executable, "-P", "-m", "harness", "run", "--grid", str(grid_dir / "grid.yaml"),
-         "--results", str(tmp_path / "res")],
-        cwd=work, capture_output=True, text=True, timeout=600, env={**env, "LAEBENCH_NUM_CPUS": "2"},
-    )  # fmt: skip
+    done = run_cli(
+        "run",
+        "--grid",
+        grid_dir / "grid.yaml",
+        "--results",
+        tmp_path / "res",
+        cwd=work,
+        timeout=600,
+        env={"LAEBENCH_NUM_CPUS": "2"},
+        unset=("PYTHONPATH",),  # and "-P": nothing but the environment and the plugin folders
+        python_flags=("-P",),
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert not marker.exists(), "a module in the working directory ran in a worker"
     seen = [json.loads(line) for line in log.read_text().splitlines()]

@@ -18,7 +18,7 @@ from harness.execution.context import RunContext
 from harness.store.locks import exclusive
 from harness.store.models import ModelCache
 from harness.store.verify import inspect_folder
-from tests.conftest import ROOT, records, run, specs, tiny_grid, trainings
+from tests.conftest import ROOT, records, run, specs, start_cli, tiny_grid, trainings
 
 
 def test_truncated_checkpoint_is_reported_and_retrained_alone(tmp_path, ray_address, capsys):
@@ -83,23 +83,17 @@ def test_concurrent_runs_train_and_evaluate_each_model_once(tmp_path, ray_addres
     with cache.lock(first):  # hold one model until both runs have planned it as "to train"
         for log in logs:
             procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "harness",
-                        "run",
-                        "--grid",
-                        str(grid),
-                        "--results",
-                        str(results),
-                        "--address",
-                        ray_address,
-                    ],
-                    cwd=ROOT,
+                start_cli(
+                    "run",
+                    "--grid",
+                    grid,
+                    "--results",
+                    results,
+                    "--address",
+                    ray_address,
                     stdout=log.open("w"),
                     stderr=subprocess.STDOUT,
-                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                    env={"PYTHONUNBUFFERED": "1"},
                 )
             )
         deadline = time.time() + 240
@@ -134,7 +128,7 @@ KILLER = textwrap.dedent('''
     from harness.grid.config import load_grid
     from harness.grid.plan import make_plan
     from harness.execution.context import RunContext
-    from harness.execution.training import train_trial
+    from harness.execution.trials.train import train_trial
 
     grid, models, seed, point = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     spec = next(s for s in make_plan(load_grid(grid)).models if s.seed == seed)
@@ -269,7 +263,7 @@ def test_live_lock_holder_is_waited_for(tmp_path):
 def test_derived_results_are_kept_next_to_their_model_and_dropped_with_it(tmp_path):
     """`ModelCache.derived` (the OOD task's typicality reference): computed once per model and identity, computed
     again when the model is retrained (its sha256 changes) or the identity differs."""
-    from harness.execution.training import train_model
+    from harness.execution.trials.train import train_model
     from methods.base import ModelSpec
 
     spec = ModelSpec(

@@ -18,7 +18,7 @@ import torch
 
 from harness.store.models import ModelCache
 from laebench.checkpoints import CheckpointError, load_checkpoint
-from tests.conftest import ROOT, run, specs, tiny_grid
+from tests.conftest import ROOT, run, run_cli, specs, tiny_grid
 
 
 class _Payload:
@@ -94,24 +94,8 @@ def test_planted_partial_is_refused_on_resume(tmp_path):
     folder = ModelCache(results / "models").folder(spec)
     folder.mkdir(parents=True)
     (folder / "partial.pt").write_bytes(payload_bytes(marker))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness",
-            "run",
-            "--grid",
-            str(grid),
-            "--results",
-            str(results),
-            "--resume",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
+    done = run_cli(
+        "run", "--grid", grid, "--results", results, "--resume", timeout=300, unset=("RAY_",)
     )
     out = done.stdout + done.stderr
     assert done.returncode == 0, out

@@ -1,12 +1,12 @@
 """`hessian_scaling`: time and peak memory of Hessian approximations against resolution (Fig. 7).
 
-Runs `methods.curvature.scaling` (also behind `python -m benchmarks.hessian_scaling`) as grid trials: every
-(mode, side) point is its own trial and runs in its own fresh process, so its peak memory is that point's
-alone. Needs no trained model. Metrics per trial: `time_s@side=<s>`, `peak_mem_mb@side=<s>` (NaN and `over_budget@side=<s>` = 1
-when the point exceeds its time or memory budget). `summarize` adds the log-log slopes per mode
-(`slope_time`, `slope_memory` against pixel count, sides >= `fit_min_side`) and writes the Fig. 7 plot.
-Modes: `methods.curvature.scaling.POINTS`: exact, approx, mix (methods.curvature), backpack_diag_exact,
-backpack_kfac, fwd_bwd (baseline).
+Runs the package's measurements (`measure.run_point_in_subprocess`, also behind `python -m
+benchmarks.hessian_scaling`) as grid trials: every (mode, side) point is its own trial and runs in its own fresh
+process, so its peak memory is that point's alone. Needs no trained model. Metrics per trial: `time_s@side=<s>`,
+`peak_mem_mb@side=<s>` (NaN and `over_budget@side=<s>` = 1 when the point exceeds its time or memory budget).
+`summarize` adds the log-log slopes per mode (`slope_time`, `slope_memory` against pixel count, sides >=
+`fit_min_side`) and writes the Fig. 7 plot (`figure.py`). Modes: `network.POINTS`: exact, approx, mix
+(methods.curvature), backpack_diag_exact, backpack_kfac, fwd_bwd (baseline).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from pathlib import Path
 import pandas as pd
 
 from laebench.params import Param
-from methods.curvature.scaling import POINTS as MODES
 
-from .base import EvalContext, Job, Task
-from .registry import register
+from ..base import EvalContext, Job, Task
+from ..registry import register
+from .network import POINTS as MODES
 
 
 @register("hessian_scaling")
@@ -87,7 +87,7 @@ class HessianScaling(Task):
         ]
 
     def evaluate(self, ctx: EvalContext) -> list[dict]:
-        from methods.curvature.scaling import run_point_in_subprocess
+        from .measure import run_point_in_subprocess
 
         p, side = self.params, ctx.point["side"]
         row = run_point_in_subprocess(
@@ -111,7 +111,7 @@ class HessianScaling(Task):
         ]
 
     def summarize(self, raw: pd.DataFrame, artifact_dir: Path) -> list[dict]:
-        from methods.curvature.scaling_report import fit_slopes, plot
+        from .figure import fit_slopes, plot
 
         parsed = raw.metric.str.extract(r"^(time_s|peak_mem_mb)@side=(\d+)$")
         table = raw.assign(kind=parsed[0], side=pd.to_numeric(parsed[1])).dropna(subset=["kind"])

@@ -1,11 +1,11 @@
-"""Time and memory of the diagonal-GGN backends against image size: the paper's figure 7 (section 3).
+"""Time and peak memory of one Fig. 7 point (a backend of `network.POINTS` at one image side), and the runner
+that gives each point a fresh process.
 
-Net: 5 x [Conv2d(C, C, 3, padding=1), Tanh] on `[B, C, side, side]`, output compared to the input.
-Points (`POINTS`): exact / approx / mix (`diag_ggn`), backpack_diag_exact / backpack_kfac (BackPACK with
-MSELoss(sum)) and fwd_bwd (one plain loss.backward(), the baseline). `run_point_in_subprocess` runs each point
-in a fresh process (`python -m methods.curvature.scaling METHOD SIDE ...`, which prints one JSON line) under a
-time and memory budget; `run_grid`, `fit_slopes` (log-log slopes) and `plot` make the figure. Used by the
-`hessian_scaling` task and the `python -m benchmarks.hessian_scaling` script.
+`run_point` measures in this process; `run_point_guarded` adds a thread count and an address-space cap;
+`run_point_in_subprocess` runs it in a fresh process (`python -m tasks.hessian_scaling.measure METHOD SIDE ...`,
+which prints one JSON line) under a time and memory budget; `run_grid` runs every (method, side) point. Each
+returns a dict (a DataFrame for `run_grid`) with status "ok", "out_of_budget", "timeout" or "error". Used by
+the `hessian_scaling` task and the `python -m benchmarks.hessian_scaling` script.
 """
 
 from __future__ import annotations
@@ -20,15 +20,10 @@ import sys
 import time
 from pathlib import Path
 
-from methods.curvature.scaling_net import (
-    POINTS,
-    _make_call,
-    build_net,
-    check_point,
-    estimate_bytes,
-)
+from .network import POINTS, build_net, check_point, estimate_bytes, make_call
 
-ROOT = Path(__file__).resolve().parents[2]  # the folder holding the `methods` package
+ROOT = Path(__file__).resolve().parents[2]  # the folder holding the `tasks` package
+CHILD = "tasks.hessian_scaling.measure"  # this module, as the child process runs it
 
 
 def _rss_mb() -> float:
@@ -60,11 +55,30 @@ def run_point(
     torch.manual_seed(0)
     net = build_net(channels).to(device)
     x = torch.rand(batch_size, channels, side, side, device=device)
-    call = _make_call(method, net, x, threshold)
-    cuda = torch.device(device).type == "cuda"
-    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    call = make_call(method, net, x, threshold)
     # Lazy library set-up (kernels, thread pools) would otherwise count as this point's memory.
-    _make_call(method, net, x[:1, :, :8, :8], threshold)()
+    make_call(method, net, x[:1, :, :8, :8], threshold)()
+    measured = _time_and_memory(call, torch.device(device), repeats, time_budget)
+    return {
+        "method": method,
+        "side": side,
+        "pixels": side * side,
+        "batch_size": batch_size,
+        "channels": channels,
+        "device": device,
+        **measured,
+        "threshold": threshold,
+        "status": "ok",
+        "note": "",
+    }
+
+
+def _time_and_memory(call, device, repeats: int, time_budget: float) -> dict:
+    """Median time of `repeats` calls after one warm-up, and the peak memory they add (see `run_point`)."""
+    import torch
+
+    cuda = device.type == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
         base_alloc = torch.cuda.memory_allocated()
@@ -83,20 +97,11 @@ def run_point(
     peak = _rss_mb()
     mem = (torch.cuda.max_memory_allocated() - base_alloc) / 2**20 if cuda else peak - baseline
     return {
-        "method": method,
-        "side": side,
-        "pixels": side * side,
-        "batch_size": batch_size,
-        "channels": channels,
-        "device": device,
         "time_s": float(sorted(measured)[len(measured) // 2]),
         "peak_mem_mb": mem,
         "baseline_rss_mb": baseline,
         "peak_rss_mb": peak,
         "repeats": len(measured),
-        "threshold": threshold,
-        "status": "ok",
-        "note": "",
     }
 
 
@@ -151,28 +156,18 @@ def run_point_in_subprocess(
             "out_of_budget",
             f"estimated {need / 2**30:.1f} GiB > {memory_budget_gb} GiB",
         )
-    cmd = [
-        sys.executable,
-        "-m",
-        "methods.curvature.scaling",
-        method,
-        str(side),
-        "--batch-size",
-        str(batch_size),
-        "--channels",
-        str(channels),
-        "--device",
-        device,
-        "--repeats",
-        str(repeats),
-        "--threshold",
-        str(threshold),
-        "--time-budget",
-        str(time_budget),
-        "--memory-budget-gb",
-        str(memory_budget_gb),
-        "--threads",
-        str(threads),
+    options = {
+        "batch_size": batch_size,
+        "channels": channels,
+        "device": device,
+        "repeats": repeats,
+        "threshold": threshold,
+        "time_budget": time_budget,
+        "memory_budget_gb": memory_budget_gb,
+        "threads": threads,
+    }
+    flags = [
+        arg for key, value in options.items() for arg in (f"--{key.replace('_', '-')}", str(value))
     ]
     env = {
         **os.environ,
@@ -180,12 +175,18 @@ def run_point_in_subprocess(
         "MKL_NUM_THREADS": str(threads),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
+    cmd = [sys.executable, "-m", CHILD, method, str(side), *flags]
     try:
         proc = subprocess.run(
             cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=time_budget
         )
     except subprocess.TimeoutExpired:
         return _skipped(method, side, "timeout", f"over the {time_budget:g} s time budget")
+    return _child_result(proc, method, side)
+
+
+def _child_result(proc: subprocess.CompletedProcess, method: str, side: int) -> dict:
+    """The point a finished child printed, or why it printed none."""
     lines = proc.stdout.strip().splitlines()
     if proc.returncode == 0 and lines:
         return json.loads(lines[-1])

@@ -1,9 +1,15 @@
-"""The network and the calls the scaling measurements time (Fig. 7): a conv net that keeps channels and
-resolution, each backend's call, and its memory estimate."""
+"""What one Fig. 7 point measures: the network, each backend's call on it, and that call's memory estimate.
+
+`build_net(channels, depth=5)`: depth x [Conv2d(C, C, 3, padding=1), Tanh] on `[B, C, side, side]`, which keeps
+channels and resolution, its output compared to the input. `POINTS`, the backends: exact / approx / mix
+(`methods.curvature.diag_ggn`), backpack_diag_exact / backpack_kfac (BackPACK with MSELoss(sum)) and fwd_bwd
+(one plain loss.backward(), the baseline); `check_point(method)`; `make_call(method, net, x, threshold)`, the
+call that is timed; `estimate_bytes(method, side, ...)`, its rough peak memory (points over budget are skipped).
+"""
 
 from __future__ import annotations
 
-from .engine import MODES
+from methods.curvature import MODES
 
 POINTS = (*MODES, "backpack_diag_exact", "backpack_kfac", "fwd_bwd")
 # Peak bytes per [B, D, D] float32 matrix, calibrated on CPU at sides 32 and 64 (exact keeps a factor L of M
@@ -37,16 +43,18 @@ def estimate_bytes(
 
 
 def check_point(method: str) -> None:
+    """Raises ValueError naming the backends when `method` is not one of `POINTS`."""
     if method not in POINTS:
         raise ValueError(f"Unknown method '{method}'. Available: {', '.join(POINTS)}.")
 
 
-def _make_call(method: str, net, x, threshold: int):
+def make_call(method: str, net, x, threshold: int):
+    """A call without arguments that runs `method` once on `net` and `x` (what a point times)."""
     import torch
     from torch import nn
 
     if method in MODES:
-        from .engine import diag_ggn
+        from methods.curvature import diag_ggn
 
         return lambda: diag_ggn(net, x, method, threshold=threshold)
     if method == "fwd_bwd":

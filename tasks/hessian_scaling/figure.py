@@ -1,5 +1,8 @@
-"""The log-log slopes of the scaling measurements (time and memory against pixels, per backend) and their plot
-(Fig. 7)."""
+"""Fig. 7 from the measured points: `fit_slopes(df, min_side)`, the log-log slopes of time and peak memory
+against pixel count per backend, and `plot(df, path)`, time and memory against pixels on log-log axes.
+`df` holds one row per point (method, side, pixels, time_s, peak_mem_mb, status), as `measure.run_grid` returns
+and the task's `summarize` rebuilds from its trials.
+"""
 
 from __future__ import annotations
 
