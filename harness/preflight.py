@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 
-def _check_data(grid, data_root: str) -> None:
+def check_data(grid, data_root: str) -> None:
     """Fail before Ray starts when a dataset's files are missing (and cannot be downloaded), when `classes`
     or `limit` leave a split empty, or when the architecture does not fit the images."""
     import torch
@@ -82,7 +82,7 @@ def _path_problem(path: Path) -> str:
     return ""
 
 
-def _check_results(results: Path) -> None:
+def check_results(results: Path) -> None:
     """--results must be a folder this user can create or write (nothing is written outside it)."""
     problem = _path_problem(results)
     if problem:
@@ -112,7 +112,7 @@ def _check_results(results: Path) -> None:
             )
 
 
-def _check_run_options(args) -> None:
+def check_run_options(args) -> None:
     from harness.store.locks import lock_settings
 
     lock_settings()  # LAEBENCH_LOCK_LEASE_S
@@ -120,6 +120,10 @@ def _check_run_options(args) -> None:
     if cpus is not None and not (cpus.isdigit() and int(cpus) > 0):
         raise ValueError(
             f"LAEBENCH_NUM_CPUS must be a positive integer (CPUs for a local Ray). Got {cpus!r}."
+        )
+    if getattr(args, "executor", "ray") == "local" and args.address:
+        raise ValueError(
+            "--address joins a Ray cluster, --executor local runs without Ray: drop one of them"
         )
     address, source = args.address, "--address"
     if address == "auto":  # as Ray resolves it: RAY_ADDRESS, else the address `ray start` recorded
@@ -159,7 +163,7 @@ def _check_run_options(args) -> None:
             ) from None
 
 
-def _check_data_root(data_root: str | None, resolve) -> str:
+def check_data_root(data_root: str | None, resolve) -> str:
     source = (
         "--data-root"
         if data_root

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def _verify(results: Path) -> int:
+def verify_command(results: Path) -> int:
     """`python -m harness verify DIR`: what a rerun would redo, one line each; orphans apart."""
-    from harness.execution.search import stored_summaries
+    from harness.store.searches import stored_summaries
     from harness.store.survey import verify_store
     from harness.store.verify import lock_holder
 
@@ -87,7 +87,7 @@ def _orphan_lines(found) -> None:
         print(f"  orphan {o.kind} {o.path} ({_size(o.size)}): {o.why}")
 
 
-def _gc(results: Path, remove: bool) -> int:
+def gc_command(results: Path, remove: bool) -> int:
     """`python -m harness gc DIR [--yes]`: the orphans with their sizes; removed only with `--yes`."""
     from harness.store.orphans import find_orphans, grid_folders, plan_needs, remove_orphans
 

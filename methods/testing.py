@@ -59,35 +59,60 @@ def check_method(
         seed=0,
     )
     x = data.test_x[:5]
-    try:
-        cls(spec, data.image_shape).sample(x, n)
-    except NotFittedError:
-        pass
-    else:
-        raise AssertionError(f"{where}: sample before fit must raise methods.NotFittedError.")
-
+    _check_refuses_unfitted(where, cls, spec, data.image_shape, x, n)
     fitted: dict = {}
     method = fit_tiny(spec, data, fitted)
     s = method.sample(x, n, seed=1)
     _check_samples(where, s, x, n, spec.model.get("latent_dim"))
-    spread = max(float(s.recon.var(0).max()), float(s.latents.var(0).max())) if n > 1 else 0.0
-    if cls.stochastic:
-        require(spread > 0, f"{where}: stochastic = True, but its {n} samples are identical.")
-    else:
-        require(spread == 0, f"{where}: stochastic = False, but its {n} samples differ.")
+    _check_stochastic(where, cls, s, n)
     require(
         _same(s, method.sample(x, n, seed=1)), f"{where}: two sample calls with one seed differ."
     )
-
     refit = fit_tiny(spec, data, {k: v for k, v in fitted.items() if k != spec.key})
     require(
         _same(s, refit.sample(x, n, seed=1)),
         f"{where}: fitting one spec (seed {spec.seed}) twice gives "
         "different models: seed every random draw in fit from torch's global generator.",
     )
+    _check_checkpoint(where, cls, spec, method, data.image_shape, x, s, n)
+    return method
 
+
+def _check_refuses_unfitted(
+    where: str, cls: type[Method], spec: ModelSpec, image_shape, x, n: int
+) -> None:
+    """`sample` on an unfitted model raises `NotFittedError`."""
+    try:
+        cls(spec, image_shape).sample(x, n)
+    except NotFittedError:
+        pass
+    else:
+        raise AssertionError(f"{where}: sample before fit must raise methods.NotFittedError.")
+
+
+def _check_stochastic(where: str, cls: type[Method], s: Samples, n: int) -> None:
+    """A stochastic method's n samples differ somewhere; a deterministic one's are identical."""
+    spread = max(float(s.recon.var(0).max()), float(s.latents.var(0).max())) if n > 1 else 0.0
+    if cls.stochastic:
+        require(spread > 0, f"{where}: stochastic = True, but its {n} samples are identical.")
+    else:
+        require(spread == 0, f"{where}: stochastic = False, but its {n} samples differ.")
+
+
+def _check_checkpoint(
+    where: str,
+    cls: type[Method],
+    spec: ModelSpec,
+    method: Method,
+    image_shape,
+    x,
+    s: Samples,
+    n: int,
+) -> None:
+    """The fitted `method`'s checkpoint, saved and loaded as the model cache does (weights only), gives the
+    same samples `s` of x."""
     buffer = io.BytesIO()
-    torch.save({"state": method.state_dict(), "image_shape": list(data.image_shape)}, buffer)
+    torch.save({"state": method.state_dict(), "image_shape": list(image_shape)}, buffer)
     try:
         blob = load_checkpoint(buffer.getvalue(), map_location="cpu", name=f"{where}'s checkpoint")
     except CheckpointError as exc:
@@ -106,8 +131,6 @@ def check_method(
         f"{where}: a checkpoint round trip (state_dict, torch.save, "
         "load_state_dict) changes the samples: keep everything sample needs in modules() / extra_state().",
     )
-
-    return method
 
 
 def _check_samples(where: str, s, x: torch.Tensor, n: int, latent_dim) -> None:

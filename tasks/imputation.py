@@ -35,7 +35,8 @@ from .imputation_common import (
     GRID_ROWS,
     MASKS,
     classifier_scores,
-    image_grid,
+    generation_grid,
+    imputation_grid,
     mix_seed,
     observed_mask,
 )
@@ -136,72 +137,80 @@ class Imputation(Task):
         x_all, y_all = ctx.data.test_x, ctx.data.test_y
         n_test = GRID_ROWS if p["mask"] == "full" else (p["max_test"] or len(x_all))
         x_all, y_all = x_all[:n_test], y_all[:n_test]
-        generator = torch.Generator().manual_seed(ctx.seed)
-        imputations = []
-        for start in range(0, len(x_all), p["batch_size"]):
-            x = x_all[start : start + p["batch_size"]].to(ctx.device)
-            noise = torch.rand(x.shape, generator=generator)
-            imputations.append(
-                impute(
-                    ctx.method,
-                    x,
-                    observed,
-                    n_first=p["n_first"],
-                    n_refine=p["n_refine"],
-                    n_iterations=p["n_iterations"],
-                    seed=ctx.seed,
-                    noise=noise,
-                ).cpu()
-            )
-        imputations = torch.cat(imputations, 1)  # [n_first, N, C, H, W]
+        imputations = impute_all(ctx, p, x_all, observed)  # [n_first, N, C, H, W]
         ctx.artifact_dir.mkdir(parents=True, exist_ok=True)
         if p["mask"] == "full":
-            image_grid(
-                imputations[:, :GRID_ROWS].transpose(0, 1),
-                [f"sample {i + 1}" for i in range(p["n_first"])],
+            generation_grid(
+                imputations,
                 ctx.artifact_dir / "generation.png",
                 f"{ctx.method_label}: generation from noise",
             )
             return []
-
-        missing = ~observed
-        sq = ((imputations - x_all) ** 2 * missing).flatten(2).sum(-1)  # [n_first, N]
-        n_missing = int(missing.sum())
-        log_lik = -0.5 * sq - 0.5 * n_missing * math.log(2 * math.pi)
-        gaussian_log_px = torch.logsumexp(log_lik, 0) - math.log(p["n_first"])
-        mean_sq = ((imputations.mean(0) - x_all) ** 2 * missing).flatten(1).sum(-1)  # [N]
-        paper_log_px = -sq.mean(0)
-        rows = [
-            {"metric": "mse", "value": float(mean_sq.mean())},
-            {"metric": "log_px", "value": float(paper_log_px.mean())},
-            {"metric": "gaussian_log_px", "value": float(gaussian_log_px.mean())},
-        ]
-        table = pd.DataFrame(
-            {
-                "label": y_all.numpy() if y_all.ndim == 1 else np.nan,
-                "mse": mean_sq.numpy(),
-                "log_px": paper_log_px.numpy(),
-                "gaussian_log_px": gaussian_log_px.numpy(),
-            }
-        )
-        shown = torch.cat(
-            [
-                x_all[:GRID_ROWS, None],
-                (x_all * observed)[:GRID_ROWS, None],
-                imputations[:, :GRID_ROWS].transpose(0, 1),
-            ],
-            1,
-        )
-        image_grid(
-            shown,
-            ["true", "observed"] + [f"imputation {i + 1}" for i in range(p["n_first"])],
+        rows, table = imputation_scores(imputations, x_all, y_all, observed)
+        imputation_grid(
+            x_all,
+            x_all * observed,
+            "observed",
+            imputations,
             ctx.artifact_dir / "imputations.png",
             f"{ctx.method_label}: upper half missing",
         )
-
-        if (
-            ctx.data.train_y.ndim == 1
-        ):  # single-label data: the classifier's accuracy and calibration
+        # single-label data: the classifier's accuracy and calibration
+        if ctx.data.train_y.ndim == 1:
             rows += classifier_scores(ctx, p, imputations, x_all * observed, y_all, table, "")
         table.to_csv(ctx.artifact_dir / "per_input.csv", index_label="index")
         return rows
+
+
+@torch.no_grad()
+def impute_all(
+    ctx: EvalContext, p: dict, x_all: torch.Tensor, observed: torch.Tensor
+) -> torch.Tensor:
+    """Imputations `[n_first, N, C, H, W]` of every image of x_all `[N, C, H, W]`, batch by batch, the missing
+    pixels of each batch filled with uniform noise drawn from one generator seeded by the trial's seed."""
+    generator = torch.Generator().manual_seed(ctx.seed)
+    imputations = []
+    for start in range(0, len(x_all), p["batch_size"]):
+        x = x_all[start : start + p["batch_size"]].to(ctx.device)
+        noise = torch.rand(x.shape, generator=generator)
+        imputations.append(
+            impute(
+                ctx.method,
+                x,
+                observed,
+                n_first=p["n_first"],
+                n_refine=p["n_refine"],
+                n_iterations=p["n_iterations"],
+                seed=ctx.seed,
+                noise=noise,
+            ).cpu()
+        )
+    return torch.cat(imputations, 1)
+
+
+def imputation_scores(
+    imputations: torch.Tensor, x_all: torch.Tensor, y_all: torch.Tensor, observed: torch.Tensor
+) -> tuple[list[dict], pd.DataFrame]:
+    """The `mse`, `log_px` and `gaussian_log_px` rows (averaged over images) of imputations
+    `[n_first, N, C, H, W]` against the true images x_all, over the missing pixels, and the per-image table."""
+    missing = ~observed
+    sq = ((imputations - x_all) ** 2 * missing).flatten(2).sum(-1)  # [n_first, N]
+    n_missing = int(missing.sum())
+    log_lik = -0.5 * sq - 0.5 * n_missing * math.log(2 * math.pi)
+    gaussian_log_px = torch.logsumexp(log_lik, 0) - math.log(imputations.shape[0])
+    mean_sq = ((imputations.mean(0) - x_all) ** 2 * missing).flatten(1).sum(-1)  # [N]
+    paper_log_px = -sq.mean(0)
+    rows = [
+        {"metric": "mse", "value": float(mean_sq.mean())},
+        {"metric": "log_px", "value": float(paper_log_px.mean())},
+        {"metric": "gaussian_log_px", "value": float(gaussian_log_px.mean())},
+    ]
+    table = pd.DataFrame(
+        {
+            "label": y_all.numpy() if y_all.ndim == 1 else np.nan,
+            "mse": mean_sq.numpy(),
+            "log_px": paper_log_px.numpy(),
+            "gaussian_log_px": gaussian_log_px.numpy(),
+        }
+    )
+    return rows, table

@@ -39,7 +39,14 @@ import pandas as pd
 import torch
 
 from .base import EvalContext
-from .imputation_common import GRID_ROWS, classifier_scores, image_grid, mix_seed, observed_mask
+from .imputation_common import (
+    GRID_ROWS,
+    classifier_scores,
+    generation_grid,
+    imputation_grid,
+    mix_seed,
+    observed_mask,
+)
 
 
 def authors_noise(shape: torch.Size | tuple, generator: torch.Generator) -> torch.Tensor:
@@ -66,6 +73,37 @@ def evaluate_authors(p: dict, ctx: EvalContext) -> list[dict]:
     x_all, y_all = ctx.data.val_x, ctx.data.val_y
     n_images = GRID_ROWS if p["mask"] == "full" else (p["max_val"] or len(x_all))
     x_all, y_all = x_all[:n_images], y_all[:n_images]
+    imputations, filled = authors_impute_all(ctx, p, x_all, observed)
+    ctx.artifact_dir.mkdir(parents=True, exist_ok=True)
+    if p["mask"] == "full":
+        generation_grid(
+            imputations,
+            ctx.artifact_dir / "generation.png",
+            f"{ctx.method_label}: generation from noise (authors)",
+        )
+        return []
+    rows, table = authors_scores(imputations, filled, x_all, y_all, observed)
+    imputation_grid(
+        x_all,
+        filled,
+        "noise-filled",
+        imputations,
+        ctx.artifact_dir / "imputations.png",
+        f"{ctx.method_label}: upper half missing (authors' protocol)",
+    )
+    if ctx.data.train_y.ndim == 1:  # single-label data: the classifier's accuracy and calibration
+        rows += classifier_scores(ctx, p, imputations, filled, y_all, table, "authors/")
+    table.to_csv(ctx.artifact_dir / "per_input.csv", index_label="index")
+    return rows
+
+
+@torch.no_grad()
+def authors_impute_all(
+    ctx: EvalContext, p: dict, x_all: torch.Tensor, observed: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Imputations `[n, N, C, H, W]` (n = `authors_samples`) of every image of x_all `[N, C, H, W]` and the
+    noise-filled inputs `[N, C, H, W]` they start from, batch by batch, the noise drawn from one generator seeded
+    by the trial's seed."""
     generator = torch.Generator().manual_seed(ctx.seed)
     n, seed = p["authors_samples"], mix_seed(ctx.seed, 3)
     filled, imputations = [], []
@@ -76,28 +114,24 @@ def evaluate_authors(p: dict, ctx: EvalContext) -> list[dict]:
             authors_impute(ctx.method, x_filled.to(ctx.device), observed, n, seed).cpu()
         )
         filled.append(x_filled)
-    imputations, filled = (
-        torch.cat(imputations, 1),
-        torch.cat(filled),
-    )  # [n, N, C, H, W], [N, C, H, W]
-    ctx.artifact_dir.mkdir(parents=True, exist_ok=True)
-    if p["mask"] == "full":
-        image_grid(
-            imputations[:, :GRID_ROWS].transpose(0, 1),
-            [f"sample {i + 1}" for i in range(n)],
-            ctx.artifact_dir / "generation.png",
-            f"{ctx.method_label}: generation from noise (authors)",
-        )
-        return []
+    return torch.cat(imputations, 1), torch.cat(filled)
 
+
+def authors_scores(
+    imputations: torch.Tensor,
+    filled: torch.Tensor,
+    x_all: torch.Tensor,
+    y_all: torch.Tensor,
+    observed: torch.Tensor,
+) -> tuple[list[dict], pd.DataFrame]:
+    """The `authors/*` rows (averaged over images) and the per-image table: the authors' scores against the
+    noise-filled input over all pixels, and ours against the true image over the missing pixels."""
     missing = ~observed
-    mse = (
-        ((imputations.mean(0) - filled) ** 2).flatten(1).sum(-1)
-    )  # [N], all pixels, target = noise-filled
+    # [N], all pixels, target = noise-filled
+    mse = ((imputations.mean(0) - filled) ** 2).flatten(1).sum(-1)
     log_px = -((imputations - filled) ** 2).flatten(2).sum(-1).mean(0)
-    mse_true = (
-        ((imputations.mean(0) - x_all) ** 2 * missing).flatten(1).sum(-1)
-    )  # ours, on these imputations
+    # ours, on these imputations
+    mse_true = ((imputations.mean(0) - x_all) ** 2 * missing).flatten(1).sum(-1)
     log_px_true = -((imputations - x_all) ** 2 * missing).flatten(2).sum(-1).mean(0)
     table = pd.DataFrame(
         {
@@ -112,22 +146,4 @@ def evaluate_authors(p: dict, ctx: EvalContext) -> list[dict]:
         {"metric": f"authors/{k}", "value": float(table[k].mean())}
         for k in ("mse", "log_px", "mse_vs_true", "log_px_vs_true")
     ]
-    shown = torch.cat(
-        [
-            x_all[:GRID_ROWS, None],
-            filled[:GRID_ROWS, None],
-            imputations[:, :GRID_ROWS].transpose(0, 1),
-        ],
-        1,
-    )
-    image_grid(
-        shown,
-        ["true", "noise-filled"] + [f"imputation {i + 1}" for i in range(n)],
-        ctx.artifact_dir / "imputations.png",
-        f"{ctx.method_label}: upper half missing (authors' protocol)",
-    )
-
-    if ctx.data.train_y.ndim == 1:  # single-label data: the classifier's accuracy and calibration
-        rows += classifier_scores(ctx, p, imputations, filled, y_all, table, "authors/")
-    table.to_csv(ctx.artifact_dir / "per_input.csv", index_label="index")
-    return rows
+    return rows, table

@@ -170,6 +170,42 @@ def image_grid(images: torch.Tensor, columns: list[str], path, title: str) -> No
     fig.savefig(path, dpi=100)
 
 
+def generation_grid(imputations: torch.Tensor, path, title: str) -> None:
+    """The first `GRID_ROWS` inputs' imputations `[n, N, C, H, W]` from noise alone (`mask: full`), a column
+    per sample."""
+    n = imputations.shape[0]
+    image_grid(
+        imputations[:, :GRID_ROWS].transpose(0, 1),
+        [f"sample {i + 1}" for i in range(n)],
+        path,
+        title,
+    )
+
+
+def imputation_grid(
+    x_true: torch.Tensor,
+    x_input: torch.Tensor,
+    input_label: str,
+    imputations: torch.Tensor,
+    path,
+    title: str,
+) -> None:
+    """The first `GRID_ROWS` inputs as rows: the true image, the network's input (`input_label`) and each
+    of the imputations `[n, N, C, H, W]`."""
+    shown = torch.cat(
+        [
+            x_true[:GRID_ROWS, None],
+            x_input[:GRID_ROWS, None],
+            imputations[:, :GRID_ROWS].transpose(0, 1),
+        ],
+        1,
+    )
+    n = imputations.shape[0]
+    image_grid(
+        shown, ["true", input_label] + [f"imputation {i + 1}" for i in range(n)], path, title
+    )
+
+
 def _reliability(
     probs: torch.Tensor, masked_probs: torch.Tensor, labels: torch.Tensor, ctx: EvalContext
 ) -> None:

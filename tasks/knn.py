@@ -40,6 +40,8 @@ from tasks.knn_fit import fit_knn, labelled_split, majority_vote, multilabel_spl
 from .base import EvalContext, Task, sample_all
 from .registry import register
 
+COLUMNS = ["repetition", "n", "attribute", "accuracy", "member_accuracy", "k", "n_eval"]
+
 
 @register("knn")
 class KNN(Task):
@@ -161,93 +163,100 @@ class KNN(Task):
         for rep in range(p["repetitions"]):
             order = np.random.default_rng([ctx.seed, rep, 1]).permutation(len(y))
             for n in counts:
-                if n >= smallest:
-                    continue
-                labelled, rest = (
-                    multilabel_split(len(y), n, ctx.seed, rep)
-                    if multilabel
-                    else labelled_split(y, n, ctx.seed, rep)
-                )
-                eval_idx = order[np.isin(order, rest)][: p["max_eval"] or None]
-                knns = [
-                    fit_knn(z[labelled], y[labelled], p["k_grid"], p["cv_folds"]) for z, _ in spaces
-                ]
-                z_eval = [z_mean[eval_idx] for _, z_mean in spaces]
-                if len(spaces) == 1:
-                    correct = knns[0].predict(z_eval[0]) == y[eval_idx]
-                    member_correct = np.full(correct.shape, np.nan)
-                else:  # an ensemble: one KNN per member, majority vote
-                    correct = majority_vote(knns, z_eval) == y[eval_idx]
-                    member_correct = np.mean(
-                        [knn.predict(z) == y[eval_idx] for knn, z in zip(knns, z_eval)], 0
-                    )
-                k = (
-                    knns[0].n_neighbors
-                    if len(knns) == 1
-                    else "/".join(str(m.n_neighbors) for m in knns)
-                )
-                if multilabel:
-                    names = ctx.data.label_names or [f"attr{i}" for i in range(y.shape[1])]
-                    records += [
-                        {
-                            "repetition": rep,
-                            "n": n,
-                            "attribute": a,
-                            "accuracy": float(c),
-                            "member_accuracy": float(mc),
-                            "k": k,
-                            "n_eval": len(eval_idx),
-                        }
-                        for a, c, mc in zip(names, correct.mean(0), member_correct.mean(0))
-                    ]
-                else:
-                    records.append(
-                        {
-                            "repetition": rep,
-                            "n": n,
-                            "attribute": "",
-                            "accuracy": float(correct.mean()),
-                            "member_accuracy": float(member_correct.mean()),
-                            "k": k,
-                            "n_eval": len(eval_idx),
-                        }
-                    )
+                if n < smallest:
+                    records += self.records_of(ctx, spaces, y, rep, n, order)
         skipped = [n for n in counts if n >= smallest]
         if skipped:
             warnings.warn(
                 f"knn: skipped label counts {skipped}: the smallest class has only {smallest} points."
             )
-        table = pd.DataFrame(
-            records,
-            columns=["repetition", "n", "attribute", "accuracy", "member_accuracy", "k", "n_eval"],
-        )
+        table = pd.DataFrame(records, columns=COLUMNS)
         ctx.artifact_dir.mkdir(parents=True, exist_ok=True)
         table.to_csv(ctx.artifact_dir / "accuracies.csv", index=False)
         if table.empty:
             return []
         ensemble = len(spaces) > 1
         if multilabel:
-            per_attr = table.groupby("attribute", sort=False).accuracy.mean()
-            return (
-                [{"metric": f"accuracy/{a}", "value": float(v)} for a, v in per_attr.items()]
-                + [{"metric": "accuracy/overall", "value": float(per_attr.mean())}]
-                + [
-                    {
-                        "metric": "member_accuracy/overall",
-                        "value": float(table.member_accuracy.mean()),
-                    }
-                ]
-                * ensemble
-            )
+            return _multilabel_rows(table, ensemble)
         _plot(table, ctx)
-        by_n = table.groupby("n")
+        return _rows_by_count(table, ensemble)
+
+    def records_of(
+        self,
+        ctx: EvalContext,
+        spaces: list[tuple[np.ndarray, np.ndarray]],
+        y: np.ndarray,
+        rep: int,
+        n: int,
+        order: np.ndarray,
+    ) -> list[dict]:
+        """The `accuracies.csv` records of repetition `rep` with `n` labels (per class, or in all for
+        multi-label data): one record, or one per attribute. `order` is the repetition's order of the
+        evaluation points."""
+        p = self.params
+        labelled, rest = (
+            multilabel_split(len(y), n, ctx.seed, rep)
+            if y.ndim == 2
+            else labelled_split(y, n, ctx.seed, rep)
+        )
+        eval_idx = order[np.isin(order, rest)][: p["max_eval"] or None]
+        knns = [fit_knn(z[labelled], y[labelled], p["k_grid"], p["cv_folds"]) for z, _ in spaces]
+        correct, member_correct = _correct(
+            knns, [z_mean[eval_idx] for _, z_mean in spaces], y[eval_idx]
+        )
+        k = knns[0].n_neighbors if len(knns) == 1 else "/".join(str(m.n_neighbors) for m in knns)
+        if y.ndim == 1:
+            per_attribute = [("", correct.mean(), member_correct.mean())]
+        else:
+            names = ctx.data.label_names or [f"attr{i}" for i in range(y.shape[1])]
+            per_attribute = zip(names, correct.mean(0), member_correct.mean(0))
         return [
-            {"metric": f"accuracy/n={n}", "value": float(v)}
-            for n, v in by_n.accuracy.mean().items()
-        ] + [
-            {"metric": f"member_accuracy/n={n}", "value": float(v)}
-            for n, v in by_n.member_accuracy.mean().items()
-        ] * ensemble
+            {
+                "repetition": rep,
+                "n": n,
+                "attribute": a,
+                "accuracy": float(c),
+                "member_accuracy": float(mc),
+                "k": k,
+                "n_eval": len(eval_idx),
+            }
+            for a, c, mc in per_attribute
+        ]
+
+
+def _correct(
+    knns: list, z_eval: list[np.ndarray], y_eval: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each evaluation point's prediction is right (an ensemble's: the members' majority vote), and the
+    fraction of the members' own KNNs that are right (NaN for one latent space)."""
+    if len(knns) == 1:
+        correct = knns[0].predict(z_eval[0]) == y_eval
+        return correct, np.full(correct.shape, np.nan)
+    correct = majority_vote(knns, z_eval) == y_eval
+    member_correct = np.mean([knn.predict(z) == y_eval for knn, z in zip(knns, z_eval)], 0)
+    return correct, member_correct
+
+
+def _multilabel_rows(table: pd.DataFrame, ensemble: bool) -> list[dict]:
+    """`accuracy/<attribute>`, `accuracy/overall` and (ensembles) `member_accuracy/overall`."""
+    per_attr = table.groupby("attribute", sort=False).accuracy.mean()
+    return (
+        [{"metric": f"accuracy/{a}", "value": float(v)} for a, v in per_attr.items()]
+        + [{"metric": "accuracy/overall", "value": float(per_attr.mean())}]
+        + [{"metric": "member_accuracy/overall", "value": float(table.member_accuracy.mean())}]
+        * ensemble
+    )
+
+
+def _rows_by_count(table: pd.DataFrame, ensemble: bool) -> list[dict]:
+    """`accuracy/n=<n>` and (ensembles) `member_accuracy/n=<n>`, averaged over repetitions."""
+    by_n = table.groupby("n")
+    return [
+        {"metric": f"accuracy/n={n}", "value": float(v)} for n, v in by_n.accuracy.mean().items()
+    ] + [
+        {"metric": f"member_accuracy/n={n}", "value": float(v)}
+        for n, v in by_n.member_accuracy.mean().items()
+    ] * ensemble
 
 
 def _plot(table: pd.DataFrame, ctx: EvalContext) -> None:

@@ -125,6 +125,30 @@ class OOD(Task):
         return n.get(ctx.method_label, n.get(key, n["default"]))
 
     def evaluate(self, ctx: EvalContext) -> list[dict]:
+        x_in, x_out = self.inputs_of(ctx)
+        n = self.samples_for(ctx)
+        stats_in = self.statistics_of(ctx.method, x_in, n, ctx.seed, ctx.device)
+        stats_out = self.statistics_of(ctx.method, x_out, n, ctx.seed, ctx.device)
+        reference = self.typicality_reference(ctx, n)
+        both = {k: torch.cat([stats_in[k], stats_out[k]]) for k in stats_in if k != "predicted"}
+        scores = oriented(both, reference)
+        has = {
+            "sigma2_output": stats_in["predicted"] or bool((both["sigma2_output"] > 0).any()),
+            "sigma2_latent": bool((both["sigma2_latent"] > 0).any()),
+        }
+        variances = [s for s in VARIANCE_SCORES if has[s]]
+        emitted = ["log_px", "typicality"] + variances
+        table = _score_table(x_in, x_out, both["log_px"], scores, emitted)
+        ctx.artifact_dir.mkdir(parents=True, exist_ok=True)
+        table.to_csv(ctx.artifact_dir / "scores.csv", index=False)
+        rows = _metric_rows(table, emitted, variances)
+        _plot_roc(table, emitted + [f"authors/{s}" for s in emitted if s in VARIANCE_SCORES], ctx)
+        _plot_histograms(table, variances, ctx)
+        return rows
+
+    def inputs_of(self, ctx: EvalContext) -> tuple[torch.Tensor, torch.Tensor]:
+        """The in-distribution and OOD images of the `split` (the first `max_test` of each); raises ValueError
+        when their shapes differ."""
         p = self.params
         split = SPLITS[p["split"]]
         x_in, x_out = ctx.data.split(split)[0], ctx.extra_data["ood"].split(split)[0]
@@ -135,14 +159,16 @@ class OOD(Task):
             )
         if p["max_test"]:
             x_in, x_out = x_in[: p["max_test"]], x_out[: p["max_test"]]
+        return x_in, x_out
+
+    def typicality_reference(self, ctx: EvalContext, n: int) -> dict[str, torch.Tensor]:
+        """The means of `log_px` and `authors_sse` over the typicality reference (`typicality_train` random
+        training images), each a float64 tensor `[1]`; kept next to the model (`EvalContext.remember`)."""
+        p = self.params
         train = ctx.data.train_x
         if p["typicality_train"] and p["typicality_train"] < len(train):
             pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(ctx.seed))
             train = train[pick[: p["typicality_train"]].sort().values]
-
-        n = self.samples_for(ctx)
-        stats_in = self.statistics_of(ctx.method, x_in, n, ctx.seed, ctx.device)
-        stats_out = self.statistics_of(ctx.method, x_out, n, ctx.seed, ctx.device)
         # the reference depends on the model, not on the test sets: kept next to the model (ModelCache.derived)
         identity = {
             "typicality_train": p["typicality_train"],
@@ -160,58 +186,7 @@ class OOD(Task):
                 if k in ("log_px", "authors_sse")
             },
         )
-        reference = {k: torch.tensor([v], dtype=torch.float64) for k, v in reference.items()}
-        both = {k: torch.cat([stats_in[k], stats_out[k]]) for k in stats_in if k != "predicted"}
-        scores = oriented(both, reference)
-        has = {
-            "sigma2_output": stats_in["predicted"] or bool((both["sigma2_output"] > 0).any()),
-            "sigma2_latent": bool((both["sigma2_latent"] > 0).any()),
-        }
-        emitted = ["log_px", "typicality"] + [s for s in VARIANCE_SCORES if has[s]]
-        table = pd.DataFrame(
-            {
-                "set": ["in"] * len(x_in) + ["ood"] * len(x_out),
-                "is_ood": np.r_[np.zeros(len(x_in), int), np.ones(len(x_out), int)],
-                "log_px_raw": both["log_px"].double().numpy(),
-                "ink": torch.cat([x_in.flatten(1).mean(1), x_out.flatten(1).mean(1)])
-                .double()
-                .numpy(),
-            }
-        )
-        for convention, infix in CONVENTIONS.items():
-            for s in emitted:
-                table[infix + s] = scores[convention][s].double().numpy()
-        ctx.artifact_dir.mkdir(parents=True, exist_ok=True)
-        table.to_csv(ctx.artifact_dir / "scores.csv", index=False)
-
-        rows, label = [], table["is_ood"].to_numpy()
-        for infix in CONVENTIONS.values():
-            for s in emitted:
-                score = table[infix + s].to_numpy()
-                rows += [
-                    {"metric": f"auroc/{infix}{s}", "value": metrics.auroc(score, label)},
-                    {"metric": f"aupr/{infix}{s}", "value": metrics.aupr(score, label)},
-                    {"metric": f"fpr95/{infix}{s}", "value": metrics.fpr95(score, label)},
-                ]
-        rows.append({"metric": "auroc/ink", "value": metrics.auroc(table["ink"].to_numpy(), label)})
-        for (
-            infix
-        ) in CONVENTIONS.values():  # detection beyond brightness: AUROC over ink-matched pairs
-            for s in emitted:
-                rows.append(
-                    {
-                        "metric": f"auroc_inkmatched/{infix}{s}",
-                        "value": metrics.matched_auroc(table[infix + s], label, table["ink"]),
-                    }
-                )
-        for infix in CONVENTIONS.values():
-            for s in VARIANCE_SCORES:
-                if has[s]:
-                    rho = spearmanr(table[infix + s], table["ink"]).statistic
-                    rows.append({"metric": f"spearman_ink/{infix}{s}", "value": float(rho)})
-        _plot_roc(table, emitted + [f"authors/{s}" for s in emitted if s in VARIANCE_SCORES], ctx)
-        _plot_histograms(table, [s for s in VARIANCE_SCORES if has[s]], ctx)
-        return rows
+        return {k: torch.tensor([v], dtype=torch.float64) for k, v in reference.items()}
 
     @torch.no_grad()
     def statistics_of(self, method, x_all: torch.Tensor, n: int, seed: int, device="cpu") -> dict:
@@ -227,6 +202,57 @@ class OOD(Task):
         out = {k: torch.cat([part[k] for part in parts]) for k in parts[0]}
         out["predicted"] = predicted
         return out
+
+
+def _score_table(
+    x_in: torch.Tensor,
+    x_out: torch.Tensor,
+    log_px: torch.Tensor,
+    scores: dict[str, dict[str, torch.Tensor]],
+    emitted: list[str],
+) -> pd.DataFrame:
+    """`scores.csv`: per input its `set`, `is_ood`, `log_px_raw` (log p(x)), `ink` (mean pixel intensity) and
+    each emitted score in both conventions (`scores`: convention -> score -> `[N_in + N_out]`)."""
+    table = pd.DataFrame(
+        {
+            "set": ["in"] * len(x_in) + ["ood"] * len(x_out),
+            "is_ood": np.r_[np.zeros(len(x_in), int), np.ones(len(x_out), int)],
+            "log_px_raw": log_px.double().numpy(),
+            "ink": torch.cat([x_in.flatten(1).mean(1), x_out.flatten(1).mean(1)]).double().numpy(),
+        }
+    )
+    for convention, infix in CONVENTIONS.items():
+        for s in emitted:
+            table[infix + s] = scores[convention][s].double().numpy()
+    return table
+
+
+def _metric_rows(table: pd.DataFrame, emitted: list[str], variances: list[str]) -> list[dict]:
+    """The metric rows from `scores.csv`'s table: AUROC, AUPR and FPR@95 per emitted score and convention,
+    `auroc/ink`, the ink-matched AUROCs and each variance score's rank correlation with ink."""
+    rows, label = [], table["is_ood"].to_numpy()
+    for infix in CONVENTIONS.values():
+        for s in emitted:
+            score = table[infix + s].to_numpy()
+            rows += [
+                {"metric": f"auroc/{infix}{s}", "value": metrics.auroc(score, label)},
+                {"metric": f"aupr/{infix}{s}", "value": metrics.aupr(score, label)},
+                {"metric": f"fpr95/{infix}{s}", "value": metrics.fpr95(score, label)},
+            ]
+    rows.append({"metric": "auroc/ink", "value": metrics.auroc(table["ink"].to_numpy(), label)})
+    for infix in CONVENTIONS.values():  # detection beyond brightness: AUROC over ink-matched pairs
+        for s in emitted:
+            rows.append(
+                {
+                    "metric": f"auroc_inkmatched/{infix}{s}",
+                    "value": metrics.matched_auroc(table[infix + s], label, table["ink"]),
+                }
+            )
+    for infix in CONVENTIONS.values():
+        for s in variances:
+            rho = spearmanr(table[infix + s], table["ink"]).statistic
+            rows.append({"metric": f"spearman_ink/{infix}{s}", "value": float(rho)})
+    return rows
 
 
 def _plot_roc(table: pd.DataFrame, scores: list[str], ctx: EvalContext) -> None:

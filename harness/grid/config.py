@@ -27,12 +27,19 @@ from harness.grid.plugins import import_plugins
 from harness.grid.schema import EXPERIMENT_KEYS, GRID_KEYS, Experiment, Grid
 from harness.grid.sections import data_section, model_section
 from harness.grid.spaces import (
+    SearchSettings,
     experiment_search,
     is_space,
     parse_search,
 )
-from harness.grid.values import _methods, _resources, _seeds, _snapshots, _train
-from harness.grid.yaml_loader import _GridLoader
+from harness.grid.values import (
+    parse_methods,
+    parse_resources,
+    parse_seeds,
+    parse_snapshots,
+    parse_train,
+)
+from harness.grid.yaml_loader import GridLoader
 from methods.training import DEFAULT_TRAIN
 
 
@@ -61,7 +68,7 @@ def load_grid(path: str | Path) -> Grid:
     except OSError as exc:
         raise ConfigError(f"Cannot read grid file {path}: {exc.strerror or exc}.") from None
     try:
-        raw = yaml.load(text, Loader=_GridLoader)
+        raw = yaml.load(text, Loader=GridLoader)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
@@ -77,9 +84,8 @@ def load_grid(path: str | Path) -> Grid:
 
 
 def parse_grid(raw, source: str = "<grid>", plugin_paths: list[str] | None = None) -> Grid:
-    from methods import get as get_method
-    from tasks import get as get_task
-
+    """A grid file's parsed YAML (`raw`) as a `Grid`: its plugins imported first (looked for in `plugin_paths`),
+    then the grid-wide settings, then each experiment over them. Raises ConfigError naming the key path."""
     require(
         isinstance(raw, dict), "grid", "must be a mapping with keys name, experiments, ...", raw
     )
@@ -92,29 +98,14 @@ def parse_grid(raw, source: str = "<grid>", plugin_paths: list[str] | None = Non
         "characters, not starting with '.'): it names the results folder",
         name,
     )
-    plugins = raw.get("plugins", []) or []
-    if isinstance(plugins, list):  # `my_methods.py` names the module my_methods
-        plugins = [
-            p[:-3] if isinstance(p, str) and p.endswith(".py") and len(p) > 3 else p
-            for p in plugins
-        ]
-    require(
-        isinstance(plugins, list)
-        and all(
-            isinstance(p, str) and p and all(part.isidentifier() for part in p.split("."))
-            for p in plugins
-        ),
-        "plugins",
-        "must be a list of module names (my_methods, or package.module)",
-        plugins,
-    )
+    plugins = parse_plugins(raw.get("plugins", []) or [])
     try:
         import_plugins(plugins, plugin_paths or [])
     except ValueError as exc:
         raise ConfigError(f"plugins: {exc}") from None
-    seeds = _seeds(raw.get("seeds", [0]), "seeds")
-    resources = _resources(raw.get("resources", {}), "resources", {"cpu": 1, "gpu": 0})
-    train = _train(raw.get("train", {}), "train", DEFAULT_TRAIN)
+    seeds = parse_seeds(raw.get("seeds", [0]), "seeds")
+    resources = parse_resources(raw.get("resources", {}), "resources", {"cpu": 1, "gpu": 0})
+    train = parse_train(raw.get("train", {}), "train", DEFAULT_TRAIN)
     search = parse_search(raw.get("search"), "search")
     max_failures = raw.get("max_failures", 0)
     require(
@@ -130,69 +121,14 @@ def parse_grid(raw, source: str = "<grid>", plugin_paths: list[str] | None = Non
         "must be a non-empty list",
         experiments_raw,
     )
-    experiments, seen = [], set()
+    experiments = []
     for i, exp in enumerate(experiments_raw):
         where = f"experiments[{i}]"
-        require(isinstance(exp, dict), where, "must be a mapping", exp)
-        no_unknown(exp, EXPERIMENT_KEYS, where)
-        exp_name = exp.get("name")
-        require(
-            safe_name(exp_name),
-            f"{where}.name",
-            f"must be a name of letters, digits, '-', '_', '.' (at most "
-            f"{MAX_NAME} characters, not starting with '.'): it names a folder of results",
-            exp_name,
-        )
-        require(exp_name not in seen, f"{where}.name", "must be unique in the grid", exp_name)
-        seen.add(exp_name)
-        require(
-            isinstance(exp.get("task"), str),
-            f"{where}.task",
-            "must be a task name (python -m harness list)",
-            exp.get("task"),
-        )
-        try:
-            task_cls = get_task(exp.get("task"))
-        except ValueError as exc:
-            raise ConfigError(f"{where}.task: {exc}") from None
-        task_params = exp.get("task_params", {}) or {}
-        require(
-            isinstance(task_params, dict), f"{where}.task_params", "must be a mapping", task_params
-        )
-        try:
-            task_params = task_cls.validate_params(task_params)
-        except ValueError as exc:
-            raise ConfigError(f"{where}.task_params: {exc}") from None
-        data = data_section(exp.get("data"), f"{where}.data", task_cls)
-        exp_train = _train(exp.get("train", {}), f"{where}.train", train)
-        exp_seeds = _seeds(exp.get("seeds", seeds), f"{where}.seeds")
-        model, methods = {}, []
-        if task_cls.needs_model:
-            model = model_section(exp.get("model"), f"{where}.model")
-            methods = _methods(
-                exp.get("methods"), f"{where}.methods", get_method, exp_train, exp_seeds
-            )
-        experiments.append(
-            Experiment(
-                name=exp_name,
-                task=task_cls.key,
-                task_params=task_params,
-                data=data,
-                model=model,
-                methods=methods,
-                train=exp_train,
-                seeds=exp_seeds,
-                resources=_resources(exp.get("resources", {}), f"{where}.resources", resources),
-                search=experiment_search(
-                    exp.get("search"), f"{where}.search", search, task_cls, task_params
-                ),
-                snapshots=_snapshots(
-                    exp.get("snapshots"), f"{where}.snapshots", methods, exp_train
-                ),
-            )
-        )
-        _check_grid_spaces(experiments[-1], where)
-        _check_importable(experiments[-1], where, plugins)
+        taken = {e.name for e in experiments}
+        experiment = parse_experiment(exp, where, taken, seeds, resources, train, search)
+        experiments.append(experiment)
+        _check_grid_spaces(experiment, where)
+        _check_importable(experiment, where, plugins)
     return Grid(
         name=name,
         seeds=seeds,
@@ -204,6 +140,104 @@ def parse_grid(raw, source: str = "<grid>", plugin_paths: list[str] | None = Non
         raw=raw,
         max_failures=max_failures,
     )
+
+
+def parse_plugins(plugins) -> list[str]:
+    """`plugins:`: module names to import before validating (`my_methods.py` names the module my_methods)."""
+    if isinstance(plugins, list):
+        plugins = [
+            p[:-3] if isinstance(p, str) and p.endswith(".py") and len(p) > 3 else p
+            for p in plugins
+        ]
+    require(
+        isinstance(plugins, list)
+        and all(
+            isinstance(p, str) and p and all(part.isidentifier() for part in p.split("."))
+            for p in plugins
+        ),
+        "plugins",
+        "must be a list of module names (my_methods, or package.module)",
+        plugins,
+    )
+    return plugins
+
+
+def parse_experiment(
+    exp,
+    where: str,
+    taken: set[str],
+    seeds: list[int],
+    resources: dict,
+    train: dict,
+    search: SearchSettings,
+) -> Experiment:
+    """One entry of `experiments:` (at key path `where`) over the grid-wide `seeds`, `resources`, `train` and
+    `search`; its name must not be one of the earlier experiments' (`taken`)."""
+    from methods import get as get_method
+
+    require(isinstance(exp, dict), where, "must be a mapping", exp)
+    no_unknown(exp, EXPERIMENT_KEYS, where)
+    name = _experiment_name(exp.get("name"), f"{where}.name", taken)
+    task_cls, task_params = _experiment_task(exp, where)
+    data = data_section(exp.get("data"), f"{where}.data", task_cls)
+    exp_train = parse_train(exp.get("train", {}), f"{where}.train", train)
+    exp_seeds = parse_seeds(exp.get("seeds", seeds), f"{where}.seeds")
+    model, methods = {}, []
+    if task_cls.needs_model:
+        model = model_section(exp.get("model"), f"{where}.model")
+        methods = parse_methods(
+            exp.get("methods"), f"{where}.methods", get_method, exp_train, exp_seeds
+        )
+    return Experiment(
+        name=name,
+        task=task_cls.key,
+        task_params=task_params,
+        data=data,
+        model=model,
+        methods=methods,
+        train=exp_train,
+        seeds=exp_seeds,
+        resources=parse_resources(exp.get("resources", {}), f"{where}.resources", resources),
+        search=experiment_search(
+            exp.get("search"), f"{where}.search", search, task_cls, task_params
+        ),
+        snapshots=parse_snapshots(exp.get("snapshots"), f"{where}.snapshots", methods, exp_train),
+    )
+
+
+def _experiment_name(name, path: str, taken: set[str]) -> str:
+    """An experiment's name: it names a folder of results, so a safe name, unique in the grid."""
+    require(
+        safe_name(name),
+        path,
+        f"must be a name of letters, digits, '-', '_', '.' (at most "
+        f"{MAX_NAME} characters, not starting with '.'): it names a folder of results",
+        name,
+    )
+    require(name not in taken, path, "must be unique in the grid", name)
+    return name
+
+
+def _experiment_task(exp: dict, where: str) -> tuple[type, dict]:
+    """The experiment's registered task class and its validated `task_params`."""
+    from tasks import get as get_task
+
+    require(
+        isinstance(exp.get("task"), str),
+        f"{where}.task",
+        "must be a task name (python -m harness list)",
+        exp.get("task"),
+    )
+    try:
+        task_cls = get_task(exp.get("task"))
+    except ValueError as exc:
+        raise ConfigError(f"{where}.task: {exc}") from None
+    task_params = exp.get("task_params", {}) or {}
+    require(isinstance(task_params, dict), f"{where}.task_params", "must be a mapping", task_params)
+    try:
+        return task_cls, task_cls.validate_params(task_params)
+    except ValueError as exc:
+        raise ConfigError(f"{where}.task_params: {exc}") from None
 
 
 def _check_importable(exp: Experiment, where: str, plugins: list[str]) -> None:

@@ -133,6 +133,8 @@ def check_space_values(spaces: dict, plain: dict, path: str, validate) -> None:
 
 
 def parse_search(value, path: str, base: SearchSettings | None = None) -> SearchSettings:
+    """A `search:` block (at key path `path`) over `base` (default: `SearchSettings()`), key by key; None
+    keeps `base`. Raises ConfigError naming the key path."""
     base = base or SearchSettings()
     if value is None:
         return base
@@ -145,21 +147,8 @@ def parse_search(value, path: str, base: SearchSettings | None = None) -> Search
     no_unknown(value, SEARCH_KEYS, path)
     out = SearchSettings(**{**base.__dict__, "scheduler": dict(base.scheduler)})
     if "metric" in value:
-        m = value["metric"]
-        require(
-            isinstance(m, str)
-            and (
-                m == DEFAULT_METRIC
-                or (m.startswith(TASK_METRIC_PREFIX) and len(m) > len(TASK_METRIC_PREFIX))
-            ),
-            f"{path}.metric",
-            f"must be '{DEFAULT_METRIC}' (the method's validation loss) or "
-            f"'{TASK_METRIC_PREFIX}<metric>' (a metric of the experiment's task on the validation split, e.g. "
-            f"{TASK_METRIC_PREFIX}auroc/sigma2_output)",
-            m,
-        )
-        out.metric = m
-        if "mode" not in value and m == DEFAULT_METRIC:
+        out.metric = _search_metric(value["metric"], f"{path}.metric")
+        if "mode" not in value and out.metric == DEFAULT_METRIC:
             out.mode = "min"
     if "mode" in value:
         require(
@@ -177,17 +166,7 @@ def parse_search(value, path: str, base: SearchSettings | None = None) -> Search
     if "scheduler" in value:
         out.scheduler = _scheduler(value["scheduler"], f"{path}.scheduler")
     if "search_alg" in value:
-        alg = value["search_alg"]
-        require(alg in ("random", "optuna"), f"{path}.search_alg", "must be random or optuna", alg)
-        if alg == "optuna":
-            try:
-                import optuna  # noqa: F401
-            except ImportError:
-                raise ConfigError(
-                    f"{path}.search_alg: optuna is not installed. Install it (pip install "
-                    f"'laebench[optuna]') or use search_alg: random."
-                ) from None
-        out.search_alg = alg
+        out.search_alg = _search_algorithm(value["search_alg"], f"{path}.search_alg")
     if "seed" in value:
         require(
             is_int(value["seed"]) and value["seed"] >= 0,
@@ -197,6 +176,37 @@ def parse_search(value, path: str, base: SearchSettings | None = None) -> Search
         )
         out.seed = value["seed"]
     return out
+
+
+def _search_metric(m, path: str) -> str:
+    """The metric a search optimises: the validation loss, or `task:<metric>` of the experiment's task."""
+    require(
+        isinstance(m, str)
+        and (
+            m == DEFAULT_METRIC
+            or (m.startswith(TASK_METRIC_PREFIX) and len(m) > len(TASK_METRIC_PREFIX))
+        ),
+        path,
+        f"must be '{DEFAULT_METRIC}' (the method's validation loss) or "
+        f"'{TASK_METRIC_PREFIX}<metric>' (a metric of the experiment's task on the validation split, e.g. "
+        f"{TASK_METRIC_PREFIX}auroc/sigma2_output)",
+        m,
+    )
+    return m
+
+
+def _search_algorithm(alg, path: str) -> str:
+    """`random` or `optuna` (refused when optuna is not installed)."""
+    require(alg in ("random", "optuna"), path, "must be random or optuna", alg)
+    if alg == "optuna":
+        try:
+            import optuna  # noqa: F401
+        except ImportError:
+            raise ConfigError(
+                f"{path}: optuna is not installed. Install it (pip install "
+                f"'laebench[optuna]') or use search_alg: random."
+            ) from None
+    return alg
 
 
 def _scheduler(value, path: str) -> dict:

@@ -21,7 +21,8 @@ from harness.grid.spaces import (
 )
 
 
-def _seeds(value, path) -> list[int]:
+def parse_seeds(value, path) -> list[int]:
+    """`seeds:` at key path `path`: distinct integers in [0, 2^32), as a new list."""
     require(
         isinstance(value, list) and value and all(is_int(s) and 0 <= s < 2**32 for s in value),
         path,
@@ -32,7 +33,8 @@ def _seeds(value, path) -> list[int]:
     return list(value)
 
 
-def _resources(value, path, base: dict) -> dict:
+def parse_resources(value, path, base: dict) -> dict:
+    """`resources:` (`cpu`, `gpu` per trial) at key path `path`, over `base`."""
     require(isinstance(value, dict), path, "must be a mapping like {cpu: 1, gpu: 0.5}", value)
     no_unknown(value, {"cpu", "gpu"}, path)
     out = {**base, **value}
@@ -51,7 +53,7 @@ def _resources(value, path, base: dict) -> dict:
     return out
 
 
-def _train(value, path, base: dict) -> dict:
+def parse_train(value, path, base: dict) -> dict:
     """Training settings over `base`; a setting may be a search space (`harness.grid.spaces`)."""
     require(isinstance(value, dict), path, "must be a mapping", value)
     no_unknown(value, TRAIN_KEYS, path)
@@ -102,68 +104,75 @@ def _train_values(value: dict, path, base: dict) -> dict:
     return out
 
 
-def _methods(
+def parse_methods(
     value, path, get_method, experiment_train: dict, experiment_seeds: list[int] | None = None
 ) -> list[MethodEntry]:
+    """`methods:` at key path `path`: leaderboard row label -> parameters (`method:` names the registered method
+    when it differs from the label; `train:` and `seeds:` override the experiment's)."""
     require(
         isinstance(value, dict) and value,
         path,
         "must be a non-empty mapping of method name to parameters, e.g. {ae: {}}",
         value,
     )
-    entries = []
-    for label, params in value.items():
-        p = f"{path}.{label}"
-        require(
-            safe_name(label),
-            path,
-            f"keys are leaderboard row labels: letters, digits, '-', '_', '.' (at most "
-            f"{MAX_NAME} characters, not starting with '.')",
-            label,
-        )
-        require(
-            params is None or isinstance(params, dict),
-            p,
-            "must be a mapping of parameters, e.g. {} or {method: ae}",
-            params,
-        )
-        params = dict(params or {})
-        key = params.pop("method", label)
-        require(isinstance(key, str), f"{p}.method", "must be a registered method name", key)
-        # per-method training settings (e.g. the authors' lr 1e-4 for the conv online LAE) over the experiment's
-        train_override = params.pop("train", None)
-        train = (
-            None
-            if train_override is None
-            else _train(train_override, f"{p}.train", experiment_train)
-        )
-        seeds = params.pop("seeds", None)
-        if seeds is not None:
-            seeds = _seeds(seeds, f"{p}.seeds")
-            extra = sorted(set(seeds) - set(experiment_seeds or seeds))
-            require(
-                not extra,
-                f"{p}.seeds",
-                f"must be among the experiment's seeds {experiment_seeds} (add {extra} there)",
-                seeds,
-            )
-        try:
-            cls = get_method(key)
-        except ValueError as exc:
-            raise ConfigError(f"{p}: {exc}") from None
-        plain, spaces = split_spaces(params, p)
-        check_space_values(spaces, plain, p, cls.validate_params)
-        try:
-            params = {**cls.validate_params(plain), **spaces}
-        except ValueError as exc:
-            raise ConfigError(f"{p}: {exc}") from None
-        entries.append(
-            MethodEntry(label=str(label), key=key, params=params, train=train, seeds=seeds)
-        )
-    return entries
+    return [
+        _method_entry(label, params, path, get_method, experiment_train, experiment_seeds)
+        for label, params in value.items()
+    ]
 
 
-def _snapshots(value, path, methods: list[MethodEntry], experiment_train: dict) -> list[int]:
+def _method_entry(
+    label, params, path, get_method, experiment_train: dict, experiment_seeds: list[int] | None
+) -> MethodEntry:
+    """One row of `methods:` (`label: params`), validated against its method's own parameter rules."""
+    p = f"{path}.{label}"
+    require(
+        safe_name(label),
+        path,
+        f"keys are leaderboard row labels: letters, digits, '-', '_', '.' (at most "
+        f"{MAX_NAME} characters, not starting with '.')",
+        label,
+    )
+    require(
+        params is None or isinstance(params, dict),
+        p,
+        "must be a mapping of parameters, e.g. {} or {method: ae}",
+        params,
+    )
+    params = dict(params or {})
+    key = params.pop("method", label)
+    require(isinstance(key, str), f"{p}.method", "must be a registered method name", key)
+    # per-method training settings (e.g. the authors' lr 1e-4 for the conv online LAE) over the experiment's
+    train_override = params.pop("train", None)
+    train = (
+        None
+        if train_override is None
+        else parse_train(train_override, f"{p}.train", experiment_train)
+    )
+    seeds = params.pop("seeds", None)
+    if seeds is not None:
+        seeds = parse_seeds(seeds, f"{p}.seeds")
+        extra = sorted(set(seeds) - set(experiment_seeds or seeds))
+        require(
+            not extra,
+            f"{p}.seeds",
+            f"must be among the experiment's seeds {experiment_seeds} (add {extra} there)",
+            seeds,
+        )
+    try:
+        cls = get_method(key)
+    except ValueError as exc:
+        raise ConfigError(f"{p}: {exc}") from None
+    plain, spaces = split_spaces(params, p)
+    check_space_values(spaces, plain, p, cls.validate_params)
+    try:
+        params = {**cls.validate_params(plain), **spaces}
+    except ValueError as exc:
+        raise ConfigError(f"{p}: {exc}") from None
+    return MethodEntry(label=str(label), key=key, params=params, train=train, seeds=seeds)
+
+
+def parse_snapshots(value, path, methods: list[MethodEntry], experiment_train: dict) -> list[int]:
     """Epochs to evaluate each model at (`experiments[i].snapshots`): each must be a snapshot every method's
     training keeps (`train.snapshot_every` dividing it) and within its `max_epochs`."""
     if value is None:

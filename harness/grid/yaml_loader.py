@@ -11,7 +11,7 @@ MAX_DEPTH, MAX_ALIASES = (
 )  # a grid is a few levels deep; anchors are for sharing a block, not for bombs
 
 
-class _GridLoader(yaml.SafeLoader):
+class GridLoader(yaml.SafeLoader):
     """PyYAML's safe loader with a bounded cost and a stricter shape: nesting deeper than `MAX_DEPTH` and more
     than `MAX_ALIASES` alias uses (a 'billion laughs' chain) are refused while composing, before anything is
     built; a mapping key that repeats (PyYAML keeps the last, so `train:` twice silently loses one) or is not a

@@ -138,6 +138,8 @@ def _heading(outcome: Outcome) -> str:
 
 
 def _section(outcome: Outcome, figures: list[tuple[Path, str]], run_dir: Path) -> list[str]:
+    """A claim's section of the report: its verdict, the paper's statement and rule, our setting, the table of
+    parts and tests, the numbers per method and the figures (each `(path, caption)`)."""
     claim, ev, j = outcome.claim, outcome.evidence, outcome.judgement
     out = [
         f"## {_heading(outcome)}",
@@ -149,60 +151,77 @@ def _section(outcome: Outcome, figures: list[tuple[Path, str]], run_dir: Path) -
     ]
     if ev is None:
         return out + ["", "No figure: not run.", ""]
+    out += _setting_lines(outcome)
+    out += ["", *parts_table(j)]
+    if j.rows and j.columns:
+        out += _numbers_table(ev, j.rows, j.columns)
+    out += ["", *claim.notes(ev)] if claim.notes(ev) else []
+    out.append("")
+    out += _figure_lines(figures, run_dir)
+    return out + [""]
+
+
+def _setting_lines(outcome: Outcome) -> list[str]:
+    """The bullets on our side of a measured claim: data and seeds, the code's fingerprints, and whether the
+    setting differs from the paper's."""
+    claim, ev = outcome.claim, outcome.evidence
     seeds = sorted(ev.raw.seed.dropna().unique().astype(int))
     data = f"data `{ev.dataset}`" if ev.dataset else "no data set"
-    out.append(
+    out = [
         f"- Ours: {data}, seeds {', '.join(map(str, seeds))}; cells are mean ± half the 95% interval's "
         f"width over seeds (Student t; logit scale for proportions), n seeds"
-    )
+    ]
     code = ev.code()
     if code:
-        methods = ", ".join(
-            f"{label} `{' / '.join(c) or 'unrecorded'}`"
-            for label, c in code.items()
-            if label != "task"
-        )
-        out.append(
-            f"- Code (fingerprints, `laebench.fingerprint`): task `{' / '.join(code.get('task', [])) or 'unrecorded'}`;"
-            f" methods: {methods}"
-            + (
-                " — ⚠ a method with two fingerprints mixes code versions"
-                if any(len(c) > 1 for label, c in code.items() if label != "task")
-                else ""
-            )
-        )
+        out.append(_code_line(code))
     if claim.dataset and ev.dataset != claim.dataset:
         out.append(
             f"- Setting differs from the paper's (`{claim.dataset}`): the rule is applied to our data; the "
             f"paper's numbers are shown for reference, not as targets"
         )
-    out += ["", *parts_table(j)]
-    if j.rows and j.columns:
-        notes: dict[str, str] = {}
-        out += [
-            "",
-            md.row("method", *(f"`{c}`" for c in j.columns)),
-            md.rule(len(j.columns) + 1),
-        ]
-        out += [
-            md.row(
-                f"{label}{_departure(ev, label)}", *(_cell(ev, label, c, notes) for c in j.columns)
-            )
-            for label in j.rows
-        ]
-        out += [
-            f"\n{mark} computed differently by the authors: {note}" for note, mark in notes.items()
-        ]
-    out += ["", *claim.notes(ev)] if claim.notes(ev) else []
-    out.append("")
+    return out
+
+
+def _code_line(code: dict[str, list[str]]) -> str:
+    """The fingerprints of the task's and each method's code (`Evidence.code()`), warning of mixed versions."""
+    methods = ", ".join(
+        f"{label} `{' / '.join(c) or 'unrecorded'}`" for label, c in code.items() if label != "task"
+    )
+    return (
+        f"- Code (fingerprints, `laebench.fingerprint`): task `{' / '.join(code.get('task', [])) or 'unrecorded'}`;"
+        f" methods: {methods}"
+        + (
+            " — ⚠ a method with two fingerprints mixes code versions"
+            if any(len(c) > 1 for label, c in code.items() if label != "task")
+            else ""
+        )
+    )
+
+
+def _numbers_table(ev: Evidence, rows: list[str], columns: list[str]) -> list[str]:
+    """Our number (and the paper's) per method row and metric column, then the footnotes on metrics the
+    authors computed differently."""
+    notes: dict[str, str] = {}
+    out = ["", md.row("method", *(f"`{c}`" for c in columns)), md.rule(len(columns) + 1)]
+    out += [
+        md.row(f"{label}{_departure(ev, label)}", *(_cell(ev, label, c, notes) for c in columns))
+        for label in rows
+    ]
+    return out + [
+        f"\n{mark} computed differently by the authors: {note}" for note, mark in notes.items()
+    ]
+
+
+def _figure_lines(figures: list[tuple[Path, str]], run_dir: Path) -> list[str]:
+    """Each figure as an image line and its caption, or a line saying there is none."""
+    out = []
     for path, caption in figures:  # the caption line is the figure's <figcaption> in the HTML page
         out += [
             f"![{path.stem}]({path.relative_to(run_dir).as_posix()})",
             f"*Figure: {caption}*",
             "",
         ]
-    out += [] if figures else ["No figure: no artifacts."]
-    return out + [""]
+    return out + ([] if figures else ["No figure: no artifacts."])
 
 
 def to_markdown(

@@ -154,29 +154,18 @@ def diag_ggn(
     activations: record_activations | None = None,
     stats: dict | None = None,
 ) -> list[Tensor]:
-    """Diagonal of precision * sum_n J_n^T J_n, the GGN of the Gaussian reconstruction loss (Alg. 1).
+    """Diagonal of precision * sum_n J_n^T J_n, the GGN of the Gaussian reconstruction loss (Alg. 1): one tensor per
+    `model.parameters()` entry, same shape and dtype, summed over the batch.
 
-    Args:
-        model: an `nn.Sequential` (possibly nested) of supported layers, see `SUPPORTED_LAYERS`.
-        x: input batch `[B, ...]`; its device and dtype are used for the computation.
-        mode: "exact" (exact M; cost grows with the output size times the feature sizes), "approx" (only
-            diag(M), E.4.1, about one backward pass) or "mix" (exact where a layer's features have at most
-            `threshold` entries per sample, diagonal elsewhere; see the module docstring).
-        threshold: feature-size switch of mode "mix" (inf: same as "exact", 0: same as "approx"); the
-            default 1024 is exact on the paper conv AE's bottleneck block at about the cost of "approx".
-        precision: likelihood precision 1/sigma^2; the output Hessian is precision * I.
-        target: optional reconstruction target; the Gaussian GGN does not depend on it, only its shape
-            is checked against the output.
-        chunk_size: samples per backward chunk; None picks a size that bounds the factors' memory.
-        activations: a `record_activations` of a forward of `model`'s layers on `x` (same weights): used
-            instead of running a forward here.
-        stats: if a dict, filled with the memory plan and what the backward really did, per sample: `planned`
-            and `taken` (the `Step`s of the first chunk), `held` (entries of the factor tensors each step held),
-            `planned_peak_elements` (what the chunk size is computed from), `measured_peak_elements`, `chunk_size`.
-    Returns:
-        One tensor per `model.parameters()` entry, same shape and dtype, summed over the batch.
-    Raises:
-        NotImplementedError, ValueError: see `check_supported`; ValueError for bad mode or options.
+    `model`: an `nn.Sequential` (possibly nested) of `SUPPORTED_LAYERS`; `x`: the batch `[B, ...]` (its device
+    and dtype are used). `mode`: "exact", "approx" (E.4.1, about one backward pass) or "mix" (exact where a
+    layer's features have at most `threshold` entries per sample; inf: "exact", 0: "approx"; see the module
+    docstring). `precision`: 1/sigma^2, the output Hessian is precision * I. `target`: only its shape is checked
+    (the Gaussian GGN does not depend on it). `chunk_size`: samples per backward chunk (None: bounded memory).
+    `activations`: a `record_activations` of a forward of `model` on `x`, used instead of a forward here.
+    `stats`: a dict filled with the memory plan and what the backward did, per sample (`planned`, `taken`,
+    `held`, `planned_peak_elements`, `measured_peak_elements`, `chunk_size`). Raises NotImplementedError or
+    ValueError (`check_supported`; bad mode or options).
     """
     _validate(x, mode, threshold, precision, chunk_size)
     layers = check_supported(model)
