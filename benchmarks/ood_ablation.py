@@ -22,10 +22,11 @@ import harness.report.delong as delong
 import harness.report.paired as paired
 from harness.report.leaderboard import collect_raw
 from harness.store.pack import artifact
+from harness.store.records import artifacts_dir
 
 
 def _scores(run_dir: Path, experiment: str, label: str, seed: int) -> pd.DataFrame | None:
-    path = artifact(run_dir / "artifacts" / experiment / label / f"seed{seed}", "scores.csv")
+    path = artifact(artifacts_dir(run_dir, experiment, label, f"seed{seed}"), "scores.csv")
     return None if path is None else pd.read_csv(path)
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.execution.runner import run_grid
+from harness.execution.run import run_grid
 from harness.grid.config import parse_grid
 from harness.report.leaderboard import write_leaderboards
 

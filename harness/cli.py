@@ -15,8 +15,8 @@ import os
 import sys
 from pathlib import Path
 
-from harness.preflight import _check_data, _check_data_root, _check_results, _check_run_options
-from harness.verify_cli import _gc, _verify
+from harness.preflight import check_data, check_data_root, check_results, check_run_options
+from harness.verify_cli import gc_command, verify_command
 
 PLUGINS_HELP = (
     "also import these plugin modules (comma-separated, looked up in the working directory): their "
@@ -53,6 +53,13 @@ def _add_run(sub) -> None:
         "--data-root", default=None, help="dataset root (default: $LAEBENCH_DATA, else the cache)"
     )
     run.add_argument("--address", default=None, help="join a Ray cluster: 'auto' or HOST:PORT")
+    run.add_argument(
+        "--executor",
+        choices=("ray", "local"),
+        default="ray",
+        help="where trials run: 'ray' (Ray Tune, parallel; the default) or 'local' (one after another in "
+        "this process: no Ray needed, a breakpoint works)",
+    )
     run.add_argument(
         "--resume", action="store_true", help="continue interrupted trainings from their last epoch"
     )
@@ -163,8 +170,8 @@ def _dispatch(args) -> int:
     commands = {
         "list": _list,
         "report": _report,
-        "verify": lambda a: _verify(Path(a.results)),
-        "gc": lambda a: _gc(Path(a.results), a.yes),
+        "verify": lambda a: verify_command(Path(a.results)),
+        "gc": lambda a: gc_command(Path(a.results), a.yes),
         "pack": _pack,
     }
     return commands.get(args.command, _run)(args)
@@ -230,17 +237,17 @@ def _pack(args) -> int:
 
 def _run(args) -> int:
     from harness.datasets import resolve_data_root
-    from harness.execution.console import Console
     from harness.execution.dry_run import describe
-    from harness.execution.runner import run_grid
+    from harness.execution.run import run_grid
+    from harness.execution.terminal import Console
     from harness.grid.config import load_grid
     from harness.report.summary import print_summary
 
-    _check_results(Path(args.results))
-    _check_run_options(args)
+    check_results(Path(args.results))
+    check_run_options(args)
     grid = load_grid(args.grid)
-    data_root = _check_data_root(args.data_root, resolve_data_root)
-    _check_data(grid, data_root)
+    data_root = check_data_root(args.data_root, resolve_data_root)
+    check_data(grid, data_root)
     if args.dry_run:
         print(describe(grid, Path(args.results).resolve()))
         return 0
@@ -250,6 +257,7 @@ def _run(args) -> int:
         args.results,
         data_root=data_root,
         address=args.address,
+        executor=args.executor,
         resume=args.resume,
         reuse_stale=args.reuse_stale,
         console=console,

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 
 from harness.report.numbers import ci95_half
 from harness.store.pack import artifact
+from harness.store.records import artifacts_dir
 
 DPI = 150
 PALETTE = sns.color_palette(
@@ -158,7 +159,7 @@ def _lines(
 def _trial_files(ev, run_dir: Path, name: str) -> list[tuple[str, int, Path]]:
     trials = ev.raw.drop_duplicates("trial_id")
     found = [
-        (r.method, r.seed, artifact(Path(run_dir) / "artifacts" / r.trial_id, name))
+        (r.method, r.seed, artifact(artifacts_dir(run_dir, r.trial_id), name))
         for r in trials.itertuples()
     ]
     return [f for f in found if f[2] is not None]

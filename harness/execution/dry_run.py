@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.execution.search import load_choices, plan_searches
-from harness.execution.trials import record_is_current
+from harness.execution.search.plan import load_choices, plan_searches
+from harness.execution.trials.evaluate import record_is_current
 from harness.grid.plan import make_plan
 from harness.grid.schema import Grid
 from harness.store.models import ModelCache

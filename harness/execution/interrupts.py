@@ -4,10 +4,12 @@
 (`fit(tuner, stop)`), Tune is asked to end it gracefully (its own SIGUSR1 handler: running trials are stopped,
 none is started), and the runner starts no further phase, records no interrupted trial as failed, writes the
 partial leaderboard and returns; the command line then prints `interrupted: ...; rerun with --resume` and exits
-128 + the signal (130 for Ctrl-C, 143 for SIGTERM). A second signal raises KeyboardInterrupt at once. Tune's own
+128 + the signal (130 for Ctrl-C, 143 for SIGTERM). A second signal raises KeyboardInterrupt at once. Under the
+local backend a trial runs in this process: while one runs (`interrupts_now`), the first signal also raises
+KeyboardInterrupt in it, so that it stops at once (a training keeps its last finished epoch). Tune's own
 SIGINT handler is switched off (`TUNE_DISABLE_SIGINT_HANDLER`) so that the first Ctrl-C reaches this one; Ray's
 SIGTERM handlers (set while `ray.init` runs) are replaced by this one again and Tune's own advice about the stop
-("Resume experiment with: Tuner.restore(...)") is filtered out, both in `harness.execution.ray_setup`.
+("Resume experiment with: Tuner.restore(...)") is filtered out, both in `harness.execution.backends.ray_cluster`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class Stop:
     def __init__(self, log=print):
         self.signal: int | None = None
         self.in_tune = False
+        self.interrupts_now = False  # a trial runs in this process (local backend): interrupt it
         self.log = log
         self._saved: dict[int, object] = {}
 
@@ -47,6 +50,8 @@ class Stop:
             os.kill(
                 os.getpid(), signal.SIGUSR1
             )  # Tune's graceful stop: end the experiment, stop its trials
+        if self.interrupts_now:
+            raise KeyboardInterrupt
 
     @property
     def exit_code(self) -> int:

@@ -1,5 +1,6 @@
 """What a run did: `RunSummary` (trained, cached, failed, evaluated, done by another run; the signal that stopped
-it and what it left), the record of an evaluation that produced none, and an interrupted run's summary."""
+it and what it left): a finished run's (`collect_evaluations`, which also records the evaluations that produced
+no record) and an interrupted one's (`interrupted_summary`)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import dataclasses
 from pathlib import Path
 
 from harness.execution.interrupts import Stop
-from harness.execution.trials import describe as describe_trial
+from harness.execution.terminal import log_path
+from harness.execution.trials.evaluate import describe as describe_trial
 from harness.grid.plan import Plan
+from harness.store.files import DamagedFileError
 from harness.store.models import ModelCache
-from harness.store.records import TrialRecord
+from harness.store.records import TrialRecord, read_record, record_path, write_record
 
 
 @dataclasses.dataclass
@@ -32,7 +35,7 @@ class RunSummary:
         return self.failed_models == 0 and self.failed_evals == 0 and not self.interrupted
 
 
-def _failed_record(job, experiment: dict, error: str) -> TrialRecord:
+def failed_record(job, experiment: dict, error: str) -> TrialRecord:
     """The record of an evaluation that produced none (its search failed, its trial crashed): described like any."""
     return TrialRecord(
         job.trial_id,
@@ -48,17 +51,10 @@ def _failed_record(job, experiment: dict, error: str) -> TrialRecord:
     )
 
 
-def _interrupted(
-    plan: Plan,
-    evals_left: list,
-    run_dir: Path,
-    cache: ModelCache,
-    stop: Stop,
-    trained_here: int,
-    locks,
-    log,
+def interrupted_summary(
+    plan: Plan, evals_left: list, run_dir: Path, cache: ModelCache, stop: Stop, trained_here: int
 ) -> RunSummary:
-    """A stopped run: the partial leaderboard and what a rerun has left to do."""
+    """A stopped run: what a rerun has left to do (the CLI writes the partial leaderboard)."""
     models_left = sum(1 for spec in plan.models if not cache.has(spec))
     return RunSummary(
         run_dir,
@@ -71,3 +67,70 @@ def _interrupted(
         interrupted=stop.signal,
         left=(models_left, len(evals_left)),
     )
+
+
+def collect_evaluations(
+    plan: Plan,
+    todo: list,
+    document: dict,
+    run_dir: Path,
+    run_id: str,
+    search_errors: dict,
+    log,
+    trained: tuple[int, int, int],
+    wall: float,
+) -> RunSummary:
+    """What a finished run did: a failed record for every evaluation that produced none (its search failed, its
+    trial crashed), one line per failure with its log, and the counts. `trained`: (models to train, trained by
+    this run, failed)."""
+    experiments = document["experiments"]
+    for (
+        job
+    ) in plan.unsearched:  # their search found no configuration: recorded as failed, the rest go on
+        found = search_errors.get((job.experiment, job.label, job.seed), "no configuration chosen")
+        write_record(
+            run_dir, failed_record(job, experiments[job.experiment], f"search failed: {found}")
+        )
+        log(f"[laebench] FAILED {job.trial_id}: search failed: {found}")
+    failed = len(plan.unsearched)
+    evaluated_here = 0
+    for job in todo:
+        record = _record_of(job, experiments[job.experiment], run_dir)
+        if not record.ok:
+            failed += 1
+            log(
+                f"[laebench] FAILED {job.trial_id}: {record.error} (log: {log_path(run_dir, job.trial_id)})"
+            )
+        else:
+            evaluated_here += record.run_id == run_id
+    n_train, trained_here, failed_models = trained
+    shared = (n_train - failed_models - trained_here) + (
+        len(todo) + len(plan.unsearched) - failed - evaluated_here
+    )
+    if shared:
+        log(f"[laebench] {shared} model(s)/evaluation(s) done by another run meanwhile")
+    return RunSummary(
+        run_dir,
+        trained_here,
+        len(plan.models) - n_train,
+        failed_models,
+        evaluated_here,
+        len(plan.evals) - len(todo),
+        failed,
+        shared,
+        wall=wall,
+    )
+
+
+def _record_of(job, experiment: dict, run_dir: Path) -> TrialRecord:
+    """The job's record; a failed one written when its trial crashed without one; a damaged one as failed."""
+    path = record_path(run_dir, job.trial_id)
+    if not path.exists():
+        error = "trial crashed without writing a result (see its log)"
+        write_record(run_dir, failed_record(job, experiment, error))
+    try:
+        return read_record(path)
+    except DamagedFileError as exc:
+        return TrialRecord(
+            job.trial_id, job.experiment, job.task, job.label, job.seed, "failed", error=str(exc)
+        )

@@ -9,7 +9,7 @@ from harness.store.models import ModelCache
 from methods.base import UNRECORDED
 
 
-def _stale_models(
+def stale_models(
     plan: Plan, grid: Grid, choices: dict, cache: ModelCache, reuse_stale: bool, log
 ) -> Plan:
     """Say which models are to be trained because their code changed since a stored model of the same

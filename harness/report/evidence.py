@@ -17,6 +17,7 @@ import pandas as pd
 
 from harness.store.files import DamagedFileError
 from harness.store.pack import artifact
+from harness.store.records import artifacts_dir
 
 CONVENTIONS = {
     "": "our scores",
@@ -81,7 +82,7 @@ class Evidence:
             table = None
             if self.run_dir is not None:
                 path = artifact(
-                    self.run_dir / "artifacts" / self.experiment / label / f"seed{seed}",
+                    artifacts_dir(self.run_dir, self.experiment, label, f"seed{seed}"),
                     "scores.csv",
                 )
                 table = None if path is None else _scores_table(path)

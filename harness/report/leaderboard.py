@@ -30,7 +30,7 @@ from harness.report.leaderboard_md import to_markdown
 from harness.report.metric_names import PART_COLUMNS, in_unit_range, metric_parts
 from harness.report.numbers import ci95_half, unit_interval
 from harness.report.search_table import search_markdown, search_rows
-from harness.store.records import current_hashes, read_records
+from harness.store.records import artifacts_dir, current_hashes, read_records
 from tasks.base import Task
 
 PROVENANCE = [
@@ -217,7 +217,7 @@ def _summaries(raw: pd.DataFrame, keys: list[str], run_dir: Path | None = None) 
             continue
         first = group.iloc[0]
         artifact_dir = (
-            run_dir / "artifacts" / experiment if run_dir is not None else None
+            artifacts_dir(run_dir, experiment) if run_dir is not None else None
         )  # None: write nothing
         params = json.loads(first.task_params) if isinstance(first.task_params, str) else {}
         for r in task_cls(params).summarize(group, artifact_dir):

@@ -20,7 +20,7 @@ from harness.report.metric_names import SWEEP
 from harness.report.numbers import fmt_ci
 
 if TYPE_CHECKING:  # the terminal is the CLI's: the summary only writes lines to it
-    from harness.execution.console import Console
+    from harness.execution.terminal import Console
 
 HEADER = ("experiment", "task", "headline", "best mean", "value ± CI95", "methods")
 MIN_TIMED_S = 0.005  # a call shorter than this measures the timer, not the compute

@@ -1,8 +1,8 @@
 """Durable small writes and careful reads: `write_atomic` (temporary name, fsync, rename, fsync the folder),
 `sha256_file`, and `read_json`, whose `DamagedFileError` names a damaged file in one line.
 
-Used for model checkpoints and manifests (`harness.store.models`), trial records (`harness.execution.trials`) and the plan
-files of a run (`harness.execution.runner`): a reader sees the old file or the new one, never a torn one.
+Used for model checkpoints and manifests (`harness.store.models`), trial records (`harness.execution.trials.evaluate`) and the plan
+files of a run (`harness.execution.run`): a reader sees the old file or the new one, never a torn one.
 """
 
 from __future__ import annotations

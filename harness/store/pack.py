@@ -16,7 +16,7 @@ import json
 import shutil
 from pathlib import Path
 
-from harness.store.records import read_plan
+from harness.store.records import artifacts_dir, read_plan
 
 KEPT_IMAGES = (
     "imputations.png",
@@ -44,7 +44,7 @@ def pack(run_dir: str | Path, dest: str | Path) -> int:
     if (run_dir / "searches.csv").exists():
         copied.append(_copy(run_dir / "searches.csv", dest / "searches.csv"))
     for path in (
-        sorted((run_dir / "artifacts").rglob("*")) if (run_dir / "artifacts").is_dir() else []
+        sorted(artifacts_dir(run_dir).rglob("*")) if artifacts_dir(run_dir).is_dir() else []
     ):
         target = dest / path.relative_to(run_dir)
         if path.suffix == ".csv":

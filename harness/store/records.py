@@ -8,7 +8,7 @@
   plan needs without importing any method), `current_hashes` reads which trial ids (and config hashes) are current.
 Every reader raises `DamagedFileError` (one line naming the file and the fix) on a truncated or malformed file;
 `report`, `verify`, the leaderboards and the runner all handle it the same way. Model entries are
-`harness.store.models`'s; search summaries `harness.execution.search`'s.
+`harness.store.models`'s; search summaries `harness.store.searches`'s.
 """
 
 from __future__ import annotations
@@ -86,6 +86,12 @@ class TrialRecord:
 
 def record_path(run_dir: Path, trial_id: str) -> Path:
     return Path(run_dir) / "trials" / (trial_id.replace("/", "__") + ".json")
+
+
+def artifacts_dir(run_dir: Path, *parts: str) -> Path:
+    """`<run_dir>/artifacts/<trial id>/`: what a trial writes besides its record (per-input tables, figures);
+    `parts` are the trial id's or its folders' components (`experiment`, `label`, `seed0`)."""
+    return Path(run_dir).joinpath("artifacts", *(p for part in parts for p in str(part).split("/")))
 
 
 def write_record(run_dir: Path, record: TrialRecord) -> None:

@@ -19,7 +19,7 @@ SCRIPT = textwrap.dedent("""
     import ray
     from ray.cluster_utils import Cluster
     from harness.grid.config import load_grid
-    from harness.execution.runner import run_grid
+    from harness.execution.run import run_grid
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     cluster.add_node(num_cpus=1)

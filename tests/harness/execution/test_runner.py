@@ -7,7 +7,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ import pandas as pd
 import pytest
 
 from harness.execution.context import RunContext
-from tests.conftest import ROOT, run_cli
+from tests.conftest import run_cli, start_cli
 
 PLUGIN = textwrap.dedent('''
     """Methods that break on purpose, to check a failing trial never takes the others down."""
@@ -228,23 +227,16 @@ def test_resume_after_kill(tmp_path, ray_address):
             if not (p.parent / "model.pt").exists()
         ]
 
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "harness",
-            "run",
-            "--grid",
-            str(grid),
-            "--results",
-            str(results),
-            "--address",
-            ray_address,
-        ],
-        cwd=ROOT,
+    proc = start_cli(
+        "run",
+        "--grid",
+        grid,
+        "--results",
+        results,
+        "--address",
+        ray_address,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        text=True,
         start_new_session=True,
     )
     deadline = time.time() + 300
@@ -299,7 +291,7 @@ def test_resume_after_kill(tmp_path, ray_address):
 
 def test_partial_training_resumes_from_its_last_epoch(tmp_path):
     """The training loop's per-epoch checkpoint: a resumed fit continues at the saved epoch."""
-    from harness.execution.training import train_model
+    from harness.execution.trials.train import train_model
     from harness.store.models import ModelCache
     from methods.base import ModelSpec
 
@@ -372,7 +364,7 @@ def test_gpu_request_without_gpus_fails_fast_with_exit_2(tmp_path, ray_address):
 
 
 def test_eval_batches_keep_every_evaluation_once_and_never_mix_resources():
-    from harness.execution.tune_phase import eval_batches
+    from harness.execution.trials.entry import eval_batches
 
     configs = [{"id": i, "cpus": 1 if i < 30 else 2, "gpus": 0} for i in range(40)]
     batches = eval_batches(configs, slots=2)

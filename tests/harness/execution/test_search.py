@@ -17,9 +17,11 @@ import pytest
 
 from harness.cli import main
 from harness.execution.context import RunContext
-from harness.execution.search import concrete, plan_searches, run_searches
+from harness.execution.search.plan import plan_searches
+from harness.execution.search.run import run_searches
 from harness.grid.checks import ConfigError
 from harness.grid.config import load_grid, parse_grid
+from harness.grid.spaces import concrete
 from harness.store.locks import lock_settings
 from tests.conftest import run_cli
 
@@ -194,7 +196,7 @@ POISON = textwrap.dedent('''
     from pathlib import Path
     import torch
     import harness.datasets
-    import harness.execution.trial_support
+    import harness.execution.trials.worker
 
     _load = harness.datasets.load_dataset
     MARKS = Path(__file__).parent / "poisoned"
@@ -206,7 +208,7 @@ POISON = textwrap.dedent('''
         noise = torch.rand(data.test_x.shape, generator=torch.Generator().manual_seed(7))
         return dataclasses.replace(data, test_x=noise, test_y=data.test_y.flip(0))
 
-    harness.datasets.load_dataset = harness.execution.trial_support.load_dataset = poisoned
+    harness.datasets.load_dataset = harness.execution.trials.worker.load_dataset = poisoned
 ''')
 
 FLAKY = textwrap.dedent('''
@@ -271,11 +273,11 @@ def test_choice_ignores_the_test_split_failures_are_retried_or_recorded_and_a_re
     tmp_path, ray_address, capsys, scoped_registries, monkeypatch
 ):
     import harness.datasets
-    import harness.execution.trial_support
+    import harness.execution.trials.worker
 
     for module in (
         harness.datasets,
-        harness.execution.trial_support,
+        harness.execution.trials.worker,
     ):  # the poison plugin patches them in this process too: undo after
         monkeypatch.setattr(module, "load_dataset", module.load_dataset)
     (tmp_path / "poison.py").write_text(POISON)

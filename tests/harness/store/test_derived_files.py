@@ -10,7 +10,7 @@ import pickle
 import pytest
 
 from harness.execution.context import RunContext
-from harness.execution.training import train_model
+from harness.execution.trials.train import train_model
 from harness.store.layout import CacheError
 from harness.store.models import ModelCache
 from harness.store.snapshots import load_snapshot, snapshot_epochs

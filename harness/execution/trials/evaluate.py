@@ -17,11 +17,11 @@ from pathlib import Path
 
 import torch
 
-from harness.execution.retries import retry_left
-from harness.execution.trial_support import (
+from harness.execution.trials.worker import (
     dataset_for,
     model_cache,
     one_line,
+    retry_left,
     setup_worker,
     trial_logged,
     tune_report,
@@ -31,7 +31,13 @@ from harness.store.layout import CacheError
 from harness.store.locks import exclusive
 from harness.store.models import ModelCache
 from harness.store.provenance import provenance
-from harness.store.records import TrialRecord, read_record, record_path, write_record
+from harness.store.records import (
+    TrialRecord,
+    artifacts_dir,
+    read_record,
+    record_path,
+    write_record,
+)
 from harness.store.snapshots import load_snapshot, snapshot_sha256
 from laebench.fingerprint import fingerprint
 from methods.base import ModelSpec, current_code
@@ -94,89 +100,22 @@ def _eval_trial(config: dict) -> bool:
 
 
 def _evaluate(config: dict, cache: ModelCache) -> dict:
+    """Run the task on the job's model (or snapshot) and data; the record, failed with its error on any raise."""
     from tasks import get as get_task
-    from tasks.base import EvalContext
 
     job, run = config["job"], config["context"]
-    record = {
-        **{
-            k: job[k]
-            for k in ("trial_id", "experiment", "task", "label", "seed", "point", "config_hash")
-        },
-        **describe(config["experiment"], job["label"], job.get("chosen")),
-        "model_key": None,
-        "model_sha256": None,
-        "status": "ok",
-        "error": "",
-        "metrics": [],
-        "run_id": run.run_id,
-        "code": {"task": "", "method": "", "model": ""},
-        "stale": False,
-    }
+    record = _new_record(job, config["experiment"], run.run_id)
     started = time.perf_counter()
     device = torch.device("cpu")
     try:
-        device = setup_worker(run, config.get("cpus"))
+        device = setup_worker(run, config.get("cpus"), config.get("gpus"))
         exp = config["experiment"]
         task = get_task(job["task"])(exp["task_params"])
-        record["code"]["task"] = fingerprint(
-            type(task)
-        )  # the code behind the numbers (and, below, the model's)
-        method = None
-        if job["spec"] is not None:
-            spec = ModelSpec(**job["spec"])
-            record["model_key"] = spec.key
-            found = cache.check(spec)
-            if found.status == "failed":
-                raise RuntimeError(f"model {spec.key} failed to train: {cache.failure(spec)}")
-            if not found.ok:
-                raise CacheError(
-                    f"model {spec.key} is not usable ({found.status}{': ' if found.reason else ''}"
-                    f"{found.reason}); rerun the grid to retrain it"
-                )
-            epoch = job["point"].get("epoch")  # a snapshot along its training (`snapshots:`)
-            method = (
-                cache.load(spec, device)
-                if epoch is None
-                else load_snapshot(cache.folder(spec), spec, epoch, device)
-            )
-            record["model_sha256"] = (
-                found.manifest["sha256"]
-                if epoch is None
-                else snapshot_sha256(cache.folder(spec), epoch)
-            )
-            record["code"].update(
-                model=found.manifest.get("code", ""), method=found.manifest.get("method_code", "")
-            )
-            record["stale"] = bool(spec.code) and spec.code != current_code(spec)
-        data_specs = exp["data"]
-        data = dataset_for(data_specs["train"], run.data_root) if "train" in data_specs else None
-        extra = {
-            role: dataset_for(s, run.data_root) for role, s in data_specs.items() if role != "train"
-        }
-        artifact_dir = Path(run.run_dir) / "artifacts" / job["trial_id"]
-        artifact_dir.mkdir(parents=True, exist_ok=True)
-        at = {} if job["point"].get("epoch") is None else {"snapshot_epoch": job["point"]["epoch"]}
-        memo = (
-            (lambda name, identity, compute: cache.derived(spec, name, {**identity, **at}, compute))
-            if method
-            else None
+        record["code"]["task"] = fingerprint(type(task))  # the code behind the numbers
+        method, memo = (
+            (None, None) if job["spec"] is None else _load_model(job, cache, device, record)
         )
-        ctx = EvalContext(
-            experiment=job["experiment"],
-            method_label=job["label"],
-            method=method,
-            data=data,
-            extra_data=extra,
-            point=job["point"],
-            seed=job["seed"],
-            device=device,
-            artifact_dir=artifact_dir,
-            model_config=exp["model"],
-            train_config=exp["train"],
-            aux_model=cache.get_or_train,
-            memo=memo,
-        )
+        ctx = _context(job, exp, run, cache, method, memo, device)
         record["metrics"] = task.evaluate(ctx) + model_diagnostics(method)
     except Exception as exc:
         record.update(status="failed", error=one_line(exc))
@@ -185,6 +124,76 @@ def _evaluate(config: dict, cache: ModelCache) -> dict:
         wall_time_s=time.perf_counter() - started, finished=time.time(), **provenance(device)
     )
     return record
+
+
+def _new_record(job: dict, experiment: dict, run_id: str) -> dict:
+    keys = ("trial_id", "experiment", "task", "label", "seed", "point", "config_hash")
+    return {
+        **{k: job[k] for k in keys},
+        **describe(experiment, job["label"], job.get("chosen")),
+        "model_key": None,
+        "model_sha256": None,
+        "status": "ok",
+        "error": "",
+        "metrics": [],
+        "run_id": run_id,
+        "code": {"task": "", "method": "", "model": ""},
+        "stale": False,
+    }
+
+
+def _load_model(job: dict, cache: ModelCache, device, record: dict):
+    """The verified model of the job (its snapshot at `point.epoch` when the experiment has `snapshots:`), noted in
+    `record`, and the memo that keeps its derived results beside it (`ModelCache.derived`)."""
+    spec = ModelSpec(**job["spec"])
+    record["model_key"] = spec.key
+    found = cache.check(spec)
+    if found.status == "failed":
+        raise RuntimeError(f"model {spec.key} failed to train: {cache.failure(spec)}")
+    if not found.ok:
+        raise CacheError(
+            f"model {spec.key} is not usable ({found.status}{': ' if found.reason else ''}"
+            f"{found.reason}); rerun the grid to retrain it"
+        )
+    epoch = job["point"].get("epoch")
+    if epoch is None:
+        method, record["model_sha256"] = cache.load(spec, device), found.manifest["sha256"]
+    else:
+        method = load_snapshot(cache.folder(spec), spec, epoch, device)
+        record["model_sha256"] = snapshot_sha256(cache.folder(spec), epoch)
+    record["code"].update(
+        model=found.manifest.get("code", ""), method=found.manifest.get("method_code", "")
+    )
+    record["stale"] = bool(spec.code) and spec.code != current_code(spec)
+    at = {} if epoch is None else {"snapshot_epoch": epoch}
+    return method, lambda name, identity, compute: cache.derived(
+        spec, name, {**identity, **at}, compute
+    )
+
+
+def _context(job: dict, exp: dict, run, cache: ModelCache, method, memo, device):
+    from tasks.base import EvalContext
+
+    data_specs = exp["data"]
+    data = dataset_for(data_specs["train"], run.data_root) if "train" in data_specs else None
+    extra = {r: dataset_for(s, run.data_root) for r, s in data_specs.items() if r != "train"}
+    artifact_dir = artifacts_dir(Path(run.run_dir), job["trial_id"])
+    artifact_dir.mkdir(parents=True, exist_ok=True)
+    return EvalContext(
+        experiment=job["experiment"],
+        method_label=job["label"],
+        method=method,
+        data=data,
+        extra_data=extra,
+        point=job["point"],
+        seed=job["seed"],
+        device=device,
+        artifact_dir=artifact_dir,
+        model_config=exp["model"],
+        train_config=exp["train"],
+        aux_model=cache.get_or_train,
+        memo=memo,
+    )
 
 
 def describe(experiment: dict, label: str, chosen: dict | None = None) -> dict:

@@ -9,12 +9,13 @@ import traceback
 import torch
 
 from harness.execution.context import RunContext
-from harness.execution.retries import RetryTrial, retry_left
-from harness.execution.trial_support import (
+from harness.execution.trials.worker import (
+    RetryTrial,
     dataset_for,
     epoch_reporter,
     model_cache,
     one_line,
+    retry_left,
     setup_worker,
     trial_device,
     trial_logged,
@@ -90,7 +91,7 @@ def _train_trial(config: dict) -> None:
     cache = model_cache(ctx)
     failed = 0
     try:
-        device = setup_worker(ctx, config.get("cpus"))
+        device = setup_worker(ctx, config.get("cpus"), config.get("gpus"))
         failure_before = cache.failure_stamp(spec)
         with cache.lock(spec):
             try:

@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 
 from harness.execution.context import RunContext
-from harness.execution.training import train_model
-from harness.execution.trial_support import dataset_for, setup_worker
+from harness.execution.trials.train import train_model
+from harness.execution.trials.worker import dataset_for, setup_worker
 from harness.grid.spaces import concrete
 from harness.store.models import ModelCache
 from methods import get as get_method

@@ -32,7 +32,7 @@ class Console:
 
 
 class Phase:
-    """One phase's progress; fed by `harness.execution.progress.PhaseProgress` (a Tune callback)."""
+    """One phase's progress; fed by `harness.execution.backends.ray_tune.PhaseProgress` (a Tune callback)."""
 
     def __init__(self, console: Console, name: str, total: int):
         self.console, self.name, self.total = console, name, total
@@ -74,10 +74,11 @@ class Phase:
         self.running[trial] = time.perf_counter()
         self._refresh()
 
-    def finish(self, trial: str, ok: bool, count: int = 1) -> None:
+    def finish(self, trial: str, ok: bool, count: int = 1, failed: int | None = None) -> None:
+        """`count` trainings or evaluations ended; `failed` of them failed (default: all when not `ok`)."""
         self.running.pop(trial, None)
         self.done += count
-        self.failed += 0 if ok else count
+        self.failed += (0 if ok else count) if failed is None else min(failed, count)
         self._refresh()
 
     def _refresh(self) -> None:

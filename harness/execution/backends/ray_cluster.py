@@ -21,7 +21,7 @@ def init_ray(address: str | None, plugin_folders: list[str], verbose: bool = Fal
     A local instance listens on the loopback address only (`RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`, Ray's own
     single-machine mode), so nothing off this machine can reach its GCS or raylets at all. Unless `verbose`,
     Ray's and Tune's info lines (start banner, state writes) are off and worker output stays in the trials'
-    log files (`harness.execution.console.trial_log`) instead of being forwarded here.
+    log files (`harness.execution.terminal.trial_log`) instead of being forwarded here.
 
     The workers' import path is their Python environment (laebench itself is installed), the user's own
     `$PYTHONPATH`, and `plugin_folders` (the folders the grid's plugins were found in,
@@ -32,7 +32,7 @@ def init_ray(address: str | None, plugin_folders: list[str], verbose: bool = Fal
 
     import ray
 
-    # Tune's console tables and banners off: harness.execution.console shows one progress view per phase instead
+    # Tune's console tables and banners off: harness.execution.terminal shows one progress view per phase instead
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     quiet_token_notice()
     quiet_tune_advice()

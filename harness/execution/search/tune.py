@@ -6,7 +6,7 @@ from __future__ import annotations
 from harness.grid.spaces import SearchSettings, is_space
 
 
-def _tune_space(space: dict):
+def tune_space(space: dict):
     from ray import tune
 
     kind, args = next(iter(space.items()))
@@ -19,7 +19,7 @@ def _tune_space(space: dict):
     }[kind]()
 
 
-def _search_alg(s: SearchSettings, seed: int):
+def search_alg(s: SearchSettings, seed: int):
     if s.search_alg == "optuna":
         from ray.tune.search.optuna import OptunaSearch
 
@@ -29,7 +29,7 @@ def _search_alg(s: SearchSettings, seed: int):
     return BasicVariantGenerator(random_state=seed)
 
 
-def _scheduler(s: SearchSettings, train: dict):
+def scheduler(s: SearchSettings, train: dict):
     """ASHA stops on the per-epoch validation loss (the only per-epoch signal every method reports); the
     search metric then chooses among the trials that finished."""
     if s.scheduler["name"] != "asha":

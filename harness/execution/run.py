@@ -1,0 +1,250 @@
+"""Run a grid, phase by phase: searches (their choices complete the plan) -> the plan -> training layers (every
+missing model once, dependency layer by layer) -> evaluations (every missing one) -> what the run did.
+
+Finished work lives in the results directory, not in a backend's state: `<results>/models/` (the model store,
+shared by all grids) and `<results>/<grid>/trials/*.json` (one record per evaluation). A rerun therefore trains
+nothing and evaluates only what is missing or failed, and when nothing is missing it starts no backend at all (no
+Ray). `--resume` also continues interrupted trainings from their last checkpoint. A cached model counts only when
+it passes verification (`ModelCache.check`: size, sha256, spec); a bad one is named in one line and retrained.
+Trials lock their model or record, so concurrent runs on one folder share the work; the summary counts what this
+run did itself. The plan is made once, again only when searches chose configurations or `--reuse-stale` pins
+stored models (`harness.execution.stale`).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.execution.backends import make_backend
+from harness.execution.context import RunContext
+from harness.execution.interrupts import Stop
+from harness.execution.outcome import RunSummary, collect_evaluations, interrupted_summary
+from harness.execution.search.plan import load_choices
+from harness.execution.stale import stale_models
+from harness.execution.terminal import Console, log_path
+from harness.execution.trials.entry import eval_batches, run_eval, run_train
+from harness.execution.trials.evaluate import record_is_current
+from harness.grid.config import plugin_paths
+from harness.grid.plan import Plan, make_plan, serialise
+from harness.grid.plugins import plugin_folders
+from harness.grid.schema import Grid
+from harness.store.locks import lock_settings
+from harness.store.models import ModelCache
+from harness.store.records import write_plan
+from harness.store.verify import lock_holder
+
+
+def run_grid(
+    grid: Grid,
+    results: str | os.PathLike,
+    *,
+    data_root: str | None = None,
+    address: str | None = None,
+    resume: bool = False,
+    reuse_stale: bool = False,
+    verbose: bool = False,
+    console: Console | None = None,
+    executor: str = "ray",
+) -> RunSummary:
+    """Run `grid` into `results` on `executor` ("ray": Ray Tune, the default; "local": this process)."""
+    console = console or Console(verbose=verbose)
+    backend = make_backend(executor, address, console.verbose)
+    with Stop(console.line) as stop:
+        run = _Run(grid, Path(results).resolve(), console, stop, backend, data_root, resume)
+        try:
+            return run.go(reuse_stale)
+        finally:
+            backend.close()
+
+
+@dataclass
+class _Run:
+    grid: Grid
+    results: Path
+    console: Console
+    stop: Stop
+    backend: object  # harness.execution.backends.Backend
+    data_root: str | None
+    resume: bool
+    started: float = field(default_factory=time.perf_counter)
+    backend_up: bool = False
+
+    def __post_init__(self):
+        self.run_dir = self.results / self.grid.name
+        self.locks = lock_settings()
+        self.cache = ModelCache(self.results / "models", self.locks)
+        self.folders = plugin_folders(self.grid.plugins, plugin_paths(self.grid.source))
+        self.context = RunContext(
+            models_dir=str(self.results / "models"),
+            run_dir=str(self.run_dir),
+            data_root=self.data_root,
+            plugins=tuple(self.grid.plugins),
+            plugin_paths=tuple(self.folders),
+            resume=self.resume,
+            run_id=f"{socket.gethostname()}:{os.getpid()}:{time.time():.0f}",
+            lock=self.locks,
+            max_failures=self.grid.max_failures,
+            verbose=self.console.verbose,
+        )
+
+    def log(self, text: str) -> None:
+        self.console.line(text)
+
+    def go(self, reuse_stale: bool) -> RunSummary:
+        plan, search_errors = self.make_plan(reuse_stale)
+        to_train = self.models_to_train(plan)
+        todo = [job for job in plan.evals if not self.finished(job)]
+        if any(to_train) or todo:
+            self.start_backend()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        document = serialise(plan, self.grid)
+        write_plan(self.run_dir, document)
+        trained_here, failed_models = self.train(plan, to_train)
+        if self.stop.signal:
+            return self.interrupted(plan, todo, trained_here)
+        self.evaluate(plan, todo, document)
+        if self.stop.signal:
+            left = [job for job in todo if not self.finished(job)]
+            return self.interrupted(plan, left, trained_here)
+        n_train = sum(map(len, to_train))
+        return collect_evaluations(
+            plan, todo, document, self.run_dir, self.context.run_id, search_errors, self.log,
+            trained=(n_train, trained_here, failed_models), wall=time.perf_counter() - self.started,
+        )  # fmt: skip
+
+    def start_backend(self) -> None:
+        """Start (or join) what runs the trials, once; before anything is written, so a grid this backend cannot
+        run (resources it lacks) leaves no folder."""
+        if not self.backend_up:
+            self.backend.start(self.grid, self.folders)
+            self.backend_up = True
+
+    def make_plan(self, reuse_stale: bool) -> tuple[Plan, dict]:
+        """The plan (a plan error stops the run before anything starts); pending searches run first, on the
+        backend, and their choices complete it; `--reuse-stale` pins stored models of changed code."""
+        from harness.execution.search.run import run_searches
+
+        choices, pending = load_choices(self.grid, self.results)
+        plan, errors = make_plan(self.grid, choices), {}
+        if pending:
+            if self.backend.name != "ray":
+                raise ValueError(
+                    f"grid '{self.grid.name}' searches hyper-parameters ({len(pending)} search(es) to run), "
+                    f"which needs Ray Tune: run it without --executor local"
+                )
+            self.start_backend()
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            errors = run_searches(
+                self.grid, self.results, self.context, self.log, self.stop, self.console
+            )
+            choices, _ = load_choices(self.grid, self.results)
+            plan = make_plan(self.grid, choices)
+        return stale_models(plan, self.grid, choices, self.cache, reuse_stale, self.log), errors
+
+    def models_to_train(self, plan: Plan) -> list[list]:
+        to_train = []
+        for layer in plan.train_layers:
+            to_train.append([])
+            for spec in layer:
+                found = self.cache.check(spec)
+                if found.status == "bad":
+                    self.log(f"[laebench] retraining {spec.key}: {found.reason}")
+                if not found.ok:
+                    to_train[-1].append(spec)
+        n_train = sum(map(len, to_train))
+        busy = sum(1 for layer in to_train for s in layer if lock_holder(self.cache.folder(s)))
+        self.log(
+            f"[laebench] models: {len(plan.models)} needed, {len(plan.models) - n_train} cached, "
+            f"{n_train} to train"
+            + (
+                f" ({busy} being trained now by another run: this run waits for them and uses them)"
+                if busy
+                else ""
+            )
+        )
+        return to_train
+
+    def train(self, plan: Plan, to_train: list[list]) -> tuple[int, int]:
+        """Every training layer in order; (models trained by this run, models that failed)."""
+        trained_here = failed = 0
+        for i, layer in enumerate(to_train):
+            runnable = [spec for spec in layer if self.dependencies_ok(spec)]
+            if runnable and not self.stop.signal:
+                configs = [self.train_config(plan, spec) for spec in runnable]
+                self.backend.run_phase(
+                    run_train, configs, self.run_dir, f"training layer {i}",
+                    self.grid.max_failures, self.stop, self.console,
+                )  # fmt: skip
+            if self.stop.signal:  # what finished is stored; nothing interrupted counts as failed
+                break
+            for spec in layer:
+                entry = self.cache.entry(spec)
+                trained_here += entry is not None and entry.get("run_id") == self.context.run_id
+                failed += entry is None and self.training_failed(spec)
+        return trained_here, failed
+
+    def train_config(self, plan: Plan, spec) -> dict:
+        resources = plan.resources[spec.key]
+        return {
+            "spec": spec.to_dict(),
+            "context": self.context,
+            "cpus": resources["cpu"],
+            "gpus": resources["gpu"],
+        }
+
+    def dependencies_ok(self, spec) -> bool:
+        """False (and the failure recorded) when a model `spec` is built on is missing."""
+        from methods import get as get_method
+
+        deps = get_method(spec.method).dependencies(spec).values()
+        bad = ", ".join(dep.key for dep in deps if not self.cache.has(dep))
+        if bad:
+            self.cache.record_failure(spec, f"dependency failed: {bad}")
+        return not bad
+
+    def training_failed(self, spec) -> bool:
+        reason = self.cache.failure(spec) or "no model written (trial crashed)"
+        self.log(
+            f"[laebench] FAILED model {spec.key}: {reason} "
+            f"(log: {log_path(self.run_dir, 'train/' + spec.key)})"
+        )
+        if self.cache.failure(spec) is None:
+            self.cache.record_failure(spec, "trial crashed without writing a model (see its log)")
+        return True
+
+    def evaluate(self, plan: Plan, todo: list, document: dict) -> None:
+        self.log(
+            f"[laebench] evaluations: {len(plan.evals)} planned, {len(plan.evals) - len(todo)} done, "
+            f"{len(todo)} to run"
+        )
+        if not todo:
+            return
+        experiments, jobs = document["experiments"], {t["trial_id"]: t for t in document["trials"]}
+        configs = [
+            {
+                "job": jobs[job.trial_id],
+                "context": self.context,
+                "experiment": experiments[job.experiment],
+                "cpus": job.resources["cpu"],
+                "gpus": job.resources["gpu"],
+            }
+            for job in todo
+        ]
+        batches = eval_batches(configs, self.backend.slots())
+        self.backend.run_phase(
+            run_eval, batches, self.run_dir, "evaluations", self.grid.max_failures, self.stop,
+            self.console,
+        )  # fmt: skip
+
+    def finished(self, job) -> bool:
+        """Done: an ok record with the same settings, made from the model now verified in the store."""
+        return record_is_current(self.run_dir, job.to_config(), self.cache)
+
+    def interrupted(self, plan: Plan, evals_left: list, trained_here: int) -> RunSummary:
+        return interrupted_summary(
+            plan, evals_left, self.run_dir, self.cache, self.stop, trained_here
+        )
