@@ -13,7 +13,7 @@ import torch
 
 import methods
 from harness.execution.context import RunContext
-from harness.execution.training import train_model
+from harness.execution.trials.train import train_model
 from harness.store.models import ModelCache
 from methods import ModelSpec, get
 from methods.ae import AE
