@@ -155,15 +155,6 @@ def _import_named_plugins(text: str | None) -> None:
         import_plugins(names, [os.getcwd()])
 
 
-def _param_lines(cls) -> list[str]:
-    """One line per parameter: from `param_spec` where declared, else the name and its default."""
-    spec = getattr(cls, "param_spec", {}) or {}
-    return [
-        f"{name}: {spec[name].describe()}" if name in spec else f"{name}: default {default!r}"
-        for name, default in cls.default_params.items()
-    ]
-
-
 def _dispatch(args) -> int:
     if args.command in ("list", "report", "verify", "gc"):
         _import_named_plugins(args.plugins)
@@ -178,13 +169,14 @@ def _dispatch(args) -> int:
 
 
 def _list(args) -> int:
-    import methods
-    import tasks
-    from harness.grid.config import plugin_paths
-    from harness.grid.plugins import import_plugins
+    from harness.listing import cached_listing, listing
 
+    named = bool(args.grid or args.plugins)
     if args.grid:
         import yaml
+
+        from harness.grid.config import plugin_paths
+        from harness.grid.plugins import import_plugins
 
         path = Path(args.grid)
         if not path.is_file():
@@ -193,14 +185,7 @@ def _list(args) -> int:
         import_plugins(
             [p.removesuffix(".py") for p in raw.get("plugins") or []], plugin_paths(path)
         )
-
-    for title, registry in (("methods", methods.METHODS), ("tasks", tasks.TASKS)):
-        print(f"{title}:")
-        for name, cls in registry.items():
-            print(f"  {name:<16} {cls.description}")
-            if args.params:
-                for line in _param_lines(cls):
-                    print(f"      {line}")
+    print("\n".join(listing(args.params) if named else cached_listing(args.params)))
     return 0
 
 
@@ -285,7 +270,7 @@ def _write_boards(run_dir: Path, console):
         return None
     try:
         with exclusive(run_dir / "leaderboard.lock", "leaderboards", lock_settings()):
-            return write_leaderboards(run_dir)
+            return write_leaderboards(run_dir, force=False)  # kept when made from these records
     except (
         DamagedFileError,
         FileNotFoundError,

@@ -11,12 +11,10 @@ from pathlib import Path
 def check_data(grid, data_root: str) -> None:
     """Fail before Ray starts when a dataset's files are missing (and cannot be downloaded), when `classes`
     or `limit` leave a split empty, or when the architecture does not fit the images."""
-    import torch
-
     from harness.datasets import load_dataset
-    from methods.architectures import build_decoder, build_encoder
     from tasks import get as get_task
 
+    checked: dict = {}
     for i, exp in enumerate(grid.experiments):
         loaded = {}
         for role, spec in exp.data.items():
@@ -49,21 +47,37 @@ def check_data(grid, data_root: str) -> None:
                     f"{'/'.join(empty)} images. Pick classes the dataset has."
                 )
             if role == "train" and exp.model:
-                try:
-                    with torch.device("meta"):  # shapes only, no memory
-                        build_decoder(exp.model, data.image_shape)(
-                            build_encoder(exp.model, data.image_shape)(
-                                torch.empty(1, *data.image_shape)
-                            )
-                        )
-                except (ValueError, RuntimeError) as exc:
+                problem = _architecture_problem(exp.model, tuple(data.image_shape), checked)
+                if problem:
                     raise ValueError(
                         f"experiments[{i}].model does not fit {spec['name']} images "
-                        f"{tuple(data.image_shape)}: {exc}"
-                    ) from None
+                        f"{tuple(data.image_shape)}: {problem}"
+                    )
         problem = get_task(exp.task)(exp.task_params).check_data(loaded)
         if problem:
             raise ValueError(f"experiments[{i}] ({exp.name}): {problem}")
+
+
+def _architecture_problem(model: dict, image_shape: tuple, checked: dict) -> str:
+    """'' when the encoder and decoder of `model` take one image of `image_shape` through, else the error; one
+    real forward on the CPU per distinct (model, shape) (the meta device would import torch's compiler, seconds)."""
+    import json
+
+    import torch
+
+    from methods.architectures import build_decoder, build_encoder
+
+    key = (json.dumps(model, sort_keys=True, default=str), image_shape)
+    if key not in checked:
+        try:
+            with torch.no_grad():
+                build_decoder(model, image_shape)(
+                    build_encoder(model, image_shape)(torch.zeros(1, *image_shape))
+                )
+            checked[key] = ""
+        except (ValueError, RuntimeError) as exc:
+            checked[key] = str(exc)
+    return checked[key]
 
 
 def _path_problem(path: Path) -> str:

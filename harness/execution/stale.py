@@ -30,8 +30,7 @@ def stale_models(
         )
     )
     for key, found in list(stale.items())[:5]:
-        log(
-            f"  {key}: stored as {found.folder.name} (code {found.manifest.get('code') or 'unrecorded'})"
-        )
+        old = found.manifest.get("code") or "unrecorded"
+        log(f"  old {found.folder.name} (code {old}) -> new {key} (the code now)")
     pins = {k: e.manifest.get("code") or UNRECORDED for k, e in stale.items()}
     return make_plan(grid, choices, pins=pins) if reuse_stale else plan

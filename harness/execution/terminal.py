@@ -32,7 +32,7 @@ class Console:
 
 
 class Phase:
-    """One phase's progress; fed by `harness.execution.backends.ray_tune.PhaseProgress` (a Tune callback)."""
+    """One phase's progress; fed by `harness.execution.backends.ray_progress.PhaseProgress` (a Tune callback) or the local backend."""
 
     def __init__(self, console: Console, name: str, total: int):
         self.console, self.name, self.total = console, name, total

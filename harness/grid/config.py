@@ -33,6 +33,7 @@ from harness.grid.spaces import (
     parse_search,
 )
 from harness.grid.values import (
+    did_you_mean,
     parse_methods,
     parse_resources,
     parse_seeds,
@@ -231,7 +232,7 @@ def _experiment_task(exp: dict, where: str) -> tuple[type, dict]:
     try:
         task_cls = get_task(exp.get("task"))
     except ValueError as exc:
-        raise ConfigError(f"{where}.task: {exc}") from None
+        raise ConfigError(f"{where}.task: {exc}{did_you_mean(exp.get('task'), 'tasks')}") from None
     task_params = exp.get("task_params", {}) or {}
     require(isinstance(task_params, dict), f"{where}.task_params", "must be a mapping", task_params)
     try:

@@ -162,7 +162,7 @@ def _method_entry(
     try:
         cls = get_method(key)
     except ValueError as exc:
-        raise ConfigError(f"{p}: {exc}") from None
+        raise ConfigError(f"{p}: {exc}{did_you_mean(key, 'methods')}") from None
     plain, spaces = split_spaces(params, p)
     check_space_values(spaces, plain, p, cls.validate_params)
     try:
@@ -197,3 +197,15 @@ def parse_snapshots(value, path, methods: list[MethodEntry], experiment_train: d
             value,
         )
     return sorted(value)
+
+
+def did_you_mean(name, registry: str) -> str:
+    """' Did you mean 'vae'?' for a name close to a registered method or task ('' when none is)."""
+    import difflib
+
+    import methods
+    import tasks
+
+    names = (methods if registry == "methods" else tasks).names()
+    close = difflib.get_close_matches(str(name), names, n=2, cutoff=0.6)
+    return f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""

@@ -248,20 +248,43 @@ def _summaries(raw: pd.DataFrame, keys: list[str], run_dir: Path | None = None) 
     return rows
 
 
-def write_leaderboards(run_dir: str | Path) -> pd.DataFrame:
+def write_leaderboards(run_dir: str | Path, force: bool = True) -> pd.DataFrame:
+    """raw.csv, leaderboard.csv, leaderboard.md (and searches.csv) of a grid's results folder, from its records;
+    the leaderboard. Without `force`, files already made from these very records, plan and report code are kept
+    and read back (a rerun with nothing to do takes a second, not five)."""
     run_dir = Path(run_dir)
     if not (run_dir / "trials").is_dir() or not any((run_dir / "trials").glob("*.json")):
         raise FileNotFoundError(
             f"No trial records under {run_dir / 'trials'}: pass the folder of one grid's "
             f"results, e.g. results/demo."
         )
+    stamp, stamp_path = _inputs_stamp(run_dir), run_dir / ".leaderboard-inputs"
+    board_path = run_dir / "leaderboard.csv"
+    if not force and board_path.exists() and stamp_path.exists():
+        if stamp_path.read_text() == stamp:
+            return pd.read_csv(board_path)
     current = current_hashes(run_dir)
     raw = collect_raw(run_dir, current)
     raw.to_csv(run_dir / "raw.csv", index=False)
     board = aggregate(raw, run_dir)
-    board.to_csv(run_dir / "leaderboard.csv", index=False)
+    board.to_csv(board_path, index=False)
     searches = search_rows(run_dir, current)
     if not searches.empty:
         searches.to_csv(run_dir / "searches.csv", index=False)
     (run_dir / "leaderboard.md").write_text(to_markdown(board, raw) + search_markdown(searches))
+    stamp_path.write_text(stamp)
     return board
+
+
+def _inputs_stamp(run_dir: Path) -> str:
+    """What the leaderboards are made from: the plan, every record (name, size, time) and the report's code."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in [run_dir / "plan.json", *sorted((run_dir / "trials").glob("*.json"))]:
+        if path.exists():
+            st = path.stat()
+            digest.update(f"{path.name} {st.st_size} {st.st_mtime_ns}\n".encode())
+    for code in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(code.read_bytes())
+    return digest.hexdigest()

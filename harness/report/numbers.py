@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
 
 
 def ci95_half(values) -> float:
@@ -19,6 +18,10 @@ def ci95_half(values) -> float:
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
     n = len(values)
+    from scipy import (
+        stats,
+    )  # on use: the summary of a run imports this module and need not load scipy
+
     return float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / np.sqrt(n)) if n > 1 else math.nan
 
 

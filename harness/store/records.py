@@ -112,7 +112,11 @@ def read_records(run_dir: Path) -> list[TrialRecord]:
 def write_plan(run_dir: Path, document: dict) -> None:
     keys = [ModelSpec(**spec).key for layer in document.get("models", []) for spec in layer]
     document = {**document, "model_keys": keys}
-    write_atomic(Path(run_dir) / "plan.json", json.dumps(document, indent=1, default=str).encode())
+    data, path = json.dumps(document, indent=1, default=str).encode(), Path(run_dir) / "plan.json"
+    if not (
+        path.exists() and path.read_bytes() == data
+    ):  # unchanged: left as it is (its time says when)
+        write_atomic(path, data)
 
 
 def read_plan(run_dir: Path) -> dict | None:

@@ -35,7 +35,7 @@ def init_ray(address: str | None, plugin_folders: list[str], verbose: bool = Fal
     # Tune's console tables and banners off: harness.execution.terminal shows one progress view per phase instead
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     quiet_token_notice()
-    quiet_tune_advice()
+    quiet_tune_advice(verbose)
     level = logging.INFO if verbose else logging.WARNING
     for name in ("ray.tune", "ray.train", "ray.air"):
         logging.getLogger(name).setLevel(level)
@@ -140,10 +140,22 @@ class _TuneAdvice(logging.Filter):
         return not any(text in message for text in self.DROPPED)
 
 
-def quiet_tune_advice() -> None:
-    logger = logging.getLogger("ray.tune.tune")
-    if not any(isinstance(f, _TuneAdvice) for f in logger.filters):
-        logger.addFilter(_TuneAdvice())
+class _TuneTimings(logging.Filter):
+    """Drops Tune's notes that one of its own callbacks took longer than it expects ("The `on_step_begin`
+    operation took 0.6 s, which may be a performance bottleneck"): on a loaded machine they come by the dozen and
+    say nothing about the run (`--verbose` keeps them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "may be a performance bottleneck" not in record.getMessage()
+
+
+def quiet_tune_advice(verbose: bool = False) -> None:
+    for name, kind in (("ray.tune.tune", _TuneAdvice), ("ray.tune.utils.util", _TuneTimings)):
+        logger = logging.getLogger(name)
+        if kind is _TuneTimings and verbose:
+            continue
+        if not any(isinstance(f, kind) for f in logger.filters):
+            logger.addFilter(kind())
 
 
 def check_resources(grid: Grid) -> None:

@@ -1,13 +1,12 @@
 """The Ray Tune backend: one phase of a run as one Tune experiment, a trial per config (evaluations batched,
-`eval_batches`), resources per trial, the phase's progress view fed by a Tune callback (`PhaseProgress`), a
-graceful stop. Ray itself (a private local instance or a cluster joined) is `ray_cluster`'s."""
+`eval_batches`), resources per trial, the phase's progress view fed by a Tune callback (`ray_progress.PhaseProgress`),
+a graceful stop. Ray itself (a private local instance or a cluster joined) is `ray_cluster`'s. Ray is imported
+when a phase runs, not with this module: a run with nothing to do never loads it."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-
-from ray import tune
 
 from harness.execution.backends.ray_cluster import (
     check_resources,
@@ -53,6 +52,10 @@ def run_phase(
     console: Console | None = None,
 ) -> None:
     """One Tune experiment over `configs`, a trial each, resources per trial from the config."""
+    from ray import tune
+
+    from harness.execution.backends.ray_progress import PhaseProgress, units
+
     trainable = tune.with_resources(
         fn, lambda cfg: {"cpu": cfg["trial"]["cpus"], "gpu": cfg["trial"]["gpus"]}
     )
@@ -73,49 +76,3 @@ def run_phase(
     )
     with view:
         fit(tuner, stop)
-
-
-class PhaseProgress(tune.Callback):
-    """A Tune callback feeding a phase's progress view as trials start, finish or fail, instead of Ray's per-trial
-    log tables."""
-
-    def __init__(self, phase):
-        self.phase = phase  # harness.execution.terminal.Phase
-
-    def __getstate__(
-        self,
-    ) -> dict:  # Tune pickles callbacks with its experiment state; the view stays here
-        return {**self.__dict__, "phase": None}
-
-    def on_trial_start(self, iteration, trials, trial, **info):
-        if self.phase is not None:
-            self.phase.start(_name(trial))
-
-    def on_trial_complete(self, iteration, trials, trial, **info):
-        if self.phase is not None:
-            self.phase.finish(
-                _name(trial),
-                ok=not (trial.last_result or {}).get("failed"),
-                count=units(trial.config),
-            )
-
-    def on_trial_error(self, iteration, trials, trial, **info):
-        if self.phase is not None:
-            self.phase.finish(_name(trial), ok=False, count=units(trial.config))
-
-
-def _name(trial) -> str:
-    """What a trial works on: a model key, the first evaluation of a batch (+ how many more), or Tune's id."""
-    config = (trial.config or {}).get("trial") or {}
-    if "spec" in config:
-        return f"{config['spec']['method']} seed {config['spec']['seed']}"
-    batch = config.get("batch") or []
-    if batch:
-        return batch[0]["job"]["trial_id"] + (f" (+{len(batch) - 1})" if len(batch) > 1 else "")
-    return str(trial.trial_id)
-
-
-def units(config: dict) -> int:
-    """How many trainings or evaluations one Tune trial does (an evaluation trial holds a batch of them)."""
-    batch = ((config or {}).get("trial") or {}).get("batch")
-    return len(batch) if batch else 1

@@ -85,7 +85,7 @@ def _tuner(search: Search, grid: Grid, ctx: RunContext, view):
     """The Tune experiment of one search: sampled spaces, its search algorithm and scheduler, the progress view."""
     from ray import tune
 
-    from harness.execution.backends.ray_tune import PhaseProgress
+    from harness.execution.backends.ray_progress import PhaseProgress
     from harness.execution.search.trial import search_trial
 
     s, resources = search.settings, {"cpu": search.resources["cpu"], "gpu": search.resources["gpu"]}
