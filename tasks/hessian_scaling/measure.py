@@ -2,8 +2,9 @@
 that gives each point a fresh process.
 
 `run_point` measures in this process; `run_point_guarded` adds a thread count and an address-space cap;
-`run_point_in_subprocess` runs it in a fresh process (`python -m tasks.hessian_scaling.measure METHOD SIDE ...`,
-which prints one JSON line) under a time and memory budget; `run_grid` runs every (method, side) point. Each
+`run_point_in_subprocess` runs it in a process of its own under a time and memory budget: a child forked by the
+point server (`server.py`, which imported torch once), else a new interpreter (`python -m
+tasks.hessian_scaling.measure METHOD SIDE ...`, one JSON line); `run_grid` runs every (method, side) point. Each
 returns a dict (a DataFrame for `run_grid`) with status "ok", "out_of_budget", "timeout" or "error". Used by
 the `hessian_scaling` task and the `python -m benchmarks.hessian_scaling` script.
 """
@@ -21,13 +22,30 @@ import time
 from pathlib import Path
 
 from .network import POINTS, build_net, check_point, estimate_bytes, make_call
+from .server import PointServer
 
 ROOT = Path(__file__).resolve().parents[2]  # the folder holding the `tasks` package
+_SERVER = PointServer()  # started on the first point measured in this process
 CHILD = "tasks.hessian_scaling.measure"  # this module, as the child process runs it
 
 
 def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    """The process's peak resident set so far, in MB (since the last `_reset_peak`)."""
+    try:
+        with open("/proc/self/status") as status:  # Linux: VmHWM, which `_reset_peak` can reset
+            return next(int(x.split()[1]) for x in status if x.startswith("VmHWM")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _reset_peak() -> None:
+    """Start the peak-RSS mark again from what is resident now (Linux), so that imports and earlier work in this
+    process do not hide the growth of the point measured next."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+    except OSError:
+        pass
 
 
 def run_point(
@@ -82,6 +100,7 @@ def _time_and_memory(call, device, repeats: int, time_budget: float) -> dict:
     if cuda:
         torch.cuda.reset_peak_memory_stats()
         base_alloc = torch.cuda.memory_allocated()
+    _reset_peak()
     baseline = _rss_mb()
     times = []
     for i in range(repeats + 1):
@@ -175,6 +194,10 @@ def run_point_in_subprocess(
         "MKL_NUM_THREADS": str(threads),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
+    if hasattr(
+        os, "fork"
+    ):  # a child of the point server: a process of its own, torch already imported
+        return _SERVER.run(method, side, options)
     cmd = [sys.executable, "-m", CHILD, method, str(side), *flags]
     try:
         proc = subprocess.run(

@@ -148,3 +148,18 @@ def test_the_task_summarizes_its_trials_into_slopes_a_table_and_the_figure(tmp_p
     assert list(table.side) == [8, 16, 32] and set(table.status) == {"ok"}
     assert (tmp_path / "art" / "scaling.png").exists()
     assert {r["metric"] for r in task.summarize(raw, None)} == {"slope_time", "slope_memory"}
+
+
+def test_the_point_server_measures_as_a_new_interpreter_and_kills_past_the_budget(monkeypatch):
+    """A point measured in a child of the point server (torch imported once) against the same point in a new
+    interpreter: the same peak memory the point adds; a point over its time budget is killed and says so."""
+    served = measure.run_point_in_subprocess("exact", 16, repeats=2, memory_budget_gb=2.0)
+    monkeypatch.delattr("os.fork")  # as on a system without fork: a new interpreter per point
+    fresh = measure.run_point_in_subprocess("exact", 16, repeats=2, memory_budget_gb=2.0)
+    monkeypatch.undo()
+    assert served["status"] == fresh["status"] == "ok", (served, fresh)
+    assert abs(served["peak_mem_mb"] - fresh["peak_mem_mb"]) < 2 + 0.2 * fresh["peak_mem_mb"]
+    slow = measure.run_point_in_subprocess("exact", 64, repeats=3, time_budget=0.5)
+    assert slow["status"] == "timeout" and "time budget" in slow["note"]
+    after = measure.run_point_in_subprocess("approx", 8, repeats=1)
+    assert after["status"] == "ok"  # the server goes on after a killed point
