@@ -262,12 +262,20 @@ def _run(args) -> int:
 
 def _write_boards(run_dir: Path, console):
     """The run's leaderboards (under the folder's lock: a concurrent run may write them too), or None."""
-    from harness.report.leaderboard import write_leaderboards
+    from harness.report.freshness import leaderboards_current
     from harness.store.files import DamagedFileError
     from harness.store.locks import exclusive, lock_settings
 
     if not any((run_dir / "trials").glob("*.json")):
         return None
+    if leaderboards_current(
+        run_dir
+    ):  # made from these very records: read back, nothing imported to rebuild
+        import pandas as pd
+
+        return pd.read_csv(run_dir / "leaderboard.csv")
+    from harness.report.leaderboard import write_leaderboards
+
     try:
         with exclusive(run_dir / "leaderboard.lock", "leaderboards", lock_settings()):
             return write_leaderboards(run_dir, force=False)  # kept when made from these records

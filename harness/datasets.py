@@ -261,12 +261,33 @@ def _decode_celeba(folder: Path, attr_file: Path, image_dir: Path) -> dict:
 # --- Offline sets: sklearn digits and a generated set for unit tests -----------------------------------------
 
 
-def _load_digits(name: str, root: Path) -> Dataset:
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's bundled digits (images, targets), kept in the cache folder as .npz after the first load, so
+    a run that only checks its data does not import scikit-learn (about a second)."""
+    from importlib.metadata import version
+
+    path = cache_dir() / f"digits-sklearn{version('scikit-learn')}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            return stored["images"], stored["target"]
+    except (OSError, ValueError, KeyError):
+        pass
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    x = torch.from_numpy(bunch.images.astype(np.float32) / 16.0).unsqueeze(1)
-    y = torch.from_numpy(bunch.target.astype(np.int64))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+    try:
+        np.savez(tmp, images=bunch.images, target=bunch.target)
+        os.replace(tmp, path)
+    except OSError:  # a read-only cache: loaded again next time
+        tmp.unlink(missing_ok=True)
+    return bunch.images, bunch.target
+
+
+def _load_digits(name: str, root: Path) -> Dataset:
+    images, target = _digits_arrays()
+    x = torch.from_numpy(images.astype(np.float32) / 16.0).unsqueeze(1)
+    y = torch.from_numpy(target.astype(np.int64))
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(VALIDATION_SEED + 1))
     n_test = len(x) // 4
     test, train = perm[:n_test].sort().values, perm[n_test:].sort().values

@@ -6,9 +6,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.metrics import make_scorer
-from sklearn.model_selection import GridSearchCV, PredefinedSplit
-from sklearn.neighbors import KNeighborsClassifier
 
 
 def labelled_split(
@@ -45,7 +42,7 @@ def multilabel_split(
     return perm[:n_labelled], np.sort(perm[n_labelled:])
 
 
-def majority_vote(knns: list[KNeighborsClassifier], z_eval: list[np.ndarray]) -> np.ndarray:
+def majority_vote(knns: list, z_eval: list[np.ndarray]) -> np.ndarray:
     """The class most members' KNNs predict for each point (each KNN gets its own member's embedding).
 
     Ties go to the tied class whose predicted probability, summed over members, is largest (that sum is
@@ -76,14 +73,16 @@ def _mean_accuracy(y_true, y_pred) -> float:
     return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
 
 
-def fit_knn(
-    z: np.ndarray, y: np.ndarray, k_grid: list[int], cv_folds: int = 2
-) -> KNeighborsClassifier:
+def fit_knn(z: np.ndarray, y: np.ndarray, k_grid: list[int], cv_folds: int = 2) -> object:
     """KNN on the labelled embeddings z `[P, S, K]` (S samples of P points), labels y `[P]` or `[P, A]`.
 
     Fold of point j is j % cv_folds (points class-ordered, so folds are stratified); all S samples of a
     point share its fold. k is chosen by cross-validated mean accuracy over the feasible part of `k_grid`.
     """
+    from sklearn.metrics import make_scorer  # on use: importing the task loads no scikit-learn
+    from sklearn.model_selection import GridSearchCV, PredefinedSplit
+    from sklearn.neighbors import KNeighborsClassifier
+
     n_points, n_samples = z.shape[:2]
     rows_z = z.reshape(n_points * n_samples, -1)
     rows_y = np.repeat(y, n_samples, axis=0)

@@ -13,7 +13,6 @@ RMSCE = sqrt(sum_b w_b (acc_b - conf_b)^2). Inputs may be numpy arrays, tensors 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 N_BINS = 15
 
@@ -25,6 +24,8 @@ def _np(a) -> np.ndarray:
 # --- detection (OOD is the positive class) ---------------------------------------------------------------
 def auroc(scores, labels) -> float:
     """Area under the ROC curve: P(score of a positive > score of a negative), ties counting 1/2."""
+    from sklearn.metrics import roc_auc_score  # on use: a cached rerun need not load scikit-learn
+
     return float(roc_auc_score(_np(labels), _np(scores)))
 
 
@@ -58,12 +59,16 @@ def matched_auroc(scores, labels, covariate, bins: int = 10) -> float:
 
 def aupr(scores, labels) -> float:
     """Area under the precision-recall curve (average precision) with the positives as the target class."""
+    from sklearn.metrics import average_precision_score
+
     return float(average_precision_score(_np(labels), _np(scores)))
 
 
 def fpr_at_tpr(scores, labels, tpr: float = 0.95) -> float:
     """The smallest false-positive rate of any threshold whose true-positive rate is at least `tpr`."""
     # drop_intermediate=False: a dropped collinear point may be the first one to reach the TPR level
+    from sklearn.metrics import roc_curve
+
     fprs, tprs, _ = roc_curve(_np(labels), _np(scores), drop_intermediate=False)
     return float(fprs[np.argmax(tprs >= tpr - 1e-12)])
 

@@ -30,8 +30,6 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 import torch
-from scipy.stats import spearmanr
-from sklearn.metrics import roc_curve
 
 from laebench.fingerprint import fingerprint
 from laebench.params import Param
@@ -250,6 +248,8 @@ def _metric_rows(table: pd.DataFrame, emitted: list[str], variances: list[str]) 
             )
     for infix in CONVENTIONS.values():
         for s in variances:
+            from scipy.stats import spearmanr  # on use: importing the task loads no scipy
+
             rho = spearmanr(table[infix + s], table["ink"]).statistic
             rows.append({"metric": f"spearman_ink/{infix}{s}", "value": float(rho)})
     return rows
@@ -260,6 +260,8 @@ def _plot_roc(table: pd.DataFrame, scores: list[str], ctx: EvalContext) -> None:
 
     fig = Figure(figsize=(3.2 * len(scores), 3.2), layout="constrained")
     for ax, s in zip(fig.subplots(1, len(scores), squeeze=False)[0], scores):
+        from sklearn.metrics import roc_curve
+
         fpr, tpr, _ = roc_curve(table["is_ood"], table[s])
         ax.plot(fpr, tpr, lw=1.5)
         ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1)

@@ -26,7 +26,7 @@ from harness.execution.outcome import RunSummary, collect_evaluations, interrupt
 from harness.execution.search.plan import load_choices
 from harness.execution.stale import stale_models
 from harness.execution.terminal import Console, log_path
-from harness.execution.trials.entry import eval_batches, run_eval, run_train
+from harness.execution.trials.entry import batches, run_eval, run_train
 from harness.execution.trials.evaluate import record_is_current
 from harness.grid.config import plugin_paths
 from harness.grid.plan import Plan, make_plan, serialise
@@ -176,7 +176,7 @@ class _Run:
             if runnable and not self.stop.signal:
                 configs = [self.train_config(plan, spec) for spec in runnable]
                 self.backend.run_phase(
-                    run_train, configs, self.run_dir, f"training layer {i}",
+                    run_train, batches(configs, self.backend.slots()), self.run_dir, f"training layer {i}",
                     self.grid.max_failures, self.stop, self.console,
                 )  # fmt: skip
             if self.stop.signal:  # what finished is stored; nothing interrupted counts as failed
@@ -234,9 +234,8 @@ class _Run:
             }
             for job in todo
         ]
-        batches = eval_batches(configs, self.backend.slots())
         self.backend.run_phase(
-            run_eval, batches, self.run_dir, "evaluations", self.grid.max_failures, self.stop,
+            run_eval, batches(configs, self.backend.slots()), self.run_dir, "evaluations", self.grid.max_failures, self.stop,
             self.console,
         )  # fmt: skip
 

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from harness.report.claims import reference
+from harness.report.freshness import leaderboards_current, mark_current
 from harness.report.leaderboard_md import to_markdown
 from harness.report.metric_names import PART_COLUMNS, in_unit_range, metric_parts
 from harness.report.numbers import ci95_half, unit_interval
@@ -258,11 +259,9 @@ def write_leaderboards(run_dir: str | Path, force: bool = True) -> pd.DataFrame:
             f"No trial records under {run_dir / 'trials'}: pass the folder of one grid's "
             f"results, e.g. results/demo."
         )
-    stamp, stamp_path = _inputs_stamp(run_dir), run_dir / ".leaderboard-inputs"
     board_path = run_dir / "leaderboard.csv"
-    if not force and board_path.exists() and stamp_path.exists():
-        if stamp_path.read_text() == stamp:
-            return pd.read_csv(board_path)
+    if not force and leaderboards_current(run_dir):
+        return pd.read_csv(board_path)
     current = current_hashes(run_dir)
     raw = collect_raw(run_dir, current)
     raw.to_csv(run_dir / "raw.csv", index=False)
@@ -272,19 +271,5 @@ def write_leaderboards(run_dir: str | Path, force: bool = True) -> pd.DataFrame:
     if not searches.empty:
         searches.to_csv(run_dir / "searches.csv", index=False)
     (run_dir / "leaderboard.md").write_text(to_markdown(board, raw) + search_markdown(searches))
-    stamp_path.write_text(stamp)
+    mark_current(run_dir)
     return board
-
-
-def _inputs_stamp(run_dir: Path) -> str:
-    """What the leaderboards are made from: the plan, every record (name, size, time) and the report's code."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for path in [run_dir / "plan.json", *sorted((run_dir / "trials").glob("*.json"))]:
-        if path.exists():
-            st = path.stat()
-            digest.update(f"{path.name} {st.st_size} {st.st_mtime_ns}\n".encode())
-    for code in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(code.read_bytes())
-    return digest.hexdigest()

@@ -12,6 +12,7 @@ child past its time budget and reports a child killed by the kernel (out of memo
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import select
@@ -41,12 +42,26 @@ class PointServer:
                 [sys.executable, "-m", "tasks.hessian_scaling.server"],
                 cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
             )  # fmt: skip
+            atexit.register(self.close)
         self.proc.stdin.write(json.dumps({"method": method, "side": side, **options}) + "\n")
         self.proc.stdin.flush()
         line = self.proc.stdout.readline()
         if not line:
             raise RuntimeError(f"the Fig. 7 point server stopped (exit {self.proc.poll()})")
         return json.loads(line)
+
+    def close(self) -> None:
+        """End the server: its stdin closes, it returns; killed if it does not within seconds."""
+        if self.proc is None:
+            return
+        proc, self.proc = self.proc, None
+        try:
+            proc.stdin.close()
+            proc.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
 
 
 def _measure_in_child(request: dict) -> dict:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import harness.execution.trials.worker as worker
 from harness.execution.terminal import Console
+from harness.execution.trials.entry import trial_name
 
 
 class LocalBackend:
@@ -36,7 +37,7 @@ class LocalBackend:
             for config in configs:
                 if stop is not None and stop.signal:
                     return
-                name = _name(config)
+                name = trial_name(config)
                 view.start(name)
                 report = _run_one(fn, config, stop)
                 if report is None:  # interrupted
@@ -70,11 +71,3 @@ def _run_one(fn, config: dict, stop) -> dict | None:
 
 def _units(config: dict) -> int:
     return len(config["batch"]) if "batch" in config else 1
-
-
-def _name(config: dict) -> str:
-    if "spec" in config:
-        return f"{config['spec']['method']} seed {config['spec']['seed']}"
-    batch = config.get("batch") or []
-    first = batch[0]["job"]["trial_id"] if batch else "trial"
-    return first + (f" (+{len(batch) - 1})" if len(batch) > 1 else "")

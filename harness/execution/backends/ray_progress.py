@@ -37,14 +37,11 @@ class PhaseProgress(tune.Callback):
 
 
 def _name(trial) -> str:
-    """What a trial works on: a model key, the first evaluation of a batch (+ how many more), or Tune's id."""
-    config = (trial.config or {}).get("trial") or {}
-    if "spec" in config:
-        return f"{config['spec']['method']} seed {config['spec']['seed']}"
-    batch = config.get("batch") or []
-    if batch:
-        return batch[0]["job"]["trial_id"] + (f" (+{len(batch) - 1})" if len(batch) > 1 else "")
-    return str(trial.trial_id)
+    """What a trial works on (`trial_name`), or Tune's id."""
+    from harness.execution.trials.entry import trial_name
+
+    config = (trial.config or {}).get("trial")
+    return trial_name(config) if config else str(trial.trial_id)
 
 
 def units(config: dict) -> int:

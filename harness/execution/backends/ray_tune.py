@@ -1,5 +1,5 @@
 """The Ray Tune backend: one phase of a run as one Tune experiment, a trial per config (evaluations batched,
-`eval_batches`), resources per trial, the phase's progress view fed by a Tune callback (`ray_progress.PhaseProgress`),
+`trials.entry.batches`), resources per trial, the phase's progress view fed by a Tune callback (`ray_progress.PhaseProgress`),
 a graceful stop. Ray itself (a private local instance or a cluster joined) is `ray_cluster`'s. Ray is imported
 when a phase runs, not with this module: a run with nothing to do never loads it."""
 

@@ -20,11 +20,11 @@ import torch
 from harness.execution.trials.worker import (
     dataset_for,
     model_cache,
+    note_failed,
     one_line,
     retry_left,
     setup_worker,
     trial_logged,
-    tune_report,
 )
 from harness.store.files import DamagedFileError
 from harness.store.layout import CacheError
@@ -85,7 +85,7 @@ def _eval_trial(config: dict) -> bool:
                     f"[eval] {job['trial_id']}: already evaluated (by another run meanwhile)",
                     flush=True,
                 )
-                tune_report({"failed": 0})
+                note_failed(0)
                 return False
             record = _evaluate(config, cache)
             if record["status"] != "ok" and retry_left(run, job["trial_id"]):
@@ -95,7 +95,7 @@ def _eval_trial(config: dict) -> bool:
     except Exception as exc:  # the lock itself failed (storage gone): report, never raise
         traceback.print_exc()
         record = {"status": "failed", "error": one_line(exc)}
-    tune_report({"failed": int(record["status"] != "ok")})
+    note_failed(record["status"] != "ok")
     return False
 
 

@@ -14,12 +14,12 @@ from harness.execution.trials.worker import (
     dataset_for,
     epoch_reporter,
     model_cache,
+    note_failed,
     one_line,
     retry_left,
     setup_worker,
     trial_device,
     trial_logged,
-    tune_report,
 )
 from harness.grid.plugins import import_plugins
 from harness.store.provenance import provenance
@@ -133,4 +133,4 @@ def _train_trial(config: dict) -> None:
         cache.record_failure(spec, one_line(exc))
         traceback.print_exc()
         failed = 1
-    tune_report({"failed": failed})
+    note_failed(failed)

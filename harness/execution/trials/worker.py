@@ -22,6 +22,9 @@ from harness.store.models import ModelCache
 
 LOCAL = False  # trials run in the driver's process (`harness.execution.backends.local`), not under Ray Tune
 LAST_REPORT: dict = {}  # outside Tune: what the running trial reported last (the local backend reads it)
+FAILED: list[
+    int
+] = []  # the running trial's trainings or evaluations that failed (1) or not (0), so far
 
 
 def trial_device(gpus: float | None = None) -> torch.device:
@@ -112,15 +115,22 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
-def tune_report(metrics: dict) -> None:
-    """A trial's result: to Ray Tune inside a Tune trial, else kept for the local backend (`LAST_REPORT`)."""
+def note_failed(failed: int) -> None:
+    """A training or evaluation of the running trial ended, failed (1) or not (0)."""
+    FAILED.append(int(failed))
+
+
+def report_trial() -> None:
+    """The running trial's result, once, after all its trainings or evaluations: how many failed (to Ray Tune
+    inside a Tune trial, else kept for the local backend in `LAST_REPORT`)."""
+    total = sum(FAILED)
+    FAILED.clear()
     if in_tune_session():
         from ray import tune
 
-        tune.report(metrics)
-    else:  # a batch of evaluations reports once each: their failures add up
-        failed = LAST_REPORT.get("failed", 0) + metrics.get("failed", 0)
-        LAST_REPORT.update(metrics, failed=failed)
+        tune.report({"failed": total})
+    else:
+        LAST_REPORT["failed"] = total
 
 
 class RetryTrial(RuntimeError):

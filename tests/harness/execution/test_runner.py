@@ -364,7 +364,7 @@ def test_gpu_request_without_gpus_fails_fast_with_exit_2(tmp_path, ray_address):
 
 
 def test_eval_batches_keep_every_evaluation_once_and_never_mix_resources():
-    from harness.execution.trials.entry import eval_batches
+    from harness.execution.trials.entry import batches as eval_batches
 
     configs = [{"id": i, "cpus": 1 if i < 30 else 2, "gpus": 0} for i in range(40)]
     batches = eval_batches(configs, slots=2)
