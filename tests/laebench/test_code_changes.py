@@ -47,9 +47,7 @@ def _mse(results) -> float:
     return float(board[board.metric == "mse"]["mean"].iloc[0])
 
 
-def test_a_fix_retrains_and_reevaluates_a_comment_does_not_and_reuse_stale_marks(
-    tmp_path, ray_address
-):
+def test_a_fix_retrains_and_reevaluates_a_comment_does_not_and_reuse_stale_marks(tmp_path):
     plugin, grid, results = tmp_path / "scaled.py", tmp_path / "grid.yaml", tmp_path / "res"
     plugin.write_text(PLUGIN)
     grid.write_text(GRID)
@@ -61,8 +59,8 @@ def test_a_fix_retrains_and_reevaluates_a_comment_does_not_and_reuse_stale_marks
             grid,
             "--results",
             results,
-            "--address",
-            ray_address,
+            "--executor",
+            "local",
             *extra,
             cwd=tmp_path,
         )

@@ -13,7 +13,7 @@ from harness.cli import main
 from tests.conftest import tiny_grid
 
 
-def test_same_grid_same_seed_cpu_gives_identical_leaderboard(tmp_path, ray_address, capsys):
+def test_same_grid_same_seed_cpu_gives_identical_leaderboard(tmp_path, capsys):
     grid = tiny_grid(tmp_path, name="det", seeds="[0, 1]", epochs=2, methods="{ae: {}, vae: {}}")
     boards, raws = [], []
     for folder in ("a", "b"):
@@ -24,8 +24,8 @@ def test_same_grid_same_seed_cpu_gives_identical_leaderboard(tmp_path, ray_addre
                 str(grid),
                 "--results",
                 str(tmp_path / folder),
-                "--address",
-                ray_address,
+                "--executor",
+                "local",
             ]
         )
         assert code == 0, capsys.readouterr().out

@@ -69,13 +69,13 @@ def small_grid(
     return grid
 
 
-def test_failing_and_nan_trials_do_not_take_others_down(tmp_path, ray_address):
+def test_failing_and_nan_trials_do_not_take_others_down(tmp_path):
     (tmp_path / "breakers.py").write_text(PLUGIN)
     grid = small_grid(
         tmp_path, "breakers", "{ae: {}, my_ae: {}, broken_ae: {}, nan_ae: {}}", plugins="[breakers]"
     )
     proc = run_cli(
-        "run", "--grid", grid, "--results", tmp_path / "res", "--address", ray_address, cwd=tmp_path
+        "run", "--grid", grid, "--results", tmp_path / "res", "--executor", "local", cwd=tmp_path
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     out = proc.stdout
@@ -102,9 +102,7 @@ def test_failing_and_nan_trials_do_not_take_others_down(tmp_path, ray_address):
     assert "Traceback" not in out
 
 
-def test_rerun_trains_nothing_report_rebuilds_and_edits_rerun_only_what_changed(
-    tmp_path, ray_address, capsys
-):
+def test_rerun_trains_nothing_report_rebuilds_and_edits_rerun_only_what_changed(tmp_path, capsys):
     """One results folder, four runs in this process: a rerun trains and evaluates nothing; `report` rebuilds
     the leaderboard from records; a changed task parameter reruns that evaluation only (model cached); a
     renamed experiment's old records leave the board."""
@@ -119,8 +117,8 @@ def test_rerun_trains_nothing_report_rebuilds_and_edits_rerun_only_what_changed(
                 str(grid_path),
                 "--results",
                 str(tmp_path / "res"),
-                "--address",
-                ray_address,
+                "--executor",
+                "local",
             ]
         )
         out = capsys.readouterr()
@@ -200,7 +198,7 @@ PAUSABLE = textwrap.dedent('''
 ''')
 
 
-def test_resume_after_kill(tmp_path, ray_address):
+def test_resume_after_kill(tmp_path):
     """Kill a run while one model is stored and others are paused mid-training (so the kill interrupts work
     for certain); --resume keeps the stored model and continues an interrupted training from its partial
     checkpoint (a marker written into that checkpoint's history must reach the finished model)."""
@@ -233,8 +231,8 @@ def test_resume_after_kill(tmp_path, ray_address):
         grid,
         "--results",
         results,
-        "--address",
-        ray_address,
+        "--executor",
+        "local",
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -272,7 +270,7 @@ def test_resume_after_kill(tmp_path, ray_address):
     (tmp_path / "PAUSE").unlink()
 
     resumed = run_cli(
-        "run", "--grid", grid, "--results", results, "--address", ray_address, "--resume"
+        "run", "--grid", grid, "--results", results, "--executor", "local", "--resume"
     )
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert f"{len(done)} cached" in resumed.stdout

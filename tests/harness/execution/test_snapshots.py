@@ -25,11 +25,11 @@ GRID = textwrap.dedent("""
 """)
 
 
-def test_snapshots_are_evaluated_once_each(tmp_path, ray_address):
+def test_snapshots_are_evaluated_once_each(tmp_path):
     grid = tmp_path / "grid.yaml"
     grid.write_text(GRID)
     results = tmp_path / "res"
-    args = ("run", "--grid", grid, "--results", results, "--address", ray_address)
+    args = ("run", "--grid", grid, "--results", results, "--executor", "local")
     first = run_cli(*args)
     assert first.returncode == 0, first.stdout + first.stderr
     records = sorted((results / "along" / "trials").glob("*.json"))

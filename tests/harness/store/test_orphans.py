@@ -20,12 +20,10 @@ def _dead_pid() -> int:
     return proc.pid
 
 
-def test_verify_lists_orphans_apart_and_gc_removes_them_only_with_yes(
-    tmp_path, ray_address, capsys
-):
+def test_verify_lists_orphans_apart_and_gc_removes_them_only_with_yes(tmp_path, capsys):
     results = tmp_path / "res"
     grid = tiny_grid(tmp_path, seeds="[0, 1]")
-    code, out = run(capsys, "run", "--grid", grid, "--results", results, "--address", ray_address)
+    code, out = run(capsys, "run", "--grid", grid, "--results", results, "--executor", "local")
     assert code == 0, out
     kept, dropped = sorted(specs(grid), key=lambda s: s.seed)
     cache = ModelCache(results / "models")
@@ -33,7 +31,7 @@ def test_verify_lists_orphans_apart_and_gc_removes_them_only_with_yes(
     assert sorted(plan["model_keys"]) == sorted([kept.key, dropped.key])
 
     grid = tiny_grid(tmp_path, seeds="[0]")  # the grid edited: seed 1 dropped
-    code, out = run(capsys, "run", "--grid", grid, "--results", results, "--address", ray_address)
+    code, out = run(capsys, "run", "--grid", grid, "--results", results, "--executor", "local")
     assert code == 0 and "0 to train" in out and "0 to run" in out, out
     assert plan_needs(results).models == {kept.key}
     temp = cache.folder(kept) / f".model.pt.{_dead_pid()}.0badf00d.tmp"
@@ -61,7 +59,7 @@ def test_verify_lists_orphans_apart_and_gc_removes_them_only_with_yes(
     assert cache.has(kept) and (results / "store" / "trials" / "recon__ae__seed0.json").exists()
     code, out = run(capsys, "verify", results)
     assert code == 0 and "orphan" not in out, out
-    code, out = run(capsys, "run", "--grid", grid, "--results", results, "--address", ray_address)
+    code, out = run(capsys, "run", "--grid", grid, "--results", results, "--executor", "local")
     assert code == 0 and "0 to train" in out and "0 to run" in out, out
 
 

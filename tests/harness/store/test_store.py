@@ -21,9 +21,9 @@ from harness.store.verify import inspect_folder
 from tests.conftest import ROOT, records, run, specs, start_cli, tiny_grid, trainings
 
 
-def test_truncated_checkpoint_is_reported_and_retrained_alone(tmp_path, ray_address, capsys):
+def test_truncated_checkpoint_is_reported_and_retrained_alone(tmp_path, capsys):
     grid, results = tiny_grid(tmp_path), tmp_path / "res"
-    code, out = run(capsys, "run", "--grid", grid, "--results", results, "--address", ray_address)
+    code, out = run(capsys, "run", "--grid", grid, "--results", results, "--executor", "local")
     assert code == 0, out
     cache = ModelCache(results / "models")
     bad, good = sorted(specs(grid), key=lambda s: s.seed)
@@ -45,7 +45,7 @@ def test_truncated_checkpoint_is_reported_and_retrained_alone(tmp_path, ray_addr
     with pytest.raises(RuntimeError, match="unusable"):
         cache.load(bad)
 
-    code, out = run(capsys, "run", "--grid", grid, "--results", results, "--address", ray_address)
+    code, out = run(capsys, "run", "--grid", grid, "--results", results, "--executor", "local")
     assert code == 0, out
     assert f"retraining {bad.key}: model.pt is {size // 2} bytes" in out
     assert "2 needed, 1 cached, 1 to train" in out and "1 done, 1 to run" in out
@@ -72,7 +72,7 @@ def _flat(obj) -> torch.Tensor:
     return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
 
 
-def test_concurrent_runs_train_and_evaluate_each_model_once(tmp_path, ray_address):
+def test_concurrent_runs_train_and_evaluate_each_model_once(tmp_path):
     """Two runs of one grid on one folder at once (as two nodes would): every model trained once, every
     evaluation made once; the second run waits for the first's lock and uses its result."""
     grid, results = tiny_grid(tmp_path, seeds="[0, 1]"), tmp_path / "res"
@@ -89,8 +89,8 @@ def test_concurrent_runs_train_and_evaluate_each_model_once(tmp_path, ray_addres
                     grid,
                     "--results",
                     results,
-                    "--address",
-                    ray_address,
+                    "--executor",
+                    "local",
                     stdout=log.open("w"),
                     stderr=subprocess.STDOUT,
                     env={"PYTHONUNBUFFERED": "1"},
@@ -153,7 +153,7 @@ KILLER = textwrap.dedent('''
 ''')
 
 
-def test_kill_9_during_checkpoint_writes_is_retrained(tmp_path, ray_address, capsys):
+def test_kill_9_during_checkpoint_writes_is_retrained(tmp_path, capsys):
     """SIGKILL a trainer half-way through writing model.pt (seed 0: a torn temporary file) and another with the
     file written and fsynced but not yet renamed (seed 1). Each leaves its manifest without a model.pt, and its
     lock. The next run counts neither as cached, takes the dead trainers' locks and retrains both."""
@@ -191,7 +191,7 @@ def test_kill_9_during_checkpoint_writes_is_retrained(tmp_path, ray_address, cap
             tmp[0].stat().st_size < size if seed == 0 else tmp[0].stat().st_size == size
         )
 
-    code, out = run(capsys, "run", "--grid", grid, "--results", results, "--address", ray_address)
+    code, out = run(capsys, "run", "--grid", grid, "--results", results, "--executor", "local")
     assert code == 0, out
     assert "2 needed, 0 cached, 2 to train" in out
     for spec in by_seed.values():

@@ -60,10 +60,10 @@ def _saved(obj) -> bytes:
     return buffer.getvalue()
 
 
-def test_planted_model_with_matching_manifest_runs_nothing(tmp_path, ray_address, capsys):
+def test_planted_model_with_matching_manifest_runs_nothing(tmp_path, capsys):
     """Whoever can write model.pt can rewrite entry.json: the checksum vouches for nothing, the loader must."""
     grid, results, marker = tiny_grid(tmp_path, seeds="[0]"), tmp_path / "res", tmp_path / "MARKER"
-    code, out = run(capsys, "run", "--grid", grid, "--results", results, "--address", ray_address)
+    code, out = run(capsys, "run", "--grid", grid, "--results", results, "--executor", "local")
     assert code == 0, out
     (spec,) = specs(grid)
     folder = ModelCache(results / "models").folder(spec)
@@ -80,7 +80,7 @@ def test_planted_model_with_matching_manifest_runs_nothing(tmp_path, ray_address
     )
     code, out = run(capsys, "report", results / "store")
     assert code == 0, out
-    code, out = run(capsys, "run", "--grid", grid, "--results", results, "--address", ray_address)
+    code, out = run(capsys, "run", "--grid", grid, "--results", results, "--executor", "local")
     assert code == 0, out
     assert f"retraining {spec.key}: model.pt was refused" in out and "1 to train" in out
     assert not marker.exists()
