@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import lzma
 import os
 import zlib
 from functools import lru_cache
@@ -107,7 +108,7 @@ def _keep_classes(data: Dataset, classes: tuple[int, ...]) -> Dataset:
     return Dataset(data.name, *parts, label_names=data.label_names)
 
 
-# --- MNIST and FashionMNIST: the IDX files, gzipped or not -------------------------------------------------
+# --- MNIST and FashionMNIST: the IDX files, gzipped, xz-compressed or not -------------------------------------------------
 
 
 class DataFileError(ValueError):
@@ -115,14 +116,14 @@ class DataFileError(ValueError):
 
 
 def _read_idx(path: Path) -> np.ndarray:
-    opener = gzip.open if path.suffix == ".gz" else open
+    opener = {".gz": gzip.open, ".xz": lzma.open}.get(path.suffix, open)
     fix = (
         "Replace it with an intact copy (or delete it to download it again where a network exists)."
     )
     try:
         with opener(path, "rb") as f:
             raw = f.read()
-    except (EOFError, gzip.BadGzipFile, OSError, zlib.error) as exc:
+    except (EOFError, gzip.BadGzipFile, lzma.LZMAError, OSError, zlib.error) as exc:
         why = (
             "truncated"
             if isinstance(exc, EOFError)
@@ -146,7 +147,7 @@ def _read_idx(path: Path) -> np.ndarray:
 
 
 def _find_idx(folder: Path, stem: str) -> Path | None:
-    for candidate in (folder / f"{stem}.gz", folder / stem):
+    for candidate in (folder / f"{stem}.gz", folder / f"{stem}.xz", folder / stem):
         if candidate.exists():
             return candidate
     return None
