@@ -22,8 +22,15 @@ def _block_after(heading: str) -> str:
     return _blocks_after(heading)[0]
 
 
+def _plugin() -> str:
+    """The README's method plugin (the quick start's step 3, indented in its list)."""
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    return textwrap.dedent(next(b for b in blocks if '@methods.register("noisy_ae")' in b))
+
+
 def test_readme_method_example_is_a_working_plugin(tmp_path, monkeypatch, scoped_registries):
-    (tmp_path / "my_methods.py").write_text(_block_after("## Adding a method"))
+    (tmp_path / "my_methods.py").write_text(_plugin())
     (tmp_path / "grid.yaml").write_text(
         textwrap.dedent("""
         name: readme
@@ -50,9 +57,10 @@ def test_readme_method_example_is_a_working_plugin(tmp_path, monkeypatch, scoped
 
 def test_readme_check_method_example_passes_on_the_plugin(tmp_path, monkeypatch, scoped_registries):
     """The README's `check_method` call, run as written on its plugin example (the contract checks)."""
-    plugin, check = _blocks_after("## Adding a method")[
-        :2
-    ]  # the plugin, then the check_method call
+    plugin, check = (
+        _plugin(),
+        _block_after("## Adding a method"),
+    )  # the plugin, the check_method call
     assert "check_method_in_tasks(NoisyAE)" in check
     (tmp_path / "my_methods.py").write_text(plugin)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -68,7 +76,7 @@ def test_check_method_fails_on_a_broken_plugin(tmp_path, monkeypatch, scoped_reg
 
     from methods.testing import check_method
 
-    block = _block_after("## Adding a method")
+    block = _plugin()
     plugin = block.replace("Param(0.1,", "Param(0.0,")
     assert plugin != block
     (tmp_path / "my_methods.py").write_text(plugin)
