@@ -97,6 +97,16 @@ def paper_reference() -> pd.DataFrame:
     return reference().drop(columns="paper")
 
 
+def swept(metric: str, point: dict) -> str:
+    """The metric's name with each parameter of the trial's point it does not name already appended
+    (`auroc/sigma2_output` of the trial at point {"epoch": 4} -> `auroc/sigma2_output@epoch=4`), so that numbers
+    of different points are never averaged together (a task's own sweep, `time_s@side=16`, names its point)."""
+    for key, value in sorted((point or {}).items()):
+        if f"{key}=" not in metric:
+            metric = f"{metric}@{key}={value}"
+    return metric
+
+
 def collect_raw(run_dir: Path, current: dict | None = None) -> pd.DataFrame:
     """A row per trial and metric from the grid's trial records (`harness.store.records`), only those of its
     current plan: every column comes from the record itself."""
@@ -135,7 +145,11 @@ def collect_raw(run_dir: Path, current: dict | None = None) -> pd.DataFrame:
         for m in rec.metrics:
             value = m["value"]
             rows.append(
-                {**base, "metric": m["metric"], "value": np.nan if value is None else float(value)}
+                {
+                    **base,
+                    "metric": swept(m["metric"], rec.point),
+                    "value": np.nan if value is None else float(value),
+                }
             )
     return pd.DataFrame(rows, columns=RAW_COLUMNS)
 

@@ -44,9 +44,11 @@ def test_snapshots_are_evaluated_once_each(tmp_path):
         record = json.loads(path.read_text())
         assert record["point"] == {"epoch": epoch}
         assert record["model_sha256"] == index[f"epoch-{epoch:03d}.pt"]["sha256"]
-    raw = pd.read_csv(results / "along" / "raw.csv")
-    mse = raw[raw.metric == "mse"].set_index("trial_id").value
-    assert mse["recon/ae/seed0/epoch=1"] != mse["recon/ae/seed0/epoch=3"]  # two different networks
+    raw = pd.read_csv(results / "along" / "raw.csv").set_index("metric").value
+    assert raw["mse@epoch=1"] != raw["mse@epoch=3"]  # two different networks, each its own number
+    board = pd.read_csv(results / "along" / "leaderboard.csv")
+    rows = board[board.measure == "mse"]
+    assert sorted(rows.sweep_value) == [1.0, 3.0] and set(rows.sweep) == {"epoch"}  # never averaged
     again = run_cli(*args)
     assert again.returncode == 0 and "0 to run" in again.stdout, again.stdout
 
