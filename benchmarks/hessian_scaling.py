@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from tasks.hessian_scaling.figure import FIT_MIN_SIDE, fit_slopes, plot
-from tasks.hessian_scaling.measure import run_grid, run_point_guarded
+from tasks.hessian_scaling.isolate import run_grid
+from tasks.hessian_scaling.measure import run_point_guarded
 from tasks.hessian_scaling.network import POINTS, check_point
 
 METHODS = POINTS  # the name this script used to export

@@ -27,7 +27,9 @@ def timed(args: list[str], root: Path, env: dict) -> tuple[float, str]:
     )
     wall = time.perf_counter() - started
     if done.returncode != 0:
-        raise SystemExit(f"`harness {' '.join(args)}` failed ({done.returncode}): {done.stderr[-500:]}")
+        raise SystemExit(
+            f"`harness {' '.join(args)}` failed ({done.returncode}): {done.stderr[-500:]}"
+        )
     return wall, done.stdout
 
 
@@ -46,7 +48,9 @@ def main(argv=None) -> int:
         first, out = timed(["run", "--results", results, *extra], args.root, env)
         phases = re.search(r"wall time .*", out)
         if args.first_run:
-            print(f"demo, first run: {first:.1f} s wall; the run says: {phases and phases.group(0)}")
+            print(
+                f"demo, first run: {first:.1f} s wall; the run says: {phases and phases.group(0)}"
+            )
         reruns = [
             timed(["run", "--results", results, *extra], args.root, env)[0]
             for _ in range(args.repeats)

@@ -262,31 +262,10 @@ def _decode_celeba(folder: Path, attr_file: Path, image_dir: Path) -> dict:
 # --- Offline sets: sklearn digits and a generated set for unit tests -----------------------------------------
 
 
-def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's bundled digits (images, targets), kept in the cache folder as .npz after the first load, so
-    a run that only checks its data does not import scikit-learn (about a second)."""
-    from importlib.metadata import version
-
-    path = cache_dir() / f"digits-sklearn{version('scikit-learn')}.npz"
-    try:
-        with np.load(path, allow_pickle=False) as stored:
-            return stored["images"], stored["target"]
-    except (OSError, ValueError, KeyError):
-        pass
-    from sklearn.datasets import load_digits
-
-    bunch = load_digits()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    try:
-        np.savez(tmp, images=bunch.images, target=bunch.target)
-        os.replace(tmp, path)
-    except OSError:  # a read-only cache: loaded again next time
-        tmp.unlink(missing_ok=True)
-    return bunch.images, bunch.target
-
-
 def _load_digits(name: str, root: Path) -> Dataset:
-    images, target = _digits_arrays()
+    from harness.digits_cache import digits_arrays
+
+    images, target = digits_arrays(cache_dir())
     x = torch.from_numpy(images.astype(np.float32) / 16.0).unsqueeze(1)
     y = torch.from_numpy(target.astype(np.int64))
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(VALIDATION_SEED + 1))

@@ -210,7 +210,8 @@ def judge_table4(ev: Evidence) -> Judgement:
 
 
 def _slope(ev: Evidence, mode: str, kind: str) -> Estimate:
-    """The log-log slope of `kind` (time_s | peak_mem_mb) against pixels for `mode`, over the task's fit sides."""
+    """The log-log slope of `kind` (time_s | peak_mem_mb) against pixels for `mode`, over the task's fit sides
+    (from `fit_min_side`, where `mode`'s calls take at least `fit_min_time`)."""
     import json
 
     rows = ev.raw[(ev.raw.method == mode) & ev.raw.metric.str.startswith(f"{kind}@side=")]
@@ -221,6 +222,12 @@ def _slope(ev: Evidence, mode: str, kind: str) -> Estimate:
     )
     sides = rows.metric.str.split("=").str[1].astype(int)
     keep = sides >= params.get("fit_min_side", 32)
+    if (
+        params.get("fit_min_time", 0.0) > 0
+    ):  # only sides where this mode's calls are compute-dominated
+        times = ev.raw[(ev.raw.method == mode) & ev.raw.metric.str.startswith("time_s@side=")]
+        timed = times.groupby(times.metric.str.split("=").str[1].astype(int)).value.median()
+        keep &= sides.isin(set(timed[timed >= params["fit_min_time"]].index))
     per_side = rows[keep].groupby(sides[keep]).value.median()
     return paired.slope(
         (per_side.index.to_numpy(float)) ** 2,

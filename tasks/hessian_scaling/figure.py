@@ -1,6 +1,6 @@
 """Fig. 7 from the measured points: `fit_slopes(df, min_side)`, the log-log slopes of time and peak memory
 against pixel count per backend, and `plot(df, path)`, time and memory against pixels on log-log axes.
-`df` holds one row per point (method, side, pixels, time_s, peak_mem_mb, status), as `measure.run_grid` returns
+`df` holds one row per point (method, side, pixels, time_s, peak_mem_mb, status), as `isolate.run_grid` returns
 and the task's `summarize` rebuilds from its trials.
 """
 
@@ -12,8 +12,9 @@ from pathlib import Path
 FIT_MIN_SIDE = 32
 
 
-def fit_slopes(df, min_side: int = FIT_MIN_SIDE):
-    """Per method, the log-log slope of time and of peak memory against pixel count (ok points, side >= min_side).
+def fit_slopes(df, min_side: int = FIT_MIN_SIDE, min_time: float = 0.0):
+    """Per method, the log-log slope of time and of peak memory against pixel count (ok points, side >= min_side,
+    a call of at least `min_time` seconds: each backend where its own calls are compute-dominated).
 
     Points of "mix" whose feature size channels*side^2 is <= its threshold run the exact regime and are left
     out, so its slope describes the diagonal regime that large images use.
@@ -21,7 +22,7 @@ def fit_slopes(df, min_side: int = FIT_MIN_SIDE):
     import numpy as np
     import pandas as pd
 
-    keep = (df.status == "ok") & (df.side >= min_side)
+    keep = (df.status == "ok") & (df.side >= min_side) & (df.time_s >= min_time)
     if "threshold" in df:
         keep &= ~((df.method == "mix") & (df.channels * df.pixels <= df.threshold))
     out = []

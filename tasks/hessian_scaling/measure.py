@@ -1,12 +1,8 @@
-"""Time and peak memory of one Fig. 7 point (a backend of `network.POINTS` at one image side), and the runner
-that gives each point a fresh process.
-
-`run_point` measures in this process; `run_point_guarded` adds a thread count and an address-space cap;
-`run_point_in_subprocess` runs it in a process of its own under a time and memory budget: a child forked by the
-point server (`server.py`, which imported torch once), else a new interpreter (`python -m
-tasks.hessian_scaling.measure METHOD SIDE ...`, one JSON line); `run_grid` runs every (method, side) point. Each
-returns a dict (a DataFrame for `run_grid`) with status "ok", "out_of_budget", "timeout" or "error". Used by
-the `hessian_scaling` task and the `python -m benchmarks.hessian_scaling` script.
+"""Time and peak memory of one Fig. 7 point (a backend of `network.POINTS` at one image side), measured in this
+process: `run_point`, and `run_point_guarded` with a thread count and an address-space cap (for a process of its
+own: `isolate.run_point_in_subprocess`); `skipped` is the row of a point that was not measured (its status
+"out_of_budget", "timeout" or "error" and why). `python -m tasks.hessian_scaling.measure METHOD SIDE ...` measures
+one point and prints it as one JSON line (the new-interpreter way, where the point server cannot fork).
 """
 
 from __future__ import annotations
@@ -14,19 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import resource
-import subprocess
 import sys
 import time
-from pathlib import Path
 
-from .network import POINTS, build_net, check_point, estimate_bytes, make_call
-from .server import PointServer
-
-ROOT = Path(__file__).resolve().parents[2]  # the folder holding the `tasks` package
-_SERVER = PointServer()  # started on the first point measured in this process
-CHILD = "tasks.hessian_scaling.measure"  # this module, as the child process runs it
+from .network import POINTS, build_net, check_point, make_call
 
 
 def _rss_mb() -> float:
@@ -137,7 +125,7 @@ def _limit_address_space(budget_bytes: float) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
 
 
-def _skipped(method: str, side: int, status: str, note: str, **extra) -> dict:
+def skipped(method: str, side: int, status: str, note: str, **extra) -> dict:
     return {
         "method": method,
         "side": side,
@@ -148,74 +136,6 @@ def _skipped(method: str, side: int, status: str, note: str, **extra) -> dict:
         "note": note,
         **extra,
     }
-
-
-def run_point_in_subprocess(
-    method: str,
-    side: int,
-    *,
-    batch_size: int = 1,
-    channels: int = 3,
-    device: str = "cpu",
-    repeats: int = 3,
-    threshold: int = 4096,
-    time_budget: float = 120.0,
-    memory_budget_gb: float = 4.0,
-    threads: int = 1,
-) -> dict:
-    """`run_point` in a fresh Python process; over-budget points return status out_of_budget or timeout."""
-    check_point(method)
-    need = estimate_bytes(
-        method, side, batch_size=batch_size, channels=channels, threshold=threshold
-    )
-    if need > memory_budget_gb * 2**30:
-        return _skipped(
-            method,
-            side,
-            "out_of_budget",
-            f"estimated {need / 2**30:.1f} GiB > {memory_budget_gb} GiB",
-        )
-    options = {
-        "batch_size": batch_size,
-        "channels": channels,
-        "device": device,
-        "repeats": repeats,
-        "threshold": threshold,
-        "time_budget": time_budget,
-        "memory_budget_gb": memory_budget_gb,
-        "threads": threads,
-    }
-    flags = [
-        arg for key, value in options.items() for arg in (f"--{key.replace('_', '-')}", str(value))
-    ]
-    env = {
-        **os.environ,
-        "OMP_NUM_THREADS": str(threads),
-        "MKL_NUM_THREADS": str(threads),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    if hasattr(
-        os, "fork"
-    ):  # a child of the point server: a process of its own, torch already imported
-        return _SERVER.run(method, side, options)
-    cmd = [sys.executable, "-m", CHILD, method, str(side), *flags]
-    try:
-        proc = subprocess.run(
-            cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=time_budget
-        )
-    except subprocess.TimeoutExpired:
-        return _skipped(method, side, "timeout", f"over the {time_budget:g} s time budget")
-    return _child_result(proc, method, side)
-
-
-def _child_result(proc: subprocess.CompletedProcess, method: str, side: int) -> dict:
-    """The point a finished child printed, or why it printed none."""
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode == 0 and lines:
-        return json.loads(lines[-1])
-    if proc.returncode in (-9, 137):
-        return _skipped(method, side, "out_of_budget", "killed (out of memory)")
-    return _skipped(method, side, "error", (proc.stderr.strip().splitlines() or ["?"])[-1][:200])
 
 
 def run_point_guarded(
@@ -231,36 +151,11 @@ def run_point_guarded(
     try:
         return run_point(method, side, **kwargs)
     except (MemoryError, torch.OutOfMemoryError) as err:
-        return _skipped(method, side, "out_of_budget", f"{type(err).__name__}")
+        return skipped(method, side, "out_of_budget", f"{type(err).__name__}")
     except RuntimeError as err:
         if "alloc" not in str(err).lower():
             raise
-        return _skipped(method, side, "out_of_budget", str(err).splitlines()[0][:200])
-
-
-def run_grid(methods, sides, **kwargs):
-    """Every (method, side) point; after a method's first budget failure its larger sides are skipped."""
-    import pandas as pd
-
-    rows = []
-    for method in methods:
-        failed = None
-        for side in sorted(sides):
-            if failed is not None:
-                rows.append(
-                    _skipped(method, side, "out_of_budget", f"side {failed} was over budget")
-                )
-                continue
-            row = run_point_in_subprocess(method, side, **kwargs)
-            print(
-                f"  {method:>20} side {side:>4}: {row['status']:>13}  time {row['time_s']:.4g} s  "
-                f"mem {row['peak_mem_mb']:.4g} MB {row.get('note', '')}",
-                flush=True,
-            )
-            rows.append(row)
-            if row["status"] in ("out_of_budget", "timeout"):
-                failed = side
-    return pd.DataFrame(rows)
+        return skipped(method, side, "out_of_budget", str(err).splitlines()[0][:200])
 
 
 def _point_main(argv=None) -> int:

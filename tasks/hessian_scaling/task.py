@@ -1,6 +1,6 @@
 """`hessian_scaling`: time and peak memory of Hessian approximations against resolution (Fig. 7).
 
-Runs the package's measurements (`measure.run_point_in_subprocess`, also behind `python -m
+Runs the package's measurements (`isolate.run_point_in_subprocess`, also behind `python -m
 benchmarks.hessian_scaling`) as grid trials: every (mode, side) point is its own trial and runs in its own fresh
 process, so its peak memory is that point's alone. Needs no trained model. Metrics per trial: `time_s@side=<s>`,
 `peak_mem_mb@side=<s>` (NaN and `over_budget@side=<s>` = 1 when the point exceeds its time or memory budget).
@@ -58,6 +58,12 @@ class HessianScaling(Task):
         "fit_min_side": Param(
             32, "Smallest side used by the log-log slope fit.", kind="int", low=1
         ),
+        "fit_min_time": Param(
+            0.0,
+            "Shortest call (seconds) a point needs to enter its backend's slope fit: each backend is fitted "
+            "where its own calls are compute-dominated (0: every point from fit_min_side on).",
+            low=0,
+        ),
     }
     directions = {
         "time_s@*": "min",
@@ -87,7 +93,7 @@ class HessianScaling(Task):
         ]
 
     def evaluate(self, ctx: EvalContext) -> list[dict]:
-        from .measure import run_point_in_subprocess
+        from .isolate import run_point_in_subprocess
 
         p, side = self.params, ctx.point["side"]
         row = run_point_in_subprocess(
@@ -123,7 +129,9 @@ class HessianScaling(Task):
         wide["pixels"] = wide.side**2
         wide["channels"], wide["threshold"] = self.params["channels"], self.params["threshold"]
         wide["status"] = ["ok" if math.isfinite(t) else "out_of_budget" for t in wide.time_s]
-        slopes = fit_slopes(wide, min_side=self.params["fit_min_side"])
+        slopes = fit_slopes(
+            wide, min_side=self.params["fit_min_side"], min_time=self.params["fit_min_time"]
+        )
         if artifact_dir is not None:  # None: numbers only (a leaderboard built in memory)
             artifact_dir.mkdir(parents=True, exist_ok=True)
             wide.to_csv(artifact_dir / "scaling.csv", index=False)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.hessian_scaling import HessianScaling, measure
+from tasks.hessian_scaling import HessianScaling, isolate, measure
 from tasks.hessian_scaling.figure import fit_slopes, plot
 from tasks.hessian_scaling.network import POINTS, estimate_bytes
 
@@ -25,7 +25,7 @@ def test_every_backend_is_measured_in_process(method):
 
 
 def test_a_point_in_a_fresh_process_gets_its_options_and_returns_its_row():
-    row = measure.run_point_in_subprocess(
+    row = isolate.run_point_in_subprocess(
         "mix", 8, batch_size=2, channels=2, repeats=2, threshold=100
     )
     assert row["status"] == "ok", row["note"]
@@ -38,18 +38,18 @@ def test_a_point_in_a_fresh_process_gets_its_options_and_returns_its_row():
 
 def test_a_failing_child_is_an_error_with_its_last_line():
     """The note is the last line the child wrote to stderr (here: torch refusing the device)."""
-    row = measure.run_point_in_subprocess("approx", 8, device="nope", repeats=1)
+    row = isolate.run_point_in_subprocess("approx", 8, device="nope", repeats=1)
     assert row["status"] == "error", row
     assert row["note"].startswith("RuntimeError: Expected one of cpu"), row["note"]
 
 
 def test_budgets_and_unknown_backends_are_decided_before_a_process_starts(monkeypatch):
-    monkeypatch.setattr(measure.subprocess, "run", lambda *a, **k: pytest.fail("a process started"))
-    row = measure.run_point_in_subprocess("exact", 64, memory_budget_gb=0.005)
+    monkeypatch.setattr(isolate.subprocess, "run", lambda *a, **k: pytest.fail("a process started"))
+    row = isolate.run_point_in_subprocess("exact", 64, memory_budget_gb=0.005)
     assert row["status"] == "out_of_budget" and "GiB > 0.005 GiB" in row["note"]
     assert np.isnan(row["time_s"]) and np.isnan(row["peak_mem_mb"])
     with pytest.raises(ValueError, match="Unknown method 'nope'. Available: exact, approx, mix"):
-        measure.run_point_in_subprocess("nope", 8)
+        isolate.run_point_in_subprocess("nope", 8)
 
 
 def test_memory_estimates_are_quadratic_for_exact_and_linear_for_approx():
@@ -78,8 +78,8 @@ def test_a_grid_skips_the_larger_sides_of_a_backend_over_budget(monkeypatch):
             "note": "",
         }
 
-    monkeypatch.setattr(measure, "run_point_in_subprocess", point)
-    df = measure.run_grid(["exact", "approx"], [32, 8, 16])
+    monkeypatch.setattr(isolate, "run_point_in_subprocess", point)
+    df = isolate.run_grid(["exact", "approx"], [32, 8, 16])
     assert calls == [("exact", 8), ("exact", 16), ("approx", 8), ("approx", 16), ("approx", 32)]
     exact = df[df.method == "exact"].set_index("side")
     assert list(exact.status) == ["ok", "out_of_budget", "out_of_budget"]
@@ -153,13 +153,13 @@ def test_the_task_summarizes_its_trials_into_slopes_a_table_and_the_figure(tmp_p
 def test_the_point_server_measures_as_a_new_interpreter_and_kills_past_the_budget(monkeypatch):
     """A point measured in a child of the point server (torch imported once) against the same point in a new
     interpreter: the same peak memory the point adds; a point over its time budget is killed and says so."""
-    served = measure.run_point_in_subprocess("exact", 16, repeats=2, memory_budget_gb=2.0)
+    served = isolate.run_point_in_subprocess("exact", 16, repeats=2, memory_budget_gb=2.0)
     monkeypatch.delattr("os.fork")  # as on a system without fork: a new interpreter per point
-    fresh = measure.run_point_in_subprocess("exact", 16, repeats=2, memory_budget_gb=2.0)
+    fresh = isolate.run_point_in_subprocess("exact", 16, repeats=2, memory_budget_gb=2.0)
     monkeypatch.undo()
     assert served["status"] == fresh["status"] == "ok", (served, fresh)
     assert abs(served["peak_mem_mb"] - fresh["peak_mem_mb"]) < 2 + 0.2 * fresh["peak_mem_mb"]
-    slow = measure.run_point_in_subprocess("exact", 64, repeats=3, time_budget=0.5)
+    slow = isolate.run_point_in_subprocess("exact", 64, repeats=3, time_budget=0.5)
     assert slow["status"] == "timeout" and "time budget" in slow["note"]
-    after = measure.run_point_in_subprocess("approx", 8, repeats=1)
+    after = isolate.run_point_in_subprocess("approx", 8, repeats=1)
     assert after["status"] == "ok"  # the server goes on after a killed point
