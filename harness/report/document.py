@@ -224,6 +224,19 @@ def _figure_lines(figures: list[tuple[Path, str]], run_dir: Path) -> list[str]:
     return out + ([] if figures else ["No figure: no artifacts."])
 
 
+def _stats_versions() -> str:
+    """The libraries the verdicts' tests run on, as installed where the report is written."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in ("scipy", "statsmodels", "numpy", "pandas"):
+        try:
+            found.append(f"`{name}={version(name)}`")
+        except PackageNotFoundError:
+            found.append(f"`{name}` (not installed)")
+    return ", ".join(found)
+
+
 def to_markdown(
     outcomes: list[tuple[Outcome, list[Path]]], raw: pd.DataFrame, run_dir: Path, command: str
 ) -> str:
@@ -238,6 +251,7 @@ def to_markdown(
         f"- Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; report code at commit `{git_commit()}`",
         f"- Trials ran at commit(s): {listed('git_commit')}",
         f"- Packages: {listed('versions')}",
+        f"- Verdicts computed here with {_stats_versions()}",
         f"- Device(s): {listed('device')}; seeds: {listed('seed')}",
         "- Per-trial provenance: `raw.csv`; all numbers: `leaderboard.md`; what each metric name means: "
         + GLOSSARY_LINK,

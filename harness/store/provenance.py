@@ -19,6 +19,9 @@ PACKAGES = (
     "scikit-learn",
     "backpack-for-pytorch",
     "laplace-torch",
+    "scipy",  # the verdicts' tests (harness.report.paired)
+    "statsmodels",
+    "pandas",
 )
 
 
