@@ -25,6 +25,7 @@ from harness.report.html import slug, to_html
 from harness.report.leaderboard import collect_raw, write_leaderboards
 from harness.report.leaderboard_md import GLOSSARY_LINK
 from harness.report.numbers import fmt_ci
+from harness.report.paired import MARGIN
 from harness.report.parts_table import parts_table
 from harness.report.search_table import search_markdown, search_rows
 from harness.report.verdicts import Outcome, evaluate
@@ -33,15 +34,17 @@ from harness.store.records import current_hashes
 
 RULES = (
     "How a verdict is decided: each part of a claim is a test of a difference, paired on the same test inputs "
-    "and seeds (AUROC: DeLong per seed, combined over seeds by random effects with the HKSJ error; per-seed "
-    "numbers: paired t over seeds). Every test of a claim is Holm-corrected (α = 0.05). A part **holds** when "
-    "its difference is significant in the paper's direction, is **contradicted** when significant the other "
-    "way, and is **inconclusive** otherwise; a tie is a difference within ±0.005 (the paper prints two "
-    "decimals). A claim is **reproduced** when every part holds, **not reproduced** when a part is "
-    "contradicted, **inconclusive** otherwise; **not comparable** when the authors computed a number the "
-    "rule uses differently, **other setting** when the experiment uses other data than the claim, **not "
-    "run** when no experiment measures it. An inconclusive test shows the seeds (at its test size) that would "
-    "detect the paper's published gap with 80% power."
+    "and seeds (AUROC: DeLong over the test inputs every seed shares plus the spread of the seeds, the "
+    "Obuchowski-Rockette variance, t with seeds - 1 degrees of freedom; per-seed numbers: paired t over seeds). "
+    "Every test of a claim is Holm-corrected (α = 0.05). A part **holds** when its difference is significant in "
+    "the paper's direction, is **contradicted** when significant the other way, is **equivalent** when two "
+    "one-sided tests place it within ±" + str(MARGIN) + " (one unit of the paper's last printed digit), and is "
+    "**inconclusive** otherwise. A claim is **reproduced** when every part holds (or ties where the claim allows "
+    "a tie), **not reproduced** when a part is contradicted or ties where the paper has a gap, **inconclusive** "
+    "otherwise; **not comparable** when the authors computed a number the rule uses differently, **other "
+    "setting** when the experiment uses other data than the claim, **not run** when no experiment measures it. "
+    "An inconclusive test shows the seeds (at its test size) that would detect the paper's published gap with "
+    "80% power."
 )
 
 
