@@ -12,12 +12,12 @@ import pandas as pd
 import seaborn as sns
 
 from laebench_paper.plotting import (
-    _figure,
-    _save,
-    _subplots,
-    _t_interval,
+    add_subplots,
     legend_outside,
+    new_figure,
+    save_figure,
     style,
+    t_interval,
 )
 
 
@@ -62,8 +62,8 @@ def _bars(
         return None
     groups = [[m] for m in metrics] if panels else [metrics]
     palette, markers = style(ev)  # each method its report-wide colour and marker
-    fig = _figure(4.2 * len(groups) if panels else 9, 3.2)
-    axes = _subplots(fig, 1, len(groups))[0]
+    fig = new_figure(4.2 * len(groups) if panels else 9, 3.2)
+    axes = add_subplots(fig, 1, len(groups))[0]
     for ax, group in zip(axes, groups):
         part = d[d.metric.isin(group)]
         x, hue = ("method", None) if panels else ("metric", "method")
@@ -73,7 +73,7 @@ def _bars(
                 data=part,
                 x=x,
                 y="value",
-                errorbar=_t_interval,
+                errorbar=t_interval,
                 linestyle="none",
                 capsize=0.1,
                 markers=[markers[m] for m in dict.fromkeys(part.method)],
@@ -82,7 +82,7 @@ def _bars(
             )
         else:
             sns.barplot(
-                data=part, x=x, y="value", errorbar=_t_interval, capsize=0.1, ax=ax, **colours
+                data=part, x=x, y="value", errorbar=t_interval, capsize=0.1, ax=ax, **colours
             )
         _marks(ax, ev, part, group, x, hue, markers, seeds=not log)
         ax.set(
@@ -92,7 +92,7 @@ def _bars(
     legend_outside(fig, axes)
     seeds = "" if log else "; ○ each seed"
     fig.suptitle(f"{ev.experiment}: {title} (mean, 95% CI over seeds{seeds}; ◆ paper)", fontsize=9)
-    return _save(fig, ev, run_dir, name)
+    return save_figure(fig, ev, run_dir, name)
 
 
 def hessian_quality(ev, run_dir: Path) -> Path | None:

@@ -22,21 +22,21 @@ from harness.report.evidence import read_table
 from laebench_paper.plotting import (
     NOT_SCORES,
     PALETTE,
-    _figure,
-    _lines,
-    _save,
-    _subplots,
-    _sweep,
-    _trial_files,
+    add_subplots,
+    draw_lines,
     edge_marks,
     legend_outside,
+    new_figure,
     same_for_every_method,
+    save_figure,
     style,
+    sweep_table,
+    trial_files,
 )
 
 
 def scaling(ev, run_dir: Path) -> Path | None:
-    t = _sweep(ev, r"^(time_s|peak_mem_mb|over_budget)@side=(\d+)$")
+    t = sweep_table(ev, r"^(time_s|peak_mem_mb|over_budget)@side=(\d+)$")
     if t.empty:
         return None
     t = t.assign(pixels=t.x**2)
@@ -46,13 +46,13 @@ def scaling(ev, run_dir: Path) -> Path | None:
     timed = t[t.kind == "time_s"].dropna(subset=["value"]).drop_duplicates(["method", "x"])
     memory = t[t.kind == "peak_mem_mb"].dropna(subset=["value"])
     unmeasured = timed.merge(memory[["method", "x"]].drop_duplicates(), how="left", indicator=True)
-    styles, fig = style(ev), _figure(8, 3.2)
-    axes = _subplots(fig, 1, 2, sharex=True)[0]
+    styles, fig = style(ev), new_figure(8, 3.2)
+    axes = add_subplots(fig, 1, 2, sharex=True)[0]
     for ax, kind, label in zip(axes, ("time_s", "peak_mem_mb"), ("time [s]", "peak memory [MB]")):
         ax.set(xscale="log", yscale="log", xlabel="pixels (side²)", ylabel=label)
         d = t[t.kind == kind].dropna(subset=["value"])
         if len(d):
-            _lines(ax, d, "pixels", styles)
+            draw_lines(ax, d, "pixels", styles)
         else:
             ax.text(0.5, 0.5, "not measurable at these sizes", ha="center", transform=ax.transAxes)
         edge_marks(ax, over, styles, 0.95, "X")
@@ -64,7 +64,7 @@ def scaling(ev, run_dir: Path) -> Path | None:
     )
     legend_outside(fig, axes)
     fig.suptitle(f"{ev.experiment}: cost against image size", fontsize=9)
-    return _save(fig, ev, run_dir, "fig07_scaling")
+    return save_figure(fig, ev, run_dir, "fig07_scaling")
 
 
 scaling.caption = (
@@ -82,7 +82,7 @@ def _roc_panel(ax, part: pd.DataFrame, styles: tuple[dict, dict]) -> None:
         name = "method-free score (the same for every method)"
         part = part[part.method == part.method.iloc[0]].assign(method=name)
         styles = ({name: "k"}, {name: "."})
-    _lines(ax, part, "x", styles, "seeds", clip=(0, 1), markevery=20)
+    draw_lines(ax, part, "x", styles, "seeds", clip=(0, 1), markevery=20)
     ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1)
 
 
@@ -90,7 +90,7 @@ def roc(ev, run_dir: Path) -> Path | None:
     from sklearn.metrics import roc_curve
 
     grid, curves = np.linspace(0, 1, 101), []
-    for label, seed, path in _trial_files(ev, run_dir, "scores.csv"):
+    for label, seed, path in trial_files(ev, run_dir, "scores.csv"):
         table = read_table(path)
         for s in (c for c in table.columns if c not in NOT_SCORES):
             ok = table[s].notna()
@@ -103,8 +103,8 @@ def roc(ev, run_dir: Path) -> Path | None:
     scores = list(dict.fromkeys(curves.score))
     prefixes = list(dict.fromkeys(s.rpartition("/")[0] for s in scores))
     bases = list(dict.fromkeys(s.rpartition("/")[2] for s in scores))
-    styles, fig = style(ev), _figure(2.4 * len(bases) + 1.6, 2.4 * len(prefixes) + 0.4)
-    axes = _subplots(fig, len(prefixes), len(bases), sharex=True, sharey=True)
+    styles, fig = style(ev), new_figure(2.4 * len(bases) + 1.6, 2.4 * len(prefixes) + 0.4)
+    axes = add_subplots(fig, len(prefixes), len(bases), sharex=True, sharey=True)
     for i, prefix in enumerate(prefixes):
         for j, base in enumerate(bases):
             ax, score = axes[i, j], f"{prefix}/{base}".lstrip("/")
@@ -118,7 +118,7 @@ def roc(ev, run_dir: Path) -> Path | None:
     fig.suptitle(
         f"{ev.experiment}: ROC, OOD positive (mean over seeds; thin: each seed)", fontsize=9
     )
-    return _save(fig, ev, run_dir, "fig09_roc")
+    return save_figure(fig, ev, run_dir, "fig09_roc")
 
 
 roc.caption = (
@@ -134,7 +134,7 @@ SETS = {"in": "in-distribution", "ood": "OOD"}  # scores.csv's `set` column, as 
 def variance_histograms(ev, run_dir: Path) -> Path | None:
     frames = [
         read_table(p).assign(method=label, seed=seed)
-        for label, seed, p in _trial_files(ev, run_dir, "scores.csv")
+        for label, seed, p in trial_files(ev, run_dir, "scores.csv")
     ]
     frames = [f for f in frames if any("sigma2" in c for c in f.columns)]
     if not frames:
@@ -149,8 +149,8 @@ def variance_histograms(ev, run_dir: Path) -> Path | None:
     ]
     cols = min(len(scores), 4)
     rows = -(-len(panels) // cols)
-    fig = _figure(2.6 * cols, 2.1 * rows + 0.4)
-    axes = _subplots(fig, rows, cols)
+    fig = new_figure(2.6 * cols, 2.1 * rows + 0.4)
+    axes = add_subplots(fig, rows, cols)
     for ax, (method, score) in zip(axes.flat, panels):
         d = data[(data.method == method) & data[score].notna()].copy()
         d["log10"] = np.log10(np.maximum(d[score], 1e-12))
@@ -180,7 +180,7 @@ def variance_histograms(ev, run_dir: Path) -> Path | None:
     fig.supxlabel("log10 variance, shifted by its seed's in-distribution median", fontsize=9)
     fig.supylabel("density", fontsize=9)
     fig.suptitle(f"{ev.experiment}: variance, in-distribution vs OOD (seeds aligned)", fontsize=9)
-    return _save(fig, ev, run_dir, "fig10_variance_histograms")
+    return save_figure(fig, ev, run_dir, "fig10_variance_histograms")
 
 
 variance_histograms.caption = (
@@ -194,7 +194,7 @@ def imputation_grids(ev, run_dir: Path) -> Path | None:
 
     first = {}
     for label, seed, path in sorted(
-        _trial_files(ev, run_dir, "imputations.png"), key=lambda f: f[1]
+        trial_files(ev, run_dir, "imputations.png"), key=lambda f: f[1]
     ):
         first.setdefault(label, path)
     if not first:
@@ -210,7 +210,7 @@ def imputation_grids(ev, run_dir: Path) -> Path | None:
     for ax in fig.axes:
         ax.axis("off")
     fig.suptitle(f"{ev.experiment}: imputations (first seed; rows: test images)", fontsize=9)
-    return _save(fig, ev, run_dir, "fig11_imputations")
+    return save_figure(fig, ev, run_dir, "fig11_imputations")
 
 
 imputation_grids.caption = (
@@ -222,7 +222,7 @@ def reliability(ev, run_dir: Path) -> Path | None:
     from tasks.metrics import N_BINS
 
     panels, masked = {}, "classifier without imputation"
-    for label, _, path in _trial_files(ev, run_dir, "per_input.csv"):
+    for label, _, path in trial_files(ev, run_dir, "per_input.csv"):
         t = read_table(path)
         for name, prefix in ((label, ""), (masked, "classifier_")):
             if {f"{prefix}confidence", f"{prefix}pred", "label"} <= set(t.columns):
@@ -241,8 +241,8 @@ def reliability(ev, run_dir: Path) -> Path | None:
     )
     edges = np.linspace(0, 1, N_BINS + 1)
     cols = min(4, len(panels))  # 4 a row: 7 panels in one row were too small to read on the page
-    fig = _figure(2.4 * cols, 2.6 * -(-len(panels) // cols) + 0.3)
-    axes = _subplots(fig, -(-len(panels) // cols), cols)
+    fig = new_figure(2.4 * cols, 2.6 * -(-len(panels) // cols) + 0.3)
+    axes = add_subplots(fig, -(-len(panels) // cols), cols)
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     for ax, (name, parts) in zip(axes.flat, panels.items()):
@@ -269,7 +269,7 @@ def reliability(ev, run_dir: Path) -> Path | None:
         )
         ax.title.set_fontsize(8)
     fig.suptitle(f"{ev.experiment}: reliability diagrams (all seeds pooled)", fontsize=9)
-    return _save(fig, ev, run_dir, "reliability")
+    return save_figure(fig, ev, run_dir, "reliability")
 
 
 reliability.caption = (
@@ -280,17 +280,17 @@ reliability.caption = (
 
 
 def knn(ev, run_dir: Path) -> Path | None:
-    t = _sweep(ev, r"^(accuracy)/n=(\d+)$")
+    t = sweep_table(ev, r"^(accuracy)/n=(\d+)$")
     if t.empty:
         return None
-    fig = _figure(5.4, 3.2)
-    ax = _subplots(fig, 1, 1)[0, 0]
+    fig = new_figure(5.4, 3.2)
+    ax = add_subplots(fig, 1, 1)[0, 0]
     ax.axvspan(1, 20, color="grey", alpha=0.1, label="claim: 1-20 labels")
-    _lines(ax, t, "x", style(ev), clip=(0, 1))
+    draw_lines(ax, t, "x", style(ev), clip=(0, 1))
     ax.set(xscale="log", xlabel="labels per class", ylabel="accuracy", ylim=(0, 1.02))
     legend_outside(fig, [ax])
     fig.suptitle(f"{ev.experiment}: KNN accuracy (mean, 95% CI band over seeds)", fontsize=9)
-    return _save(fig, ev, run_dir, "fig12_knn")
+    return save_figure(fig, ev, run_dir, "fig12_knn")
 
 
 knn.caption = (

@@ -1,6 +1,6 @@
 """Plotting helpers of the paper's figures: figure and axes set-up, one colour and marker per method for a whole
 report (`style`: from a colour-blind-safe palette, fixed by the run's order of method labels, never shared by two
-labels of one figure), means over seeds with a light band or thin per-seed lines (`_lines`), a trial's artifact
+labels of one figure), means over seeds with a light band or thin per-seed lines (`draw_lines`), a trial's artifact
 files. Figures are saved at 150 dpi with legends outside the data (`legend_outside`)."""
 
 from __future__ import annotations
@@ -38,19 +38,19 @@ BAND_ALPHA = 0.12  # light enough that every curve stays visible through the oth
 NOT_SCORES = ("set", "is_ood", "log_px_raw")
 
 
-def _save(fig: Figure, ev, run_dir: Path, name: str) -> Path:
+def save_figure(fig: Figure, ev, run_dir: Path, name: str) -> Path:
     path = Path(run_dir) / "figures" / f"{ev.experiment}_{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI)
     return path
 
 
-def _figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
     with sns.axes_style("whitegrid"), sns.plotting_context("paper"):
         return Figure(figsize=(width, height), layout="constrained")
 
 
-def _subplots(fig: Figure, rows: int, cols: int, **kw):
+def add_subplots(fig: Figure, rows: int, cols: int, **kw):
     with sns.axes_style("whitegrid"), sns.plotting_context("paper"):
         return np.atleast_2d(fig.subplots(rows, cols, squeeze=False, **kw))
 
@@ -108,13 +108,13 @@ def _summary(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     ).reset_index()
 
 
-def _t_interval(values) -> tuple[float, float]:
+def t_interval(values) -> tuple[float, float]:
     half = ci95_half(values)
     mean = float(np.mean(values))
     return (mean - half, mean + half) if np.isfinite(half) else (mean, mean)
 
 
-def _lines(
+def draw_lines(
     ax,
     data: pd.DataFrame,
     x: str,
@@ -156,7 +156,7 @@ def _lines(
             )
 
 
-def _trial_files(ev, run_dir: Path, name: str) -> list[tuple[str, int, Path]]:
+def trial_files(ev, run_dir: Path, name: str) -> list[tuple[str, int, Path]]:
     trials = ev.raw.drop_duplicates("trial_id")
     found = [
         (r.method, r.seed, artifact(artifacts_dir(run_dir, r.trial_id), name))
@@ -165,7 +165,7 @@ def _trial_files(ev, run_dir: Path, name: str) -> list[tuple[str, int, Path]]:
     return [f for f in found if f[2] is not None]
 
 
-def _sweep(ev, pattern: str) -> pd.DataFrame:
+def sweep_table(ev, pattern: str) -> pd.DataFrame:
     parsed = ev.raw.metric.str.extract(pattern)
     return ev.raw.assign(kind=parsed[0], x=pd.to_numeric(parsed[1])).dropna(subset=["kind"])
 

@@ -26,22 +26,12 @@ FINGERPRINTED = (
     "methods/ source is hashed into every model key (laebench.fingerprint): splitting it retrains every model, "
     "so it waits for a change that retrains anyway"
 )
-PRIVATE_OWNER = "the owning module is outside this change; make the names public there (issue 38)"
 # "path::qualified.name" -> why that function may stay over MAX_FUNCTION_LINES
 LONG_FUNCTIONS = {
     "methods/training.py::fit_loop": FINGERPRINTED,
 }
 # "path <- module._name" -> why that module may import that private name
-PRIVATE_IMPORTS = {
-    **{
-        f"laebench_paper/bars.py <- laebench_paper.plotting.{n}": PRIVATE_OWNER
-        for n in ("_figure", "_save", "_subplots", "_t_interval")
-    },
-    **{
-        f"laebench_paper/figures.py <- laebench_paper.plotting.{n}": PRIVATE_OWNER
-        for n in ("_figure", "_lines", "_save", "_subplots", "_sweep", "_trial_files")
-    },
-}
+PRIVATE_IMPORTS: dict[str, str] = {}
 
 # (importer folder, imported folder): arrows that must not exist. A folder is a top-level package, or one of
 # harness's sub-packages (`harness.grid`, ...); `harness.cli` and the other top-level harness files are their own.

@@ -38,7 +38,9 @@ RULES = (
     "Obuchowski-Rockette variance, t with seeds - 1 degrees of freedom; per-seed numbers: paired t over seeds). "
     "Every test of a claim is Holm-corrected (α = 0.05). A part **holds** when its difference is significant in "
     "the paper's direction, is **contradicted** when significant the other way, is **equivalent** when two "
-    "one-sided tests place it within ±" + str(MARGIN) + " (one unit of the paper's last printed digit), and is "
+    "one-sided tests place it within ±"
+    + str(MARGIN)
+    + " (one unit of the paper's last printed digit), and is "
     "**inconclusive** otherwise. A claim is **reproduced** when every part holds (or ties where the claim allows "
     "a tie), **not reproduced** when a part is contradicted or ties where the paper has a gap, **inconclusive** "
     "otherwise; **not comparable** when the authors computed a number the rule uses differently, **other "

@@ -70,7 +70,7 @@ def test_a_method_free_score_is_recognised_as_one_curve():
 def _drawn(monkeypatch, module, draw, ev, tmp_path):
     """The figure `draw` builds, as it is about to be saved."""
     seen = {}
-    monkeypatch.setattr(module, "_save", lambda fig, *a: seen.setdefault("fig", fig))
+    monkeypatch.setattr(module, "save_figure", lambda fig, *a: seen.setdefault("fig", fig))
     draw(ev, tmp_path)
     fig = seen["fig"]
     FigureCanvasAgg(fig).draw()  # lays the figure out as saving does
