@@ -166,7 +166,19 @@ class _Run:
                 else ""
             )
         )
+        self.note_interrupted([s for layer in to_train for s in layer])
         return to_train
+
+    def note_interrupted(self, specs: list) -> None:
+        """Say what happens to trainings an interrupted run left half done: continued, or started again."""
+        n = sum(map(self.cache.interrupted, specs))
+        if n and self.resume:
+            self.log(f"[laebench] {n} interrupted training(s) continue from their last saved epoch")
+        elif n:
+            self.log(
+                f"[laebench] {n} interrupted training(s) start again from epoch 0: stop now and rerun "
+                "with --resume to continue them from their last saved epoch"
+            )
 
     def train(self, plan: Plan, to_train: list[list]) -> tuple[int, int]:
         """Every training layer in order; (models trained by this run, models that failed)."""

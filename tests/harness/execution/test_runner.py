@@ -198,11 +198,20 @@ PAUSABLE = textwrap.dedent('''
 ''')
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 def test_resume_after_kill(tmp_path):
     """Kill a run while one model is stored and others are paused mid-training (so the kill interrupts work
     for certain); --resume keeps the stored model and continues an interrupted training from its partial
     checkpoint (a marker written into that checkpoint's history must reach the finished model)."""
-    import psutil  # a dependency of Ray
     import torch
 
     (tmp_path / "pausable.py").write_text(PAUSABLE)
@@ -251,11 +260,9 @@ def test_resume_after_kill(tmp_path):
     deadline = (
         time.time() + 120
     )  # Ray ends the dead driver's trials; none may go on once PAUSE is gone
-    while time.time() < deadline and any(psutil.pid_exists(pid) for pid in paused):
+    while time.time() < deadline and any(_alive(pid) for pid in paused):
         time.sleep(0.2)
-    assert not any(psutil.pid_exists(pid) for pid in paused), (
-        "paused trainings outlived the killed run"
-    )
+    assert not any(_alive(pid) for pid in paused), "paused trainings outlived the killed run"
     done = {p: p.stat().st_mtime for p in (results / "models").glob("*/model.pt")}
     assert done, "no model finished before the kill"
     partial = next(iter(interrupted()), None)
@@ -268,11 +275,13 @@ def test_resume_after_kill(tmp_path):
     torch.save(saved, partial.with_suffix(".marked"))
     os.replace(partial.with_suffix(".marked"), partial)
     (tmp_path / "PAUSE").unlink()
+    n_interrupted = len(interrupted())
 
     resumed = run_cli(
         "run", "--grid", grid, "--results", results, "--executor", "local", "--resume"
     )
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"{n_interrupted} interrupted training(s) continue" in resumed.stdout
     assert f"{len(done)} cached" in resumed.stdout
     assert all(p.stat().st_mtime == m for p, m in done.items())
     assert not partial.exists() and (partial.parent / "model.pt").exists()
@@ -375,3 +384,26 @@ def test_eval_batches_keep_every_evaluation_once_and_never_mix_resources():
         1,
     ]  # a big cluster: one each
     assert max(len(b["batch"]) for b in eval_batches(configs * 10, slots=1)) == 8  # capped
+
+
+def test_a_run_without_resume_says_it_restarts_interrupted_trainings():
+    """Half-done trainings are never dropped in silence: without --resume the run names the flag that keeps them."""
+    from types import SimpleNamespace
+
+    from harness.execution.run import _Run
+
+    said = []
+    run = SimpleNamespace(
+        cache=SimpleNamespace(interrupted=lambda spec: spec != "fresh"),
+        log=said.append,
+        resume=False,
+    )
+    _Run.note_interrupted(run, ["a", "b", "fresh"])
+    run.resume = True
+    _Run.note_interrupted(run, ["a", "fresh"])
+    _Run.note_interrupted(run, ["fresh"])
+    assert said == [
+        "[laebench] 2 interrupted training(s) start again from epoch 0: stop now and rerun with --resume "
+        "to continue them from their last saved epoch",
+        "[laebench] 1 interrupted training(s) continue from their last saved epoch",
+    ]
