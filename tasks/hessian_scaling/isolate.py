@@ -77,6 +77,7 @@ def run_point_in_subprocess(
     time_budget: float = 120.0,
     memory_budget_gb: float = 4.0,
     threads: int = 1,
+    steady_heap: bool = True,
 ) -> dict:
     """`run_point` in a fresh Python process; over-budget points return status out_of_budget or timeout."""
     check_point(method)
@@ -99,6 +100,7 @@ def run_point_in_subprocess(
         "time_budget": time_budget,
         "memory_budget_gb": memory_budget_gb,
         "threads": threads,
+        "steady_heap": int(steady_heap),
     }
     flags = [
         arg for key, value in options.items() for arg in (f"--{key.replace('_', '-')}", str(value))

@@ -46,11 +46,15 @@ def run_point(
     repeats: int = 3,
     threshold: int = 4096,
     time_budget: float = math.inf,
+    steady_heap: bool = False,
 ) -> dict:
     """Time (median of `repeats` after one warm-up) and peak memory of one curvature call, in-process.
 
     Returns a dict with method, side, pixels, time_s, peak_mem_mb (extra peak RSS over the baseline on
-    CPU, `max_memory_allocated` growth on CUDA), baseline_rss_mb, peak_rss_mb, repeats and status "ok".
+    CPU, `max_memory_allocated` growth on CUDA), baseline_rss_mb, peak_rss_mb, repeats, heap, page_faults (of the
+    median timed call) and status "ok".
+    `steady_heap` (CPU, a process of its own: it changes the C library's allocator for good): the timed calls
+    reuse freed memory (`keep_freed_memory`); the memory is that of the warm-up, under the default allocator.
     """
     import warnings
 
@@ -64,7 +68,7 @@ def run_point(
     call = make_call(method, net, x, threshold)
     # Lazy library set-up (kernels, thread pools) would otherwise count as this point's memory.
     make_call(method, net, x[:1, :, :8, :8], threshold)()
-    measured = _time_and_memory(call, torch.device(device), repeats, time_budget)
+    measured = _time_and_memory(call, torch.device(device), repeats, time_budget, steady_heap)
     return {
         "method": method,
         "side": side,
@@ -79,7 +83,9 @@ def run_point(
     }
 
 
-def _time_and_memory(call, device, repeats: int, time_budget: float) -> dict:
+def _time_and_memory(
+    call, device, repeats: int, time_budget: float, steady_heap: bool = False
+) -> dict:
     """Median time of `repeats` calls after one warm-up, and the peak memory they add (see `run_point`)."""
     import torch
 
@@ -90,18 +96,27 @@ def _time_and_memory(call, device, repeats: int, time_budget: float) -> dict:
         base_alloc = torch.cuda.memory_allocated()
     _reset_peak()
     baseline = _rss_mb()
-    times = []
-    for i in range(repeats + 1):
+
+    faults = []  # minor page faults of each call: memory the call had to map in again
+
+    def timed() -> float:
         sync()
-        start = time.perf_counter()
+        start, first = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         call()
         sync()
-        times.append(time.perf_counter() - start)
-        # A slow first call is its own measurement: the warm-up matters only for small, fast points.
-        if i == 0 and times[0] * (repeats + 1) > 0.5 * time_budget:
-            break
+        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - first)
+        return time.perf_counter() - start
+
+    times = [timed()]
+    peak = _rss_mb()  # the warm-up's: later calls under the default allocator reach the same peak
+    heap = "default"
+    # A slow first call is its own measurement: the warm-up matters only for small, fast points.
+    if times[0] * (repeats + 1) <= 0.5 * time_budget:
+        if steady_heap and not cuda and keep_freed_memory():
+            heap = "kept"
+            call()  # grows the heap the timed calls reuse
+        times += [timed() for _ in range(repeats)]
     measured = times[1:] or times
-    peak = _rss_mb()
     mem = (torch.cuda.max_memory_allocated() - base_alloc) / 2**20 if cuda else peak - baseline
     return {
         "time_s": float(sorted(measured)[len(measured) // 2]),
@@ -109,7 +124,27 @@ def _time_and_memory(call, device, repeats: int, time_budget: float) -> dict:
         "baseline_rss_mb": baseline,
         "peak_rss_mb": peak,
         "repeats": len(measured),
+        "heap": heap,
+        "page_faults": int(sorted(faults[1:] or faults)[len(measured) // 2]),  # the median call's
     }
+
+
+def keep_freed_memory() -> bool:
+    """Make glibc serve every allocation from its heap and never give freed memory back to the system (mallopt:
+    M_MMAP_MAX 0, M_TRIM_THRESHOLD 2 GiB), for the rest of this process. Repeated calls then reuse their memory, as
+    PyTorch's CUDA caching allocator does, instead of paying the page faults of every block above glibc's 32 MiB
+    mmap threshold, which it unmaps at each free: on 2 cores that tripled the time of a 768 px approx call (0.39
+    s, 0.14 s kept; `python -m benchmarks.fig7_heap`) and put steps in Fig. 7's slopes. False where the C
+    library has no mallopt (not glibc): calls are then timed as they come."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4  # malloc.h
+    return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 2**31 - 1))
 
 
 def _limit_address_space(budget_bytes: float) -> None:
@@ -171,6 +206,7 @@ def _point_main(argv=None) -> int:
         ("--threads", int),
         ("--time-budget", float),
         ("--memory-budget-gb", float),
+        ("--steady-heap", int),
     ):
         p.add_argument(flag, type=kind, required=True)
     p.add_argument("--device", required=True)
@@ -188,6 +224,7 @@ def _point_main(argv=None) -> int:
                 repeats=a.repeats,
                 threshold=a.threshold,
                 time_budget=a.time_budget,
+                steady_heap=bool(a.steady_heap),
             )
         )
     )

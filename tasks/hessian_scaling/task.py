@@ -55,6 +55,12 @@ class HessianScaling(Task):
         "memory_budget_gb": Param(
             4.0, "Memory a point may use before it is recorded over budget.", low=0, low_open=True
         ),
+        "steady_heap": Param(
+            True,
+            "CPU: time the repeats with freed memory kept for reuse, as PyTorch's CUDA allocator does (glibc "
+            "otherwise unmaps blocks over 32 MiB at each free and every call pays their page faults again); "
+            "memory is measured on the warm-up, under the default allocator.",
+        ),
         "fit_min_side": Param(
             32, "Smallest side used by the log-log slope fit.", kind="int", low=1
         ),
@@ -106,6 +112,7 @@ class HessianScaling(Task):
             threshold=p["threshold"],
             time_budget=p["time_budget"],
             memory_budget_gb=p["memory_budget_gb"],
+            steady_heap=p["steady_heap"],
         )
         if row["status"] == "error":
             raise RuntimeError(f"{ctx.method_label} at {side}x{side}: {row['note']}")

@@ -6,6 +6,7 @@ summary of its trial rows. The task's contract (`check_task`) is in tests/method
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,21 @@ def test_a_point_in_a_fresh_process_gets_its_options_and_returns_its_row():
     assert (row["repeats"], row["threshold"], row["device"]) == (2, 100, "cpu") and row[
         "time_s"
     ] > 0
+    assert row["heap"] == "kept"  # the default: repeats reuse freed memory (glibc)
     json.dumps(row)  # a record's value: plain JSON
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+def test_a_kept_heap_times_calls_without_mapping_their_memory_in_again():
+    """A 768 px approx call maps in ~150,000 pages afresh at every repeat under glibc's default allocator (it
+    unmapped them at the previous call's frees) and almost none when freed memory is kept: the cost `steady_heap`
+    removes from Fig. 7's timings (`benchmarks/fig7_heap.py` prints what it does to the times)."""
+    faults = {
+        heap: isolate.run_point_in_subprocess("approx", 768, repeats=1, steady_heap=heap)
+        for heap in (False, True)
+    }
+    assert (faults[False]["heap"], faults[True]["heap"]) == ("default", "kept")
+    assert faults[False]["page_faults"] > 50_000 and faults[True]["page_faults"] < 5_000, faults
 
 
 def test_a_failing_child_is_an_error_with_its_last_line():
