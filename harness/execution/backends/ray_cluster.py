@@ -129,11 +129,17 @@ def quiet_token_notice() -> None:
 
 
 class _TuneAdvice(logging.Filter):
-    """Drops Tune's own lines about a stopped experiment (the stop notice, the unfinished trials and "Resume
-    experiment with: Tuner.restore(...)"): laebench's `interrupted: ... rerun with --resume` is the advice, and
-    Tune's state files are never to be restored (they are pickles)."""
+    """Drops Tune's own lines about a stopped experiment (the stop notice, the unfinished trials, "Resume
+    experiment with: Tuner.restore(...)" and "Failed to fetch metrics" for a trial stopped before its first
+    result): laebench's `interrupted: ... rerun with --resume` is the advice, and Tune's state files are never to be
+    restored (they are pickles)."""
 
-    DROPPED = ("Stop signal received", "Trials did not complete", "Resume experiment with")
+    DROPPED = (
+        "Stop signal received",
+        "Trials did not complete",
+        "Resume experiment with",
+        "Failed to fetch metrics",
+    )
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -150,7 +156,11 @@ class _TuneTimings(logging.Filter):
 
 
 def quiet_tune_advice(verbose: bool = False) -> None:
-    for name, kind in (("ray.tune.tune", _TuneAdvice), ("ray.tune.utils.util", _TuneTimings)):
+    for name, kind in (
+        ("ray.tune.tune", _TuneAdvice),
+        ("ray.tune.analysis.experiment_analysis", _TuneAdvice),
+        ("ray.tune.utils.util", _TuneTimings),
+    ):
         logger = logging.getLogger(name)
         if kind is _TuneTimings and verbose:
             continue
