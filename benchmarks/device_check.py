@@ -6,7 +6,7 @@
 `prepare` gathers what the GPU machine lacks into `.device/` (git-ignored, carried by the device tool): the wheels
 of BackPACK, laplace-torch and their pure-Python needs that its image does not hold (`WHEELS`, for CPython 3.12),
 and MNIST and Fashion-MNIST as xz-compressed IDX files (`harness.datasets` reads .xz; smaller than the .gz
-originals), and prints how much travels (working tree + .device) against the tool's 64 MiB.
+originals; MNIST, the OOD test set only, with its training split cut to 1,000 images: `OOD_ONLY`), and prints how much travels (working tree + .device) against the tool's 64 MiB.
 
 `run` (on the device, after `pip install --no-index --no-deps --target /tmp/site .device/wheels/*.whl` and
 `PYTHONPATH=/tmp/site`): (1) the demo grid on the GPU with the local executor; (2) one paper-sized experiment:
@@ -141,6 +141,24 @@ def run(out: Path, size: str, epochs: int, data_root: str | None) -> int:
     return 0
 
 
+# Data sets the check uses only as the OOD test set: their training split travels cut to its first images (a valid
+# IDX file of that many), which leaves the test split (what the check reads) as it is and saves 7.6 MiB of the 64.
+# Never point an experiment that trains or searches on them at .device/data.
+OOD_ONLY = {"MNIST": 1000}
+
+
+def first_items(idx: bytes, n: int) -> bytes:
+    """An IDX file (images or labels) cut to its first `n` items, its header's count rewritten."""
+    dims = idx[3]
+    shape = [int.from_bytes(idx[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
+    n = min(n, shape[0])
+    item = 1
+    for d in shape[1:]:
+        item *= d
+    header = idx[:4] + n.to_bytes(4, "big") + idx[8 : 4 + 4 * dims]
+    return header + idx[4 + 4 * dims : 4 + 4 * dims + n * item]
+
+
 def prepare(data_root: str | None) -> int:
     """Wheels and xz-compressed data into .device/, and what would travel against the tool's limit."""
     wheels, data = DEVICE / "wheels", DEVICE / "data"
@@ -162,7 +180,10 @@ def prepare(data_root: str | None) -> int:
             if not target.exists():
                 import gzip
 
-                target.write_bytes(lzma.compress(gzip.decompress(gz.read_bytes()), preset=9))
+                raw = gzip.decompress(gz.read_bytes())
+                if gz.name.startswith("train") and folder in OOD_ONLY:
+                    raw = first_items(raw, OOD_ONLY[folder])
+                target.write_bytes(lzma.compress(raw, preset=9))
     tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True)
     tree = sum((ROOT / f).stat().st_size for f in tracked.stdout.decode().split("\0") if f)
     carried = sum(p.stat().st_size for p in DEVICE.rglob("*") if p.is_file())
