@@ -108,6 +108,14 @@ def _add_readers(sub) -> None:
     )
     packer.add_argument("run_dir", help="a grid's results folder, e.g. results/demo")
     packer.add_argument("dest", help="the folder to write (created)")
+    packer.add_argument(
+        "--without-inputs",
+        nargs="+",
+        default=(),
+        metavar="EXPERIMENT",
+        help="leave these experiments' per-input tables behind (their numbers stay in the records): for "
+        "experiments read only through their metrics, e.g. a sweep over training snapshots",
+    )
     verify = sub.add_parser(
         "verify",
         help="check what the current plans of a results folder need (models: size, sha256, spec, derived "
@@ -212,7 +220,7 @@ def _report(args) -> int:
 def _pack(args) -> int:
     from harness.store.pack import pack
 
-    size = pack(args.run_dir, args.dest)
+    size = pack(args.run_dir, args.dest, tuple(args.without_inputs))
     print(
         f"packed {args.run_dir} into {args.dest}: {size / 1e6:.1f} MB; rebuild its report with "
         f"`python -m harness report {args.dest} --paper`"

@@ -6,7 +6,9 @@ its verdicts read the trial records and, for paired tests of AUROCs, every OOD t
 paths a run records: `plugin_paths`, an absolute grid path is cut to its file name), search summaries and, from
 `artifacts/`, every per-input CSV gzip-compressed (`scores.csv.gz`, `per_input.csv.gz`, `accuracies.csv.gz`: the
 report's readers take either form) and the imputation sample grids the figures show. Models, Tune's state,
-locks, per-trial plots and any code stay behind. It prints the packed size.
+locks, per-trial plots and any code stay behind. It prints the packed size. `--without-inputs EXPERIMENT ...` leaves
+those experiments' per-input tables behind (their numbers stay in the records; no verdict or figure of theirs can
+need them then): for an experiment read only through its metrics, such as a sweep over training snapshots.
 """
 
 from __future__ import annotations
@@ -23,13 +25,22 @@ KEPT_IMAGES = (
 )  # per-trial images a report figure is drawn from (laebench_paper.figures)
 
 
-def pack(run_dir: str | Path, dest: str | Path) -> int:
-    """Copy what `report` needs from `run_dir` into `dest` (created); returns the bytes written."""
+def pack(run_dir: str | Path, dest: str | Path, without_inputs: tuple[str, ...] = ()) -> int:
+    """Copy what `report` needs from `run_dir` into `dest` (created); returns the bytes written. The per-input
+    tables of the experiments in `without_inputs` stay behind."""
     run_dir, dest = Path(run_dir), Path(dest)
     if not (run_dir / "trials").is_dir():
         raise ValueError(
             f"No trial records under {run_dir / 'trials'}: pass the folder of one grid's results, "
             f"e.g. results/demo."
+        )
+    artifacts = artifacts_dir(run_dir)
+    present = {p.name for p in artifacts.iterdir() if p.is_dir()} if artifacts.is_dir() else set()
+    unknown = sorted(set(without_inputs) - present)
+    if unknown:
+        raise ValueError(
+            f"--without-inputs names {', '.join(unknown)}, which has no per-input tables in {run_dir}; "
+            f"experiments that have: {', '.join(sorted(present)) or 'none'}."
         )
     if dest.resolve() == run_dir.resolve():
         raise ValueError(f"pack {run_dir} into another folder, not into itself.")
@@ -43,9 +54,9 @@ def pack(run_dir: str | Path, dest: str | Path) -> int:
         copied.append((dest / "plan.json").stat().st_size)
     if (run_dir / "searches.csv").exists():
         copied.append(_copy(run_dir / "searches.csv", dest / "searches.csv"))
-    for path in (
-        sorted(artifacts_dir(run_dir).rglob("*")) if artifacts_dir(run_dir).is_dir() else []
-    ):
+    for path in sorted(artifacts.rglob("*")) if artifacts.is_dir() else []:
+        if path.relative_to(artifacts).parts[0] in without_inputs:
+            continue
         target = dest / path.relative_to(run_dir)
         if path.suffix == ".csv":
             target = target.with_name(target.name + ".gz")

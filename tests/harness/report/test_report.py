@@ -369,3 +369,28 @@ def test_numbers_from_two_versions_of_a_method_are_not_compared():
     ev.raw.loc[(ev.raw.method == "lae_online") & (ev.raw.seed == 0), "method_code"] = "bbbb"
     outcome = evaluate(claim_by_id("table3"), ev)
     assert outcome.verdict == "not comparable" and "lae_online: aaaa, bbbb" in outcome.reason
+
+
+def test_pack_can_leave_an_experiments_per_input_tables_behind(tiny_report, tmp_path, capsys):
+    """`--without-inputs EXP`: EXP's per-input tables stay behind, its numbers (records) and every other
+    experiment's tables travel; a name with no tables is refused in one line, exit 2."""
+    from harness.cli import main
+
+    experiments = sorted(p.name for p in (tiny_report / "artifacts").iterdir() if p.is_dir())
+    left = experiments[0]
+    dest, full = tmp_path / "packed", tmp_path / "full"
+    assert main(["pack", str(tiny_report), str(dest), "--without-inputs", left]) == 0
+    assert main(["pack", str(tiny_report), str(full)]) == 0
+
+    def files(folder):
+        return {p.relative_to(folder) for p in (folder / "artifacts").rglob("*") if p.is_file()}
+
+    assert any(f.parts[1] == left for f in files(full))
+    assert files(dest) == {f for f in files(full) if f.parts[1] != left}
+    assert {p.name for p in (dest / "trials").glob("*.json")} == {
+        p.name for p in (tiny_report / "trials").glob("*.json")
+    }
+    capsys.readouterr()
+    assert main(["pack", str(tiny_report), str(tmp_path / "b"), "--without-inputs", "nope"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nope" in err[0] and left in err[0], err
