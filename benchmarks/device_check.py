@@ -184,7 +184,10 @@ def prepare(data_root: str | None) -> int:
                 if gz.name.startswith("train") and folder in OOD_ONLY:
                     raw = first_items(raw, OOD_ONLY[folder])
                 target.write_bytes(lzma.compress(raw, preset=9))
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True)
+    tracked = subprocess.run(  # tracked and untracked-not-ignored files: what the device tool sends
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, capture_output=True, check=True,
+    )  # fmt: skip
     tree = sum((ROOT / f).stat().st_size for f in tracked.stdout.decode().split("\0") if f)
     carried = sum(p.stat().st_size for p in DEVICE.rglob("*") if p.is_file())
     total = (tree + carried) / 2**20
