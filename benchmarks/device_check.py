@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import lzma
+import math
 import shutil
 import subprocess
 import sys
@@ -151,10 +152,7 @@ def first_items(idx: bytes, n: int) -> bytes:
     """An IDX file (images or labels) cut to its first `n` items, its header's count rewritten."""
     dims = idx[3]
     shape = [int.from_bytes(idx[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
-    n = min(n, shape[0])
-    item = 1
-    for d in shape[1:]:
-        item *= d
+    n, item = min(n, shape[0]), math.prod(shape[1:])
     header = idx[:4] + n.to_bytes(4, "big") + idx[8 : 4 + 4 * dims]
     return header + idx[4 + 4 * dims : 4 + 4 * dims + n * item]
 

@@ -146,13 +146,14 @@ class _Run:
         return stale_models(plan, self.grid, choices, self.cache, reuse_stale, self.log), errors
 
     def models_to_train(self, plan: Plan) -> list[list]:
-        to_train = []
+        to_train, interrupted = [], 0
         for layer in plan.train_layers:
             to_train.append([])
             for spec in layer:
                 found = self.cache.check(spec)
                 if found.status == "bad":
                     self.log(f"[laebench] retraining {spec.key}: {found.reason}")
+                interrupted += found.status == "interrupted"
                 if not found.ok:
                     to_train[-1].append(spec)
         n_train = sum(map(len, to_train))
@@ -166,12 +167,11 @@ class _Run:
                 else ""
             )
         )
-        self.note_interrupted([s for layer in to_train for s in layer])
+        self.note_interrupted(interrupted)
         return to_train
 
-    def note_interrupted(self, specs: list) -> None:
-        """Say what happens to trainings an interrupted run left half done: continued, or started again."""
-        n = sum(map(self.cache.interrupted, specs))
+    def note_interrupted(self, n: int) -> None:
+        """Say what happens to the `n` trainings an interrupted run left half done: continued, or started again."""
         if n and self.resume:
             self.log(f"[laebench] {n} interrupted training(s) continue from their last saved epoch")
         elif n:

@@ -123,10 +123,6 @@ class ModelCache:
         self.folder(spec).mkdir(parents=True, exist_ok=True)
         return self.folder(spec) / PARTIAL
 
-    def interrupted(self, spec: ModelSpec) -> bool:
-        """Whether an interrupted training of `spec` left its resume checkpoint (what `--resume` continues)."""
-        return (self.folder(spec) / PARTIAL).exists()
-
     def lock(self, spec: ModelSpec):
         return exclusive(self.folder(spec) / LOCK, f"model {spec.key}", self.lock_settings)
 

@@ -393,15 +393,11 @@ def test_a_run_without_resume_says_it_restarts_interrupted_trainings():
     from harness.execution.run import _Run
 
     said = []
-    run = SimpleNamespace(
-        cache=SimpleNamespace(interrupted=lambda spec: spec != "fresh"),
-        log=said.append,
-        resume=False,
-    )
-    _Run.note_interrupted(run, ["a", "b", "fresh"])
+    run = SimpleNamespace(log=said.append, resume=False)
+    _Run.note_interrupted(run, 2)
     run.resume = True
-    _Run.note_interrupted(run, ["a", "fresh"])
-    _Run.note_interrupted(run, ["fresh"])
+    _Run.note_interrupted(run, 1)
+    _Run.note_interrupted(run, 0)
     assert said == [
         "[laebench] 2 interrupted training(s) start again from epoch 0: stop now and rerun with --resume "
         "to continue them from their last saved epoch",
