@@ -123,7 +123,9 @@ def make_plan(grid: Grid, choices: dict | None = None, pins: dict[str, str] | No
             if entry is not None and entry.seeds is not None and job.seed not in entry.seeds:
                 continue  # the method's own seeds (`methods.<label>.seeds`)
             chosen = choices.get((exp.name, job.label, job.seed))
-            method = {**dataclasses.asdict(entry), "chosen": chosen} if entry else job.label
+            # its own `seeds` say which trials exist, not what one computes: hashed as None (the value of an
+            # entry without them), so adding a seed to a method re-runs none of its done trials
+            method = {**dataclasses.asdict(entry), "seeds": None, "chosen": chosen} if entry else job.label
             spec, target = None, plan.evals
             if task.needs_model and exp.is_search(entry) and chosen is None:
                 target = plan.unsearched
