@@ -66,7 +66,7 @@ def walk(executor: str) -> tuple[list[str], set[str]]:
     steps, files, upward = [], set(), Counter()
 
     def hook(frame, event, arg):
-        if event != "call" or frame.f_code.co_name == "<module>":  # calls, not imports
+        if event != "call" or _importing(frame):  # calls, not imports
             return
         callee = layer(frame.f_code.co_filename)
         if callee is None:
@@ -90,6 +90,15 @@ def walk(executor: str) -> tuple[list[str], set[str]]:
     if code != 0:
         raise SystemExit(f"the run failed (exit {code})")
     return steps, files, upward
+
+
+def _importing(frame) -> bool:
+    """A module's body, or what it runs as it is imported (a class body, a decorator): not a call of the walk."""
+    return frame.f_code.co_name == "<module>" or (
+        frame.f_back is not None
+        and frame.f_back.f_code.co_name == "<module>"
+        and layer(frame.f_back.f_code.co_filename) is not None
+    )
 
 
 def _calling_layer(frame) -> str | None:

@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from harness.preflight import check_data, check_data_root, check_results, check_run_options
+from harness.preflight import check_run
 from harness.verify_cli import gc_command, verify_command
 
 PLUGINS_HELP = (
@@ -229,18 +229,14 @@ def _pack(args) -> int:
 
 
 def _run(args) -> int:
-    from harness.datasets import resolve_data_root
     from harness.execution.dry_run import describe
     from harness.execution.run import run_grid
     from harness.execution.terminal import Console
     from harness.grid.config import load_grid
-    from harness.report.summary import print_summary
+    from harness.report.summary import end_of_run, run_leaderboards
 
-    check_results(Path(args.results))
-    check_run_options(args)
     grid = load_grid(args.grid)
-    data_root = check_data_root(args.data_root, resolve_data_root)
-    check_data(grid, data_root)
+    data_root = check_run(args, grid)
     if args.dry_run:
         print(describe(grid, Path(args.results).resolve()))
         return 0
@@ -255,9 +251,14 @@ def _run(args) -> int:
         reuse_stale=args.reuse_stale,
         console=console,
     )
-    board = _write_boards(summary.run_dir, console)  # partial after an interrupt: what finished
+    board, problem = run_leaderboards(summary.run_dir)  # partial after an interrupt: what finished
+    if problem:
+        console.line(f"[laebench] leaderboards not written: {problem}")
     if board is not None and not summary.interrupted:
-        print_summary(board, summary.run_dir, console, summary.wall)
+        header, rows, closing = end_of_run(board, summary.run_dir, summary.wall, console.phases)
+        console.table(header, rows, "laebench: headline numbers")
+        for line in closing:
+            console.line(line)
     if summary.interrupted:
         trainings, evaluations = summary.left
         print(
@@ -266,33 +267,6 @@ def _run(args) -> int:
         )
         return 128 + summary.interrupted
     return 0 if summary.ok else 1
-
-
-def _write_boards(run_dir: Path, console):
-    """The run's leaderboards (under the folder's lock: a concurrent run may write them too), or None."""
-    from harness.report.freshness import leaderboards_current
-    from harness.store.files import DamagedFileError
-    from harness.store.locks import exclusive, lock_settings
-
-    if not any((run_dir / "trials").glob("*.json")):
-        return None
-    if leaderboards_current(
-        run_dir
-    ):  # made from these very records: read back, nothing imported to rebuild
-        import pandas as pd
-
-        return pd.read_csv(run_dir / "leaderboard.csv")
-    from harness.report.leaderboard import write_leaderboards
-
-    try:
-        with exclusive(run_dir / "leaderboard.lock", "leaderboards", lock_settings()):
-            return write_leaderboards(run_dir, force=False)  # kept when made from these records
-    except (
-        DamagedFileError,
-        FileNotFoundError,
-    ) as exc:  # the records stay; `report` rebuilds once mended
-        console.line(f"[laebench] leaderboards not written: {exc}")
-        return None
 
 
 if __name__ == "__main__":

@@ -8,6 +8,18 @@ import os
 from pathlib import Path
 
 
+def check_run(args, grid) -> str:
+    """Every check of `run` (and `run --dry-run`) on a read grid, in order: the results folder, the environment
+    and options, the data root, the data; the data root to use."""
+    from harness.datasets import resolve_data_root
+
+    check_results(Path(args.results))
+    check_run_options(args)
+    data_root = check_data_root(args.data_root, resolve_data_root)
+    check_data(grid, data_root)
+    return data_root
+
+
 def check_data(grid, data_root: str) -> None:
     """Fail before Ray starts when a dataset's files are missing (and cannot be downloaded), when `classes`
     or `limit` leave a split empty, or when the architecture does not fit the images."""

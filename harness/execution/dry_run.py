@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.execution.search.plan import load_choices, plan_searches
-from harness.execution.trials.evaluate import record_is_current
 from harness.grid.plan import make_plan
 from harness.grid.schema import Grid
 from harness.store.models import ModelCache
-from harness.store.verify import lock_holder
+from harness.store.progress import survey_plan
 
 
 def describe(grid: Grid, results: Path) -> str:
@@ -28,19 +27,20 @@ def describe(grid: Grid, results: Path) -> str:
         lines.append(
             f"  search   {search.key:<28} {users}  {search.settings.num_samples} sample(s), {state}"
         )
-    for i, layer in enumerate(plan.train_layers):
-        for spec in layer:
-            found = cache.check(spec)
+    progress = survey_plan(plan, cache, results / grid.name)
+    for i, layer in enumerate(progress.layers):
+        for model in layer:
+            spec, found = model.spec, model.found
             state = {"ok": "cached", "missing": "to train"}.get(
                 found.status, f"to retrain ({found.reason})"
             )
-            holder = lock_holder(cache.folder(spec)) if not found.ok else None
-            state += f", being trained now by {holder}" if holder else ""
+            state += f", being trained now by {model.holder}" if model.holder else ""
+            state += ", stored from earlier code (--reuse-stale uses it)" if model.stale else ""
             lines.append(
                 f"  train[{i}] {spec.key:<28} {spec.data.get('name', ''):<13} seed={spec.seed}  {state}"
             )
-    run_dir = results / grid.name
+    left = {job.trial_id for job in progress.evals_left}
     for job in plan.evals:
-        state = "done" if record_is_current(run_dir, job.to_config(), cache) else "to run"
+        state = "to run" if job.trial_id in left else "done"
         lines.append(f"  eval     {job.trial_id:<60} {state}")
     return "\n".join(lines)

@@ -12,8 +12,8 @@ from harness.execution.terminal import log_path
 from harness.execution.trials.evaluate import describe as describe_trial
 from harness.grid.plan import Plan
 from harness.store.files import DamagedFileError
-from harness.store.models import ModelCache
-from harness.store.records import TrialRecord, read_record, record_path, write_record
+from harness.store.progress import read_outcomes
+from harness.store.records import TrialRecord, write_record
 
 
 @dataclasses.dataclass
@@ -52,20 +52,21 @@ def failed_record(job, experiment: dict, error: str) -> TrialRecord:
 
 
 def interrupted_summary(
-    plan: Plan, evals_left: list, run_dir: Path, cache: ModelCache, stop: Stop, trained_here: int
+    run_dir: Path, models: tuple[int, int], evals: tuple[int, int], stop: Stop, trained_here: int
 ) -> RunSummary:
-    """A stopped run: what a rerun has left to do (the CLI writes the partial leaderboard)."""
-    models_left = sum(1 for spec in plan.models if not cache.has(spec))
+    """A stopped run: what a rerun has left to do (the CLI writes the partial leaderboard). `models`: (planned,
+    not stored now), `evals`: (planned, without a current record now)."""
+    (n_models, models_left), (n_evals, evals_left) = models, evals
     return RunSummary(
         run_dir,
         trained_here,
-        len(plan.models) - models_left,
+        n_models - models_left,
         0,
         0,
-        len(plan.evals) - len(evals_left),
+        n_evals - evals_left,
         0,
         interrupted=stop.signal,
-        left=(models_left, len(evals_left)),
+        left=(models_left, evals_left),
     )
 
 
@@ -77,12 +78,12 @@ def collect_evaluations(
     run_id: str,
     search_errors: dict,
     log,
-    trained: tuple[int, int, int],
+    trained: tuple[int, int, int, int],
     wall: float,
 ) -> RunSummary:
     """What a finished run did: a failed record for every evaluation that produced none (its search failed, its
-    trial crashed), one line per failure with its log, and the counts. `trained`: (models to train, trained by
-    this run, failed)."""
+    trial crashed), one line per failure with its log, and the counts. `trained`: (models planned, models to
+    train, trained by this run, failed)."""
     experiments = document["experiments"]
     for (
         job
@@ -94,16 +95,17 @@ def collect_evaluations(
         log(f"[laebench] FAILED {job.trial_id}: search failed: {found}")
     failed = len(plan.unsearched)
     evaluated_here = 0
+    found = read_outcomes(run_dir, [job.trial_id for job in todo])  # the store, asked once
     for job in todo:
-        record = _record_of(job, experiments[job.experiment], run_dir)
-        if not record.ok:
+        record = _record_of(job, found[job.trial_id], experiments[job.experiment], run_dir)
+        if record.status != "ok":
             failed += 1
             log(
                 f"[laebench] FAILED {job.trial_id}: {record.error} (log: {log_path(run_dir, job.trial_id)})"
             )
         else:
             evaluated_here += record.run_id == run_id
-    n_train, trained_here, failed_models = trained
+    n_models, n_train, trained_here, failed_models = trained
     shared = (n_train - failed_models - trained_here) + (
         len(todo) + len(plan.unsearched) - failed - evaluated_here
     )
@@ -112,7 +114,7 @@ def collect_evaluations(
     return RunSummary(
         run_dir,
         trained_here,
-        len(plan.models) - n_train,
+        n_models - n_train,
         failed_models,
         evaluated_here,
         len(plan.evals) - len(todo),
@@ -122,15 +124,17 @@ def collect_evaluations(
     )
 
 
-def _record_of(job, experiment: dict, run_dir: Path) -> TrialRecord:
-    """The job's record; a failed one written when its trial crashed without one; a damaged one as failed."""
-    path = record_path(run_dir, job.trial_id)
-    if not path.exists():
-        error = "trial crashed without writing a result (see its log)"
-        write_record(run_dir, failed_record(job, experiment, error))
-    try:
-        return read_record(path)
-    except DamagedFileError as exc:
-        return TrialRecord(
-            job.trial_id, job.experiment, job.task, job.label, job.seed, "failed", error=str(exc)
+def _record_of(job, found, experiment: dict, run_dir: Path) -> TrialRecord:
+    """The job's record (`found`: `read_outcomes`'s answer); a failed one written when its trial crashed without
+    one; a damaged one as failed."""
+    if found is None:
+        record = failed_record(
+            job, experiment, "trial crashed without writing a result (see its log)"
         )
+        write_record(run_dir, record)
+        return record
+    if isinstance(found, DamagedFileError):
+        return TrialRecord(
+            job.trial_id, job.experiment, job.task, job.label, job.seed, "failed", error=str(found)
+        )
+    return found

@@ -24,18 +24,17 @@ from harness.execution.context import RunContext
 from harness.execution.interrupts import Stop
 from harness.execution.outcome import RunSummary, collect_evaluations, interrupted_summary
 from harness.execution.search.plan import load_choices
-from harness.execution.stale import stale_models
+from harness.execution.stale import note_stale
 from harness.execution.terminal import Console, log_path
 from harness.execution.trials.entry import batches, run_eval, run_train
-from harness.execution.trials.evaluate import record_is_current
 from harness.grid.config import plugin_paths
 from harness.grid.plan import Plan, make_plan, serialise
 from harness.grid.plugins import plugin_folders
 from harness.grid.schema import Grid
 from harness.store.locks import lock_settings
 from harness.store.models import ModelCache
+from harness.store.progress import Progress, evals_left, survey_models, survey_plan
 from harness.store.records import write_plan
-from harness.store.verify import lock_holder
 
 
 def run_grid(
@@ -75,46 +74,50 @@ class _Run:
 
     def __post_init__(self):
         self.run_dir = self.results / self.grid.name
-        self.locks = lock_settings()
-        self.cache = ModelCache(self.results / "models", self.locks)
-        self.folders = plugin_folders(self.grid.plugins, plugin_paths(self.grid.source))
-        self.context = RunContext(
-            models_dir=str(self.results / "models"),
-            run_dir=str(self.run_dir),
-            data_root=self.data_root,
-            plugins=tuple(self.grid.plugins),
-            plugin_paths=tuple(self.folders),
-            resume=self.resume,
-            run_id=f"{socket.gethostname()}:{os.getpid()}:{time.time():.0f}",
-            lock=self.locks,
-            max_failures=self.grid.max_failures,
-            verbose=self.console.verbose,
-        )
+        self.stored: set[str] = set()  # keys of the models verified in the store (dependencies)
 
     def log(self, text: str) -> None:
         self.console.line(text)
 
     def go(self, reuse_stale: bool) -> RunSummary:
-        plan, search_errors = self.make_plan(reuse_stale)
-        to_train = self.models_to_train(plan)
-        todo = [job for job in plan.evals if not self.finished(job)]
+        """The walk of a run, each layer asked once per phase: the grid for the plan, the store for what the
+        plan still needs, the backend for the trainings and the evaluations, the store for what they left."""
+        plan, document, progress, search_errors = self.make_plan(reuse_stale)
+        to_train, todo = self.note_models(progress), progress.evals_left
+        self.stored = {m.spec.key for m in progress.models if m.stored}
         if any(to_train) or todo:
             self.start_backend()
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        document = serialise(plan, self.grid)
         write_plan(self.run_dir, document)
         trained_here, failed_models = self.train(plan, to_train)
         if self.stop.signal:
             return self.interrupted(plan, todo, trained_here)
         self.evaluate(plan, todo, document)
         if self.stop.signal:
-            left = [job for job in todo if not self.finished(job)]
-            return self.interrupted(plan, left, trained_here)
-        n_train = sum(map(len, to_train))
+            return self.interrupted(plan, evals_left(self.run_dir, todo, self.cache), trained_here)
         return collect_evaluations(
             plan, todo, document, self.run_dir, self.context.run_id, search_errors, self.log,
-            trained=(n_train, trained_here, failed_models), wall=time.perf_counter() - self.started,
+            trained=(len(progress.models), sum(map(len, to_train)), trained_here, failed_models),
+            wall=time.perf_counter() - self.started,
         )  # fmt: skip
+
+    @property
+    def context(self) -> RunContext:
+        """What every trial is told about the run (the same object for the whole run)."""
+        if not hasattr(self, "_context"):
+            self._context = RunContext(
+                models_dir=str(self.results / "models"),
+                run_dir=str(self.run_dir),
+                data_root=self.data_root,
+                plugins=tuple(self.grid.plugins),
+                plugin_paths=tuple(self.folders),
+                resume=self.resume,
+                run_id=f"{socket.gethostname()}:{os.getpid()}:{time.time():.0f}",
+                lock=self.locks,
+                max_failures=self.grid.max_failures,
+                verbose=self.console.verbose,
+            )
+        return self._context
 
     def start_backend(self) -> None:
         """Start (or join) what runs the trials, once; before anything is written, so a grid this backend cannot
@@ -123,51 +126,62 @@ class _Run:
             self.backend.start(self.grid, self.folders)
             self.backend_up = True
 
-    def make_plan(self, reuse_stale: bool) -> tuple[Plan, dict]:
-        """The plan (a plan error stops the run before anything starts); pending searches run first, on the
-        backend, and their choices complete it; `--reuse-stale` pins stored models of changed code."""
+    def make_plan(self, reuse_stale: bool) -> tuple[Plan, dict, Progress, dict]:
+        """The plan, its serialised form and what of it the store holds (a plan error stops the run before
+        anything starts); pending searches run first, on the backend, and their choices complete it;
+        `--reuse-stale` pins stored models of changed code and plans again."""
+        choices, pending = load_choices(self.grid, self.results)
+        self.folders = plugin_folders(self.grid.plugins, plugin_paths(self.grid.source))
+        plan, errors = make_plan(self.grid, choices), {}
+        document = serialise(plan, self.grid)
+        self.locks = lock_settings()
+        self.cache = ModelCache(self.results / "models", self.locks)
+        if pending:
+            choices, plan, errors = self.search(pending)
+            document = serialise(plan, self.grid)
+        progress = survey_plan(plan, self.cache, self.run_dir)
+        pins = note_stale(progress.stale, reuse_stale, self.log)
+        if pins:
+            plan = make_plan(self.grid, choices, pins=pins)
+            document = serialise(plan, self.grid)
+            progress = survey_plan(plan, self.cache, self.run_dir)
+        return plan, document, progress, errors
+
+    def search(self, pending: list) -> tuple[dict, Plan, dict]:
+        """Run the pending searches on the backend (Ray Tune only); their choices, the plan they complete, and
+        the errors of those that found nothing."""
         from harness.execution.search.run import run_searches
 
-        choices, pending = load_choices(self.grid, self.results)
-        plan, errors = make_plan(self.grid, choices), {}
-        if pending:
-            if self.backend.name != "ray":
-                raise ValueError(
-                    f"grid '{self.grid.name}' searches hyper-parameters ({len(pending)} search(es) to run), "
-                    f"which needs Ray Tune: run it without --executor local"
-                )
-            self.start_backend()
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            errors = run_searches(
-                self.grid, self.results, self.context, self.log, self.stop, self.console
+        if self.backend.name != "ray":
+            raise ValueError(
+                f"grid '{self.grid.name}' searches hyper-parameters ({len(pending)} search(es) to run), "
+                f"which needs Ray Tune: run it without --executor local"
             )
-            choices, _ = load_choices(self.grid, self.results)
-            plan = make_plan(self.grid, choices)
-        return stale_models(plan, self.grid, choices, self.cache, reuse_stale, self.log), errors
+        self.start_backend()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        errors = run_searches(
+            self.grid, self.results, self.context, self.log, self.stop, self.console
+        )
+        choices, _ = load_choices(self.grid, self.results)
+        return choices, make_plan(self.grid, choices), errors
 
-    def models_to_train(self, plan: Plan) -> list[list]:
-        to_train, interrupted = [], 0
-        for layer in plan.train_layers:
-            to_train.append([])
-            for spec in layer:
-                found = self.cache.check(spec)
-                if found.status == "bad":
-                    self.log(f"[laebench] retraining {spec.key}: {found.reason}")
-                interrupted += found.status == "interrupted"
-                if not found.ok:
-                    to_train[-1].append(spec)
+    def note_models(self, progress: Progress) -> list[list]:
+        """Say what the store holds of the plan's models; the models to train, by training layer."""
+        for model in progress.models:
+            if model.found.status == "bad":
+                self.log(f"[laebench] retraining {model.spec.key}: {model.found.reason}")
+        to_train, n_models = progress.to_train, len(progress.models)
         n_train = sum(map(len, to_train))
-        busy = sum(1 for layer in to_train for s in layer if lock_holder(self.cache.folder(s)))
+        busy = sum(1 for m in progress.models if not m.stored and m.holder)
         self.log(
-            f"[laebench] models: {len(plan.models)} needed, {len(plan.models) - n_train} cached, "
-            f"{n_train} to train"
+            f"[laebench] models: {n_models} needed, {n_models - n_train} cached, {n_train} to train"
             + (
                 f" ({busy} being trained now by another run: this run waits for them and uses them)"
                 if busy
                 else ""
             )
         )
-        self.note_interrupted(interrupted)
+        self.note_interrupted(sum(m.found.status == "interrupted" for m in progress.models))
         return to_train
 
     def note_interrupted(self, n: int) -> None:
@@ -193,10 +207,12 @@ class _Run:
                 )  # fmt: skip
             if self.stop.signal:  # what finished is stored; nothing interrupted counts as failed
                 break
-            for spec in layer:
-                entry = self.cache.entry(spec)
-                trained_here += entry is not None and entry.get("run_id") == self.context.run_id
-                failed += entry is None and self.training_failed(spec)
+            for model in survey_models(layer, self.cache):  # what the layer left in the store
+                if model.stored:
+                    self.stored.add(model.spec.key)
+                    trained_here += model.found.manifest.get("run_id") == self.context.run_id
+                else:
+                    failed += self.training_failed(model.spec)
         return trained_here, failed
 
     def train_config(self, plan: Plan, spec) -> dict:
@@ -213,7 +229,7 @@ class _Run:
         from methods import get as get_method
 
         deps = get_method(spec.method).dependencies(spec).values()
-        bad = ", ".join(dep.key for dep in deps if not self.cache.has(dep))
+        bad = ", ".join(dep.key for dep in deps if dep.key not in self.stored)
         if bad:
             self.cache.record_failure(spec, f"dependency failed: {bad}")
         return not bad
@@ -251,11 +267,13 @@ class _Run:
             self.console,
         )  # fmt: skip
 
-    def finished(self, job) -> bool:
-        """Done: an ok record with the same settings, made from the model now verified in the store."""
-        return record_is_current(self.run_dir, job.to_config(), self.cache)
-
-    def interrupted(self, plan: Plan, evals_left: list, trained_here: int) -> RunSummary:
+    def interrupted(self, plan: Plan, left: list, trained_here: int) -> RunSummary:
+        models = survey_models(plan.models, self.cache)
+        models_left = sum(not m.stored for m in models)
         return interrupted_summary(
-            plan, evals_left, self.run_dir, self.cache, self.stop, trained_here
+            self.run_dir,
+            (len(models), models_left),
+            (len(plan.evals), len(left)),
+            self.stop,
+            trained_here,
         )

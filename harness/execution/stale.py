@@ -3,24 +3,16 @@
 
 from __future__ import annotations
 
-from harness.grid.plan import Plan, make_plan
-from harness.grid.schema import Grid
-from harness.store.models import ModelCache
+from harness.store.layout import Entry
 from methods.base import UNRECORDED
 
 
-def stale_models(
-    plan: Plan, grid: Grid, choices: dict, cache: ModelCache, reuse_stale: bool, log
-) -> Plan:
+def note_stale(stale: dict[str, Entry], reuse_stale: bool, log) -> dict[str, str] | None:
     """Say which models are to be trained because their code changed since a stored model of the same
-    configuration was trained; with `reuse_stale`, plan with those stored models instead (marked in records)."""
-    stale = {
-        spec.key: found
-        for spec in plan.models
-        if not cache.has(spec) and (found := cache.stale(spec))
-    }
+    configuration was trained (`stale`: model key -> that stored model, `harness.store.progress`); with
+    `reuse_stale`, the pins (model key -> the stored model's code) to plan with those stored models instead."""
     if not stale:
-        return plan
+        return None
     log(
         f"[laebench] {len(stale)} model(s) whose code changed since they were trained: "
         + (
@@ -32,5 +24,6 @@ def stale_models(
     for key, found in list(stale.items())[:5]:
         old = found.manifest.get("code") or "unrecorded"
         log(f"  old {found.folder.name} (code {old}) -> new {key} (the code now)")
-    pins = {k: e.manifest.get("code") or UNRECORDED for k, e in stale.items()}
-    return make_plan(grid, choices, pins=pins) if reuse_stale else plan
+    return (
+        {k: e.manifest.get("code") or UNRECORDED for k, e in stale.items()} if reuse_stale else None
+    )

@@ -4,7 +4,7 @@ On a terminal (stdout is a TTY) each phase (a search, a training layer, the eval
 progress bar: done / total, failed, running, elapsed, ETA and the trial running longest. Elsewhere (CI, a log
 file) a phase is two plain lines, its start and its end, with no carriage returns. Worker output (epoch lines,
 lock waits, library warnings, tracebacks) goes to one log file per trial (`trial_log`), not to the terminal;
-`--verbose` streams it as well. The summary at the end is `harness.report.summary`'s.
+`--verbose` streams it as well. The summary at the end is `harness.report.summary`'s; this prints it (`table`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,24 @@ class Console:
 
     def line(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
+
+    def table(self, header: tuple[str, ...], rows: list[tuple[str, ...]], title: str) -> None:
+        """A `rich` table on a terminal; aligned plain lines elsewhere (the header, then a line per row)."""
+        if self.live:
+            from rich.console import Console as RichConsole
+            from rich.table import Table
+
+            table = Table(*header, title=title)
+            for row in rows:
+                table.add_row(*row)
+            RichConsole(file=self.stream).print(table)
+            return
+        widths = [
+            max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+            for i, h in enumerate(header)
+        ]
+        for row in [header, *rows]:
+            self.line("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
 
     def phase(self, name: str, total: int) -> Phase:
         return Phase(self, name, total)

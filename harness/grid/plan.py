@@ -68,6 +68,12 @@ def config_hash(obj) -> str:
 NOT_RESULT_FIELDS = frozenset({"name", "methods", "seeds", "resources", "search", "snapshots"})
 
 
+def _hashed_entry(entry, chosen) -> dict:
+    """What of a method's entry a trial's hash covers: all but its own `seeds`, which say which trials exist, not
+    what one computes (hashed as None, the value of an entry without them: adding a seed re-runs no done trial)."""
+    return {**dataclasses.asdict(entry), "seeds": None, "chosen": chosen}
+
+
 def _points(job, exp) -> list[tuple]:
     """The job's point, or, for a model's evaluation in an experiment with `snapshots`, one point per epoch."""
     if exp is None or not exp.snapshots:
@@ -123,9 +129,7 @@ def make_plan(grid: Grid, choices: dict | None = None, pins: dict[str, str] | No
             if entry is not None and entry.seeds is not None and job.seed not in entry.seeds:
                 continue  # the method's own seeds (`methods.<label>.seeds`)
             chosen = choices.get((exp.name, job.label, job.seed))
-            # its own `seeds` say which trials exist, not what one computes: hashed as None (the value of an
-            # entry without them), so adding a seed to a method re-runs none of its done trials
-            method = {**dataclasses.asdict(entry), "seeds": None, "chosen": chosen} if entry else job.label
+            method = _hashed_entry(entry, chosen) if entry else job.label
             spec, target = None, plan.evals
             if task.needs_model and exp.is_search(entry) and chosen is None:
                 target = plan.unsearched

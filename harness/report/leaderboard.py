@@ -31,7 +31,7 @@ from harness.report.leaderboard_md import to_markdown
 from harness.report.metric_names import PART_COLUMNS, in_unit_range, metric_parts
 from harness.report.numbers import ci95_half, unit_interval
 from harness.report.search_table import search_markdown, search_rows
-from harness.store.records import artifacts_dir, current_hashes, read_records
+from harness.store.records import TrialRecord, artifacts_dir, current_hashes, read_records
 from tasks.base import Task
 
 PROVENANCE = [
@@ -107,12 +107,14 @@ def swept(metric: str, point: dict) -> str:
     return metric
 
 
-def collect_raw(run_dir: Path, current: dict | None = None) -> pd.DataFrame:
-    """A row per trial and metric from the grid's trial records (`harness.store.records`), only those of its
-    current plan: every column comes from the record itself."""
+def collect_raw(
+    run_dir: Path, current: dict | None = None, records: list[TrialRecord] | None = None
+) -> pd.DataFrame:
+    """A row per trial and metric from the grid's trial records (`harness.store.records`; `records` when the
+    caller read them), only those of its current plan: every column comes from the record itself."""
     current = current_hashes(run_dir) if current is None else current
     rows = []
-    for rec in read_records(run_dir):
+    for rec in read_records(run_dir) if records is None else records:
         if current is not None and current.get(rec.trial_id) != rec.config_hash:
             continue  # a trial of an earlier version of the grid
         base = {
@@ -140,7 +142,7 @@ def collect_raw(run_dir: Path, current: dict | None = None) -> pd.DataFrame:
             **{f"{part}_code": rec.code.get(part, "") for part in ("task", "method", "model")},
             "stale": rec.stale,
         }
-        if not rec.ok or not rec.metrics:
+        if rec.status != "ok" or not rec.metrics:
             rows.append({**base, "metric": "", "value": np.nan})
         for m in rec.metrics:
             value = m["value"]
@@ -276,12 +278,12 @@ def write_leaderboards(run_dir: str | Path, force: bool = True) -> pd.DataFrame:
     board_path = run_dir / "leaderboard.csv"
     if not force and leaderboards_current(run_dir):
         return pd.read_csv(board_path)
-    current = current_hashes(run_dir)
-    raw = collect_raw(run_dir, current)
+    current, records = current_hashes(run_dir), read_records(run_dir)  # the store, read once
+    raw = collect_raw(run_dir, current, records)
     raw.to_csv(run_dir / "raw.csv", index=False)
     board = aggregate(raw, run_dir)
     board.to_csv(board_path, index=False)
-    searches = search_rows(run_dir, current)
+    searches = search_rows(run_dir, current, records)
     if not searches.empty:
         searches.to_csv(run_dir / "searches.csv", index=False)
     (run_dir / "leaderboard.md").write_text(to_markdown(board, raw) + search_markdown(searches))

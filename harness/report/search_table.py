@@ -27,9 +27,11 @@ COLUMNS = [
 ]
 
 
-def search_rows(run_dir: Path, current: dict | None = None) -> pd.DataFrame:
+def search_rows(
+    run_dir: Path, current: dict | None = None, records: list | None = None
+) -> pd.DataFrame:
     rows = {}
-    for record in read_records(run_dir):
+    for record in read_records(run_dir) if records is None else records:
         rec, search = record.to_dict(), record.search
         if not search or (
             current is not None and current.get(rec["trial_id"]) != rec.get("config_hash")

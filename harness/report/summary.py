@@ -5,22 +5,19 @@ A headline that is a fit across an experiment's timed points (a `Task.summarize`
 `time_s@side=<s>`) is taken only from methods whose fitted points are compute-dominated: each call at least
 `MIN_TIMED_S`, and never faster on a larger side (a cost that falls as the input grows is noise larger than the
 compute). Otherwise the timer and the scheduler set the slope: "n/a (sides too small to time)".
-Public: `headline_rows(board)`, `print_summary(board, run_dir, console, wall)`.
+Public: `run_leaderboards(run_dir)`, `end_of_run(board, run_dir, wall, phases)`, `headline_rows(board)`;
+the terminal (`harness.execution.terminal.Console`) prints what they return.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from harness.report.metric_names import SWEEP
 from harness.report.numbers import fmt_ci
-
-if TYPE_CHECKING:  # the terminal is the CLI's: the summary only writes lines to it
-    from harness.execution.terminal import Console
 
 HEADER = ("experiment", "task", "headline", "best mean", "value ± CI95", "methods")
 MIN_TIMED_S = 0.005  # a call shorter than this measures the timer, not the compute
@@ -74,33 +71,39 @@ def headline_rows(board: pd.DataFrame) -> list[tuple[str, ...]]:
     return [r for r in rows if r is not None]
 
 
-def print_summary(board, run_dir: Path, console: Console, wall: float) -> None:
-    """Each experiment's headline number (best mean, and how many methods ran), the paths, the time per phase."""
-    rows = headline_rows(board)
-    if console.live:
-        from rich.console import Console as RichConsole
-        from rich.table import Table
+def run_leaderboards(run_dir: Path) -> tuple[pd.DataFrame | None, str]:
+    """A finished (or interrupted) run's leaderboards, written under the folder's lock (a concurrent run may write
+    them too), and "" — or None and the one-line reason they could not be written (the records stay; `report`
+    rebuilds them once mended). (None, "") when the run has no record yet."""
+    from harness.report.freshness import leaderboards_current
+    from harness.store.files import DamagedFileError
+    from harness.store.locks import exclusive, lock_settings
 
-        table = Table(*HEADER, title="laebench: headline numbers")
-        for row in rows:
-            table.add_row(*row)
-        RichConsole(file=console.stream).print(table)
-    else:
-        widths = [
-            max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-            for i, h in enumerate(HEADER)
-        ]
-        console.line("  ".join(h.ljust(w) for h, w in zip(HEADER, widths)).rstrip())
-        for row in rows:
-            console.line("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
-    phases = (
-        ", ".join(f"{name} {seconds:.0f}s" for name, seconds in console.phases) or "nothing to run"
-    )
-    console.line(f"[laebench] wall time {wall:.0f}s ({phases})")
-    console.line(
+    if not any((run_dir / "trials").glob("*.json")):
+        return None, ""
+    if leaderboards_current(run_dir):  # made from these very records: read back, nothing rebuilt
+        return pd.read_csv(run_dir / "leaderboard.csv"), ""
+    from harness.report.leaderboard import write_leaderboards
+
+    try:
+        with exclusive(run_dir / "leaderboard.lock", "leaderboards", lock_settings()):
+            return write_leaderboards(run_dir, force=False), ""  # kept when made from these records
+    except (DamagedFileError, FileNotFoundError) as exc:
+        return None, str(exc)
+
+
+def end_of_run(
+    board: pd.DataFrame, run_dir: Path, wall: float, phases: list[tuple[str, float]]
+) -> tuple[tuple[str, ...], list[tuple[str, ...]], list[str]]:
+    """What the terminal shows at the end of a run: the headline table (`HEADER`, a row per experiment: its best
+    mean and how many methods ran) and the closing lines (the wall time per phase, the paths written)."""
+    spent = ", ".join(f"{name} {seconds:.0f}s" for name, seconds in phases) or "nothing to run"
+    closing = [
+        f"[laebench] wall time {wall:.0f}s ({spent})",
         f"[laebench] wrote {run_dir / 'leaderboard.md'}, leaderboard.csv, raw.csv; trial logs in "
-        f"{run_dir / 'logs'}"
-    )
+        f"{run_dir / 'logs'}",
+    ]
+    return HEADER, headline_rows(board), closing
 
 
 def _fmt(mean: float, half: float) -> str:

@@ -6,7 +6,8 @@ one trial never loses another's result. Exceptions are caught, recorded with the
 reported to Tune as `failed=1`. Each trial holds a lock on its model or record (`harness.store.locks`) and
 re-checks under it, so a second run of the same grid, or another node, waits and then uses the result
 instead of training or evaluating again. A record stores the sha256 of the model it evaluated; it
-counts as done only while that model is still the verified one in the cache (`record_is_current`).
+counts as done only while that model is still the verified one in the cache
+(`harness.store.progress.record_is_current`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from harness.store.files import DamagedFileError
 from harness.store.layout import CacheError
 from harness.store.locks import exclusive
 from harness.store.models import ModelCache
+from harness.store.progress import record_is_current
 from harness.store.provenance import provenance
 from harness.store.records import (
     TrialRecord,
@@ -41,26 +43,6 @@ from harness.store.records import (
 from harness.store.snapshots import load_snapshot, snapshot_sha256
 from laebench.fingerprint import fingerprint
 from methods.base import ModelSpec, current_code
-
-
-def record_is_current(run_dir: Path, job: dict, cache: ModelCache) -> bool:
-    """A trial is done when its record is ok, was made with the same settings (config hash) and, if it
-    evaluated a model, that model is still the verified one in the cache (same sha256)."""
-    try:
-        record = read_record(record_path(run_dir, job["trial_id"]))
-    except (DamagedFileError, FileNotFoundError):
-        return False
-    if not record.ok or record.config_hash != job["config_hash"]:
-        return False
-    if job.get("spec") is None:
-        return True
-    spec = ModelSpec(**job["spec"])
-    entry = cache.entry(spec)
-    if entry is None:
-        return False
-    epoch = (job.get("point") or {}).get("epoch")  # a snapshot's evaluation: that snapshot's bytes
-    want = entry["sha256"] if epoch is None else snapshot_sha256(cache.folder(spec), epoch)
-    return record.model_sha256 == want
 
 
 def eval_trial(config: dict) -> bool:

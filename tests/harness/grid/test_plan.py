@@ -35,4 +35,7 @@ def test_a_methods_own_seeds_choose_trials_without_changing_their_hash():
     changed = copy.deepcopy(GRID)
     changed["experiments"][0]["methods"]["vae"]["kl_weight"] = 1.0e-2
     moved = _hashes(changed)
-    assert moved["e/vae/seed0"] != before["e/vae/seed0"] and moved["e/ae/seed0"] == before["e/ae/seed0"]
+    assert (
+        moved["e/vae/seed0"] != before["e/vae/seed0"]
+        and moved["e/ae/seed0"] == before["e/ae/seed0"]
+    )
