@@ -5,7 +5,10 @@ its verdicts read the trial records and, for paired tests of AUROCs, every OOD t
 `pack` copies the trial records (`trials/*.json`), `plan.json` (which records are current; without the machine
 paths a run records: `plugin_paths`, an absolute grid path is cut to its file name), search summaries and, from
 `artifacts/`, every per-input CSV gzip-compressed (`scores.csv.gz`, `per_input.csv.gz`, `accuracies.csv.gz`: the
-report's readers take either form) and the imputation sample grids the figures show. Models, Tune's state,
+report's readers take either form) and the imputation sample grids the figures show. A float column whose every
+value is a float32 (the tasks' scores are computed in float32) is written in float32's shortest decimal form: the
+same float32 values, the same order and ties (so the same AUROCs and DeLong variances), within 6e-8 relative of
+the float64 text the run wrote, in about two thirds of the bytes; any other column is copied as written. Models, Tune's state,
 locks, per-trial plots and any code stay behind. It prints the packed size. `--without-inputs EXPERIMENT ...` leaves
 those experiments' per-input tables behind (their numbers stay in the records; no verdict or figure of theirs can
 need them then): for an experiment read only through its metrics, such as a sweep over training snapshots.
@@ -61,15 +64,27 @@ def pack(run_dir: str | Path, dest: str | Path, without_inputs: tuple[str, ...] 
         if path.suffix == ".csv":
             target = target.with_name(target.name + ".gz")
             target.parent.mkdir(parents=True, exist_ok=True)
-            with (
-                open(path, "rb") as src,
-                gzip.GzipFile(target, "wb", mtime=0) as out,
-            ):  # mtime 0: same bytes
-                shutil.copyfileobj(src, out)
+            with gzip.GzipFile(target, "wb", mtime=0) as out:  # mtime 0: same bytes
+                out.write(compact_csv(path))
             copied.append(target.stat().st_size)
         elif path.name in KEPT_IMAGES:
             copied.append(_copy(path, target))
     return sum(copied)
+
+
+def compact_csv(path: Path) -> bytes:
+    """The per-input table at `path` with its float32-valued float columns in float32's shortest form."""
+    import numpy as np
+    import pandas as pd
+
+    table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    for name in table.columns:
+        values = table[name].to_numpy()
+        if values.dtype == np.float64 and np.array_equal(
+            values.astype(np.float32).astype(np.float64), values, equal_nan=True
+        ):
+            table[name] = values.astype(np.float32)
+    return table.to_csv(index=False, lineterminator="\n").encode()
 
 
 def portable_plan(plan: dict) -> dict:

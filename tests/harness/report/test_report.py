@@ -358,6 +358,18 @@ def test_a_packed_report_rebuilds_its_verdicts_from_its_own_files(tiny_report, t
         if "LAE online has the highest sigma2_output AUROC" in line
     )
     assert "DeLong" in ood  # the paired test read the packed per-input scores
+    import numpy as np
+    import pandas as pd
+
+    for packed in (dest / "artifacts").rglob("scores.csv.gz"):  # float32 scores: the same float32 values
+        source = pd.read_csv(tiny_report / packed.relative_to(dest).with_suffix(""))
+        table = pd.read_csv(packed)
+        assert list(table.columns) == list(source.columns) and len(table) == len(source)
+        for name in source.select_dtypes("number").columns:
+            a, b = source[name].to_numpy(), table[name].to_numpy()
+            exact32 = np.array_equal(a.astype(np.float32).astype(np.float64), a, equal_nan=True)
+            same = np.array_equal(b.astype(np.float32), a.astype(np.float32), equal_nan=True)
+            assert same if exact32 else np.array_equal(a, b, equal_nan=True), name
 
 
 def test_numbers_from_two_versions_of_a_method_are_not_compared():
