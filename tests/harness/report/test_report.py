@@ -361,7 +361,9 @@ def test_a_packed_report_rebuilds_its_verdicts_from_its_own_files(tiny_report, t
     import numpy as np
     import pandas as pd
 
-    for packed in (dest / "artifacts").rglob("scores.csv.gz"):  # float32 scores: the same float32 values
+    for packed in (dest / "artifacts").rglob(
+        "scores.csv.gz"
+    ):  # float32 scores: the same float32 values
         source = pd.read_csv(tiny_report / packed.relative_to(dest).with_suffix(""))
         table = pd.read_csv(packed)
         assert list(table.columns) == list(source.columns) and len(table) == len(source)
