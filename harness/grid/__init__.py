@@ -6,6 +6,6 @@
 - `plan`: `make_plan`, the models (in dependency layers) and evaluation jobs with their hashes, and its one
   serialised form (`plan.json`).
 
-May import: laebench, methods, tasks, harness.datasets (the dataset names a grid may use). Never imports
-harness.store, harness.execution or harness.report (tests/test_architecture.py).
+May import: laebench, methods, tasks, harness.datasets (the dataset names a grid may use). Imports no
+harness.store today; never harness.execution or harness.report (tests/test_architecture.py).
 """
