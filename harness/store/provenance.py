@@ -25,9 +25,21 @@ PACKAGES = (
 )
 
 
-@lru_cache(maxsize=1)
+CODE = (
+    "*.py",
+    "pyproject.toml",
+)  # what `-dirty` looks at: the code, not data such as a report being written
+
+
 def git_commit() -> str:
-    root = Path(__file__).resolve().parent.parent
+    """The commit of this package's checkout, `-dirty` when a tracked code file differs from it (`commit_of`)."""
+    return commit_of(Path(__file__).resolve().parent.parent)
+
+
+@lru_cache(maxsize=4)
+def commit_of(root: Path) -> str:
+    """The commit of the checkout at `root`, `-dirty` when a tracked code file (`CODE`) differs from it: a changed
+    report, grid file or other data does not count (a report rebuilding its own folder is not other code)."""
     try:
         commit = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
@@ -36,7 +48,7 @@ def git_commit() -> str:
             timeout=10,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", *CODE],
             capture_output=True,
             text=True,
             timeout=10,
