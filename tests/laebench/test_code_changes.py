@@ -78,6 +78,8 @@ def test_a_fix_retrains_and_reevaluates_a_comment_does_not_and_reuse_stale_marks
         "rerun code/recon/scaled_ae/seed0: code changed since (its model's method)" in verify.stdout
     )
 
+    dry = run("--dry-run")  # what a run would do says so too
+    assert "to train, stored from earlier code (--reuse-stale uses it)" in dry, dry
     out = run("--reuse-stale")
     assert "1 model(s) whose code changed since they were trained: reusing the stored ones" in out
     assert (
