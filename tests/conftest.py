@@ -109,11 +109,51 @@ def scoped_registries(tmp_path):
             del sys.modules[name]
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     """`LAEBENCH_REVERSE_TESTS=1 python -m pytest` runs the suite in reverse order (a check that no test depends on
-    another having run first; `--random-order-seed=N` shuffles)."""
+    another having run first; `--random-order-seed=N` shuffles).
+
+    Under pytest-xdist (`-n auto --dist loadgroup`, pyproject.toml's default) every test on the shared Ray instance
+    goes to one worker, so the suite starts that instance once, and the tests of a module with a module-scoped
+    fixture (a trained store, a built report) stay together, so it is built once."""
     if os.environ.get("LAEBENCH_REVERSE_TESTS") == "1":
         items.reverse()
+    for item in items:
+        if "ray_address" in item.fixturenames:
+            item.add_marker(pytest.mark.xdist_group("ray"))
+        elif any(
+            fixture.scope == "module"
+            for defs in item._fixtureinfo.name2fixturedefs.values()
+            for fixture in defs
+        ):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session):
+    """Say so when pytest-xdist dropped the groups (it does on pytest 9.2, pytest-dev/pytest-xdist#1386): the
+    suite still passes, but starts Ray once per worker and builds module fixtures twice."""
+    if not session.config.getoption("loadgroup", False):
+        return
+    lost = [
+        i.nodeid
+        for i in session.items
+        if i.get_closest_marker("xdist_group") and "@" not in i.nodeid
+    ]
+    if lost:
+        session.config.issue_config_time_warning(
+            pytest.PytestWarning(
+                f"pytest-xdist ignored the test groups ({len(lost)} tests, e.g. {lost[0]}): install the pytest "
+                "version pyproject.toml pins, or run `python -m pytest -n 0`"
+            ),
+            stacklevel=2,
+        )
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto`: two workers (one takes the Ray tests, the other the rest), one on a single core."""
+    return min(2, os.cpu_count() or 1)
 
 
 # --- tiny grids run in-process (the store, determinism and untrusted-file tests) -----------------------
