@@ -263,8 +263,8 @@ def _plot(table: pd.DataFrame, ctx: EvalContext) -> None:
     from matplotlib.figure import Figure
 
     stats = table.groupby("n").accuracy.agg(["mean", "std", "min", "max"]).fillna(0.0)
-    fig = Figure(figsize=(4.5, 3.2), layout="constrained")
-    ax = fig.subplots()
+    fig = Figure(figsize=(4.5, 3.2))  # fixed margins: a constrained layout doubled the drawing time
+    ax = fig.add_axes((0.14, 0.14, 0.83, 0.76))
     ax.fill_between(
         stats.index, stats["min"], stats["max"], alpha=0.2, label="min-max over repetitions"
     )

@@ -36,6 +36,7 @@ from laebench.params import Param
 
 from . import metrics
 from .base import EvalContext, Task, sample_all
+from .ood_figures import plot_histograms, plot_roc
 from .ood_scores import batch_scores, oriented
 from .registry import register
 
@@ -140,8 +141,8 @@ class OOD(Task):
         ctx.artifact_dir.mkdir(parents=True, exist_ok=True)
         table.to_csv(ctx.artifact_dir / "scores.csv", index=False)
         rows = _metric_rows(table, emitted, variances)
-        _plot_roc(table, emitted + [f"authors/{s}" for s in emitted if s in VARIANCE_SCORES], ctx)
-        _plot_histograms(table, variances, ctx)
+        plot_roc(table, emitted + [f"authors/{s}" for s in emitted if s in VARIANCE_SCORES], ctx)
+        plot_histograms(table, variances, ctx)
         return rows
 
     def inputs_of(self, ctx: EvalContext) -> tuple[torch.Tensor, torch.Tensor]:
@@ -253,47 +254,3 @@ def _metric_rows(table: pd.DataFrame, emitted: list[str], variances: list[str]) 
             rho = spearmanr(table[infix + s], table["ink"]).statistic
             rows.append({"metric": f"spearman_ink/{infix}{s}", "value": float(rho)})
     return rows
-
-
-def _plot_roc(table: pd.DataFrame, scores: list[str], ctx: EvalContext) -> None:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(3.2 * len(scores), 3.2), layout="constrained")
-    for ax, s in zip(fig.subplots(1, len(scores), squeeze=False)[0], scores):
-        from sklearn.metrics import roc_curve
-
-        fpr, tpr, _ = roc_curve(table["is_ood"], table[s])
-        ax.plot(fpr, tpr, lw=1.5)
-        ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1)
-        ax.set(
-            title=f"{s} (AUROC {metrics.auroc(table[s], table['is_ood']):.3f})",
-            xlabel="FPR",
-            ylabel="TPR",
-            xlim=(0, 1),
-            ylim=(0, 1.01),
-        )
-    fig.suptitle(f"{ctx.experiment} / {ctx.method_label}: OOD ROC (seed {ctx.seed})")
-    fig.savefig(ctx.artifact_dir / "roc_curves.png", dpi=100)
-
-
-def _plot_histograms(table: pd.DataFrame, scores: list[str], ctx: EvalContext) -> None:
-    if not scores:
-        return
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(3.6 * len(scores), 3.0), layout="constrained")
-    for ax, s in zip(fig.subplots(1, len(scores), squeeze=False)[0], scores):
-        values = np.log10(np.maximum(table[s].to_numpy(), 1e-12))
-        bins = np.histogram_bin_edges(values, bins=40)
-        for flag, name in ((0, "in-distribution"), (1, "OOD")):
-            ax.hist(
-                values[table["is_ood"].to_numpy() == flag],
-                bins=bins,
-                alpha=0.55,
-                density=True,
-                label=name,
-            )
-        ax.set(xlabel=f"log10 {s}", ylabel="density")
-        ax.legend(fontsize=8)
-    fig.suptitle(f"{ctx.experiment} / {ctx.method_label}: variance, in vs OOD")
-    fig.savefig(ctx.artifact_dir / "variance_histograms.png", dpi=100)
