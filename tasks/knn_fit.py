@@ -80,9 +80,8 @@ def cv_accuracy_by_k(z: np.ndarray, y: np.ndarray, fold: np.ndarray, grid: list[
 
     A row's prediction at k is the most common label among its k nearest training rows, ties to the smallest
     label, as KNeighborsClassifier predicts; `y` is `[n]` or `[n, A]` (a vote per attribute)."""
-    from sklearn.neighbors import (
-        KNeighborsClassifier,
-    )  # on use: importing the task loads no scikit-learn
+    # on use: importing the task loads no scikit-learn
+    from sklearn.neighbors import KNeighborsClassifier
 
     scores = []
     for f in np.unique(fold):
@@ -95,17 +94,11 @@ def cv_accuracy_by_k(z: np.ndarray, y: np.ndarray, fold: np.ndarray, grid: list[
             classes, codes = np.unique(y_train[:, a], return_inverse=True)
             onehot = codes[near][:, :, None] == np.arange(len(classes))
             votes.append((classes, onehot.cumsum(1)))
-        scores.append(
-            [
-                _mean_accuracy(
-                    y[test],
-                    np.stack([cls[v[:, k - 1].argmax(1)] for cls, v in votes], -1).reshape(
-                        y[test].shape
-                    ),
-                )
-                for k in grid
-            ]
-        )
+
+        def predict(k: int) -> np.ndarray:  # argmax: ties to the smallest label
+            return np.stack([c[v[:, k - 1].argmax(1)] for c, v in votes], -1).reshape(y[test].shape)
+
+        scores.append([_mean_accuracy(y[test], predict(k)) for k in grid])
     return np.mean(scores, axis=0)
 
 
@@ -116,9 +109,8 @@ def fit_knn(z: np.ndarray, y: np.ndarray, k_grid: list[int], cv_folds: int = 2) 
     point share its fold. k is chosen by cross-validated mean accuracy over the feasible part of `k_grid`, the
     smallest k among equals (GridSearchCV's choice; `cv_accuracy_by_k`).
     """
-    from sklearn.neighbors import (
-        KNeighborsClassifier,
-    )  # on use: importing the task loads no scikit-learn
+    # on use: importing the task loads no scikit-learn
+    from sklearn.neighbors import KNeighborsClassifier
 
     n_points, n_samples = z.shape[:2]
     rows_z = z.reshape(n_points * n_samples, -1)
