@@ -88,7 +88,8 @@ def _add_readers(sub) -> None:
         "--paper",
         action="store_true",
         help="also write RUN_DIR/reproduction.md and .html (each "
-        "published claim: paper vs ours, a verdict) and the figures under RUN_DIR/figures/",
+        "published claim: paper vs ours, a verdict), verdicts.csv (the verdicts and their tests, a row per "
+        "comparison) and the figures under RUN_DIR/figures/",
     )
     report.add_argument("--plugins", default=None, help=PLUGINS_HELP)
     lister = sub.add_parser("list", help="list registered methods and tasks")

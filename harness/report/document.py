@@ -4,7 +4,8 @@ DIR is one grid's results folder. The leaderboards are rebuilt first (`harness.r
 claim of `laebench_paper.claims.CLAIMS` is judged on each experiment that measures it (or marked "not run") and
 drawn (`laebench_paper.figures`, PNGs under DIR/figures/). The header gives the command, the commits the trials ran
 at and the report's own, the date, package versions and devices (provenance of every trial is in raw.csv).
-A claim's table of parts and tests: `harness.report.parts_table`; the HTML page: `harness.report.html`.
+A claim's table of parts and tests: `harness.report.parts_table`; the HTML page: `harness.report.html`; the same
+verdicts and tests as a table (DIR/verdicts.csv): `harness.report.verdicts_table`.
 Public: `build_outcomes(run_dir)`, `write_report(run_dir, command)`.
 """
 
@@ -29,6 +30,7 @@ from harness.report.paired import MARGIN
 from harness.report.parts_table import parts_table
 from harness.report.search_table import search_markdown, search_rows
 from harness.report.verdicts import Outcome, evaluate
+from harness.report.verdicts_table import write_verdicts
 from harness.store.provenance import git_commit
 from harness.store.records import current_hashes
 
@@ -279,7 +281,8 @@ def to_markdown(
 
 
 def write_report(run_dir: str | Path, command: str | None = None) -> Path:
-    """Rebuild the leaderboards, judge every claim, draw its figures; write reproduction.md and .html."""
+    """Rebuild the leaderboards, judge every claim, draw its figures; write reproduction.md and .html and the
+    verdicts and tests behind them as verdicts.csv (`harness.report.verdicts_table`)."""
     run_dir = Path(run_dir)
     board = write_leaderboards(run_dir)
     raw = collect_raw(run_dir)
@@ -290,6 +293,7 @@ def write_report(run_dir: str | Path, command: str | None = None) -> Path:
     text += search_markdown(
         search_rows(run_dir, current_hashes(run_dir))
     )  # tuned methods: what was chosen
+    write_verdicts(run_dir, [o for o, _ in outcomes])
     path = run_dir / "reproduction.md"
     path.write_text(text)
     path.with_suffix(".html").write_text(to_html(text, f"Reproduction report: {run_dir.name}"))

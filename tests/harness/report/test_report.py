@@ -157,6 +157,41 @@ def test_every_claim_has_a_verdict_and_its_figures(tiny_report):
     )
 
 
+def test_verdicts_csv_holds_the_pages_verdicts_and_every_test(tiny_report):
+    """verdicts.csv says what reproduction.md says: each claim's verdict, and one row per comparison of its tables."""
+    from harness.report.verdicts_table import COLUMNS, read_verdicts
+
+    table = read_verdicts(tiny_report)
+    assert list(table.columns) == list(COLUMNS)
+    sections = _sections((tiny_report / "reproduction.md").read_text())
+    for claim in CLAIMS:
+        body = next(
+            b for h, b in sections.items() if h.startswith(f"{claim.source}: {claim.title}")
+        )
+        mine = table[table.claim_id == claim.id]
+        assert mine.verdict.unique().tolist() == [
+            re.search(r"\*\*Verdict: ([a-z ]+)\*\*", body)[1]
+        ], claim.id
+        tested = mine[mine.comparison != ""]
+        lines = body.splitlines()
+        start = next(
+            (i for i, line in enumerate(lines) if line.startswith("| | part of the claim |")), None
+        )
+        rows = [] if start is None else lines[start + 2 : lines.index("", start)]
+        split = [[cell.strip() for cell in row.strip().strip("|").split("|")] for row in rows]
+        cells = [row[2] for row in split if row[3]]  # the rows with a test have a difference
+        assert len(tested) == len(cells), claim.id
+        # the page's order: parts, then their comparisons
+        for cell, c in zip(cells, tested.itertuples()):
+            assert cell == f"{c.comparison}: {c.outcome}", (cell, c.comparison)
+            assert c.ci95_low <= c.estimate <= c.ci95_high or not np.isfinite(c.ci95_low)
+        assert set(tested.outcome) <= {"holds", "contradicted", "equivalent", "inconclusive"}
+        # Holm never lowers a p-value
+        assert tested.p_holm.fillna(1).ge(tested.p.fillna(1) - 1e-12).all()
+        decided = tested[tested.outcome != "inconclusive"]
+        assert decided.seeds_for_power.isna().all()
+
+
 def test_leaderboard_sweeps_are_long_tables_sorted_by_value(tiny_report):
     md = (tiny_report / "leaderboard.md").read_text()
     scaling = md[md.index("## scaling") :]
