@@ -19,6 +19,7 @@ from laebench_paper.judges import (
 )
 
 from . import bars, figures
+from .epoch_figure import auroc_by_epoch
 
 
 def table3_notes(ev: Evidence) -> list[str]:
@@ -64,7 +65,7 @@ CLAIMS = (
         "variance over the shared test inputs and the seeds); MC-AE's below 0.5; a difference inside "
         f"+-{MARGIN} by two one-sided tests is a tie (the paper's gap absent)",
         judge=judge_table3,
-        figures=(figures.roc, figures.variance_histograms),
+        figures=(figures.roc, figures.variance_histograms, auroc_by_epoch),
         notes=table3_notes,
     ),
     Claim(

@@ -80,6 +80,7 @@ def build_outcomes(
                 ref[ref.task == claim.task],
                 run_dir,
                 run_labels=tuple(dict.fromkeys(board.method)),
+                run_raw=ok,
             )
             figures = []
             for draw in claim.figures:
@@ -281,8 +282,7 @@ def to_markdown(
 
 
 def write_report(run_dir: str | Path, command: str | None = None) -> Path:
-    """Rebuild the leaderboards, judge every claim, draw its figures; write reproduction.md and .html and the
-    verdicts and tests behind them as verdicts.csv (`harness.report.verdicts_table`)."""
+    """Rebuild the leaderboards, judge every claim, draw its figures; write reproduction.md, .html, verdicts.csv."""
     run_dir = Path(run_dir)
     board = write_leaderboards(run_dir)
     raw = collect_raw(run_dir)

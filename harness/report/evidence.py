@@ -42,6 +42,8 @@ class Evidence:
         default_factory=dict
     )  # (label, seed) -> per-input table (tests, simulations)
     run_labels: tuple = ()  # every method label of the run, in its order: one colour per label in a report
+    # every experiment's ok rows of the run: for a figure that draws a sibling experiment (snapshots)
+    run_raw: pd.DataFrame | None = None
 
     def key(self, label: str) -> str:
         return (self.methods.get(label) or {}).get("method", label)

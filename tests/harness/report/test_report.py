@@ -42,7 +42,16 @@ TINY = textwrap.dedent("""
         task_params: {n_samples: 4, max_test: 40, typicality_train: 100}
         data: {train: {name: synthetic, classes: [0, 1]}, ood: {name: synthetic, classes: [2, 3]}}
         model: &mlp {arch: mlp, latent_dim: 2, hidden: [16, 8]}
-        methods: &methods {ae: {}, vae: {}, mc_ae: {}, lae_online: {hessian: exact}}
+        methods: &methods {ae: {}, vae: {}, mc_ae: {},
+                           lae_online: {hessian: exact, train: {snapshot_every: 1}}}
+      - name: ood-epochs  # the online LAE's snapshots: Table 3's AUROC-along-training figure
+        task: ood
+        task_params: {n_samples: 4, max_test: 40, typicality_train: 100}
+        data: {train: {name: synthetic, classes: [0, 1]}, ood: {name: synthetic, classes: [2, 3]}}
+        model: *mlp
+        seeds: [0]
+        snapshots: [1, 2]
+        methods: {lae_online: {hessian: exact, train: {snapshot_every: 1}}}
       - name: knn
         task: knn
         task_params: {labels_per_class: [1, 2, 5], repetitions: 2, n_embed: 4}
