@@ -31,10 +31,11 @@ from harness.grid.config import plugin_paths
 from harness.grid.plan import Plan, make_plan, serialise
 from harness.grid.plugins import plugin_folders
 from harness.grid.schema import Grid
-from harness.store.locks import lock_settings
+from harness.store.layout import LOCK
+from harness.store.locks import clear_abandoned, lock_settings
 from harness.store.models import ModelCache
 from harness.store.progress import Progress, evals_left, survey_models, survey_plan
-from harness.store.records import write_plan
+from harness.store.records import record_path, write_plan
 
 
 def run_grid(
@@ -268,6 +269,11 @@ class _Run:
         )  # fmt: skip
 
     def interrupted(self, plan: Plan, left: list, trained_here: int) -> RunSummary:
+        markers = [self.cache.folder(spec) / LOCK for spec in plan.models]
+        markers += [
+            record_path(self.run_dir, job.trial_id).with_suffix(".lock") for job in plan.evals
+        ]
+        clear_abandoned(markers, self.locks, wait_s=10)  # trials Tune ended inside their lock
         models = survey_models(plan.models, self.cache)
         models_left = sum(not m.stored for m in models)
         return interrupted_summary(

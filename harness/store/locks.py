@@ -8,6 +8,7 @@ when the holder's process is gone (same host: checked at once) or when the marke
 between nodes is needed). Every contender must use the same lease, so the driver resolves it once
 (`lock_settings()`, from LAEBENCH_LOCK_LEASE_S, default 120 s: more than NFS's 60 s attribute cache) and
 passes it to its trials. Marker files are created with the user's umask and removed on release.
+`clear_abandoned(paths)` removes the markers of holders that died inside their block (an interrupted run's trials).
 """
 
 from __future__ import annotations
@@ -77,3 +78,33 @@ def exclusive(path: str | os.PathLike, what: str, settings: dict | None = None, 
                 f"[lock] warning: {what}: the lock was taken over while held ({lost.reason}); another process may "
                 f"have done the same work"
             )
+
+
+def clear_abandoned(paths, settings: dict | None = None, wait_s: float = 20.0) -> list[Path]:
+    """Remove the markers among `paths` whose holder process is gone, waiting up to `wait_s` for holders that are
+    still exiting; return the markers left (held by a live process: another run's, or a node's lease).
+
+    An interrupted run needs it: Tune ends a stopped trial's process, and one killed before its `exclusive` block
+    closed leaves its marker behind. Such a marker is harmless (the next contender takes it over at once), but the
+    run promises that it stops with every lock released. Breaking is the library's own stale-holder rule: a
+    marker is taken and released only when `acquire` would take it over."""
+    settings = settings or lock_settings()
+    left = [Path(p) for p in paths if Path(p).exists()]
+    deadline = time.monotonic() + wait_s
+    while left:
+        for path in list(left):
+            lock = SoftFileLease(
+                str(path),
+                lease_duration=settings["lease_s"],
+                heartbeat_interval=settings["heartbeat_s"],
+            )
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                continue
+            lock.release()
+            left.remove(path)
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    return left

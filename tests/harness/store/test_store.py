@@ -295,3 +295,28 @@ def test_derived_results_are_kept_next_to_their_model_and_dropped_with_it(tmp_pa
     stored["key"]["model_sha256"] = "0" * 64
     path.write_text(json.dumps(stored))
     assert cache.derived(spec, "ref", {"n": 3}, compute) == {"log_px": -4.5} and len(calls) == 3
+
+
+def test_clear_abandoned_removes_dead_holders_markers_only(tmp_path):
+    """An interrupted run clears the markers its killed trials left; a live holder's (another run's) stays."""
+    from harness.store.locks import clear_abandoned
+
+    dead, live = tmp_path / "a" / "train.lock", tmp_path / "b" / "train.lock"
+    holders = [
+        subprocess.Popen(
+            [sys.executable, "-c", HOLDER, str(lock)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        )
+        for lock in (dead, live)
+    ]
+    try:
+        assert [h.stdout.readline().strip() for h in holders] == ["held", "held"]
+        holders[0].kill()
+        holders[0].wait()  # reaped, as Ray reaps its workers
+        settings = {"lease_s": 2.0, "heartbeat_s": 0.2}
+        missing = tmp_path / "c" / "train.lock"
+        assert clear_abandoned([dead, live, missing], settings, wait_s=0) == [live]
+        assert not dead.exists() and live.exists()
+    finally:
+        for h in holders:
+            h.kill()
+            h.wait()
