@@ -42,9 +42,18 @@ def _pairs(run_dir, experiment, a, b, seeds, score) -> list[tuple]:
     return out
 
 
-def _cell(est: paired.Estimate) -> str:
+def _cell(est: paired.Estimate, bounds: tuple[float, float], sign: str = "") -> str:
+    """`value [low, high]`, the interval clipped to what the quantity can be (an AUROC in [0, 1], a difference of
+    two in [-1, 1]: at 3 seeds a t interval can reach past them); the value alone where there is no interval (one
+    seed, or every seed and input scoring alike)."""
     low, high = est.ci()
-    return f"{est.value:.3f} [{low:.3f}, {high:.3f}]"
+    if not np.isfinite(est.value):
+        return "n/a"
+    if not (np.isfinite(low) and np.isfinite(high)):
+        why = "one seed" if est.n_seeds < 2 else "no spread over seeds or inputs"
+        return f"{est.value:{sign}.3f} (no interval: {why})"
+    low, high = max(low, bounds[0]), min(high, bounds[1])
+    return f"{est.value:{sign}.3f} [{low:{sign}.3f}, {high:{sign}.3f}]"
 
 
 def ablation(run_dir: Path, experiment: str, baseline: str, scores: list[str]) -> tuple[str, str]:
@@ -63,21 +72,25 @@ def ablation(run_dir: Path, experiment: str, baseline: str, scores: list[str]) -
                 cells += ["n/a", "n/a", "n/a"]
                 continue
             level = delong.auroc_level([(a, y) for a, _, y in pairs])
-            ink = raw[(raw.method == label) & (raw.metric == f"auroc_inkmatched/{score}")].value
-            cells += [_cell(level), f"{ink.mean():.3f}" if len(ink) else "n/a"]
+            ink = raw[
+                (raw.method == label)
+                & (raw.metric == f"auroc_inkmatched/{score}")
+                & raw.seed.astype(int).isin(seeds)
+            ].value
+            cells += [_cell(level, (0.0, 1.0)), f"{ink.mean():.3f}" if len(ink) else "n/a"]
             if label == baseline:
                 cells.append("")
                 continue
             diff = delong.auroc_difference(pairs)
             p, _ = paired.two_sided(diff, paired.ABOVE_ZERO)
-            low, high = diff.ci()
-            tests.append((label, score, diff.value, low, high, p, len(cells)))
+            tests.append((label, score, diff, p, len(cells)))
             cells.append("")
         rows.append(cells)
-    holm = paired.holm([t[5] for t in tests])
-    for (label, score, value, low, high, p, col), p_holm in zip(tests, holm):
+    holm = paired.holm([t[3] for t in tests])
+    for (label, score, diff, p, col), p_holm in zip(tests, holm):
         row = next(r for r in rows if r[0] == label)
-        row[col] = f"{value:+.3f} [{low:+.3f}, {high:+.3f}], p {p:.3g} (Holm {p_holm:.3g})"
+        test = f", p {p:.3g} (Holm {p_holm:.3g})" if np.isfinite(p) else ", no test"
+        row[col] = _cell(diff, (-1.0, 1.0), "+") + test
     head = ["row", "seeds"]
     for score in scores:
         head += [f"AUROC `{score}`", f"ink-matched `{score}`", f"Δ vs {baseline} `{score}`"]
@@ -86,14 +99,14 @@ def ablation(run_dir: Path, experiment: str, baseline: str, scores: list[str]) -
         "|" + "---|" * len(head),
         *("| " + " | ".join(r) + " |" for r in rows),
     ]
-    first = [(t, h) for t, h in zip(tests, holm) if t[1] == scores[0]]
+    first = [(t, h) for t, h in zip(tests, holm) if t[1] == scores[0] and np.isfinite(t[3])]
     if not first:
-        return "\n".join(table), "no row to compare with the baseline"
-    (label, score, value, low, high, p, _), p_holm = max(first, key=lambda th: abs(th[0][2]))
+        return "\n".join(table), "no row shares two seeds with the baseline: nothing to compare"
+    (label, score, diff, p, _), p_holm = max(first, key=lambda th: abs(th[0][2].value))
     verdict = "significant after Holm" if p_holm < paired.ALPHA else "not significant after Holm"
     sentence = (
-        f"The setting that moves `{score}`'s AUROC most is {label}: {value:+.3f} "
-        f"[{low:+.3f}, {high:+.3f}] against {baseline} ({verdict}, p {p_holm:.3g})."
+        f"The setting that moves `{score}`'s AUROC most is {label}: {_cell(diff, (-1.0, 1.0), '+')} "
+        f"against {baseline} ({verdict}, p {p_holm:.3g})."
     )
     return "\n".join(table), sentence
 
