@@ -30,7 +30,14 @@ INKMATCHED = {"base": [0.6, 0.7], "strong": [0.9, 1.0], "weak": [0.2, 0.4], "one
 @pytest.fixture
 def run(monkeypatch):
     rows = [
-        {"experiment": "ood", "method": label, "seed": seed, "status": "ok", "metric": m, "value": v}
+        {
+            "experiment": "ood",
+            "method": label,
+            "seed": seed,
+            "status": "ok",
+            "metric": m,
+            "value": v,
+        }
         for label, by_seed in SCORES.items()
         for seed in by_seed
         for m, v in [
@@ -54,7 +61,10 @@ def _auroc(label: str, seed: int) -> float:
 
 def _cells(table: str) -> dict[str, list[str]]:
     lines = table.splitlines()[2:]
-    return {cells[0]: cells for cells in ([c.strip() for c in line.strip("|").split("|")] for line in lines)}
+    return {
+        cells[0]: cells
+        for cells in ([c.strip() for c in line.strip("|").split("|")] for line in lines)
+    }
 
 
 def test_each_row_against_the_baseline_on_shared_seeds_with_holm(run):
@@ -66,7 +76,9 @@ def test_each_row_against_the_baseline_on_shared_seeds_with_holm(run):
         seeds = sorted(SCORES[label])
         level = float(rows[label][2].split()[0])
         assert level == pytest.approx(np.mean([_auroc(label, s) for s in seeds]), abs=5e-4)
-        assert float(rows[label][3]) == pytest.approx(np.mean(INKMATCHED[label][: len(seeds)]), abs=5e-4)
+        assert float(rows[label][3]) == pytest.approx(
+            np.mean(INKMATCHED[label][: len(seeds)]), abs=5e-4
+        )
     assert rows["base"][4] == ""
     number = r"[-+]?\d+\.\d+|nan"
     parsed = {}
