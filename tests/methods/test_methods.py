@@ -301,13 +301,16 @@ def test_online_rejects_bad_params():
         get("lae_online").validate_params({"samples": 3})
 
 
-def test_online_ggn_reuses_the_training_forward(data, monkeypatch):
+@pytest.mark.parametrize("samples", [1, 2])
+def test_online_ggn_reuses_the_training_forward(data, monkeypatch, samples):
     """after_step's GGN comes from the loss's own (recorded) forward and equals a fresh diag_ggn at the same
-    sampled weights; H is updated as (1 - alpha) H + N / B * GGN."""
+    sampled weights, each weight sample's from its own forward; H is updated as (1 - alpha) H + N / B * GGN,
+    the GGN averaged over the samples."""
     import methods.curvature as curvature
     from methods.laplace_common import flatten
 
-    spec = make_spec("lae_online", {"hessian": "mix", "threshold": 20, "alpha": 0.25}, "conv")
+    params = {"hessian": "mix", "threshold": 20, "alpha": 0.25, "train_samples": samples}
+    spec = make_spec("lae_online", params, "conv")
     method = get("lae_online")(spec, data.image_shape)
     method.n_train_ = 100
     method.build()
@@ -326,8 +329,11 @@ def test_online_ggn_reuses_the_training_forward(data, monkeypatch):
     before = flatten(method.precision_).clone()
     method.training_loss(x).backward()
     method.after_step(x)
-    assert len(fresh) == 1
-    expected = 0.75 * before + 100 / len(x) * flatten(fresh[0])  # ggn_scale 1 (paper eq. 65)
+    assert len(fresh) == samples
+    mean_ggn = sum(flatten(g) for g in fresh) / samples
+    if samples == 2:  # two different weight samples: two different GGNs
+        assert not torch.allclose(flatten(fresh[0]), flatten(fresh[1]))
+    expected = 0.75 * before + 100 / len(x) * mean_ggn  # ggn_scale 1 (paper eq. 65)
     torch.testing.assert_close(flatten(method.precision_), expected, rtol=1e-5, atol=1e-6)
     assert method._records == [] and method._thetas == []  # activations released after the update
 
