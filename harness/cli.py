@@ -117,6 +117,12 @@ def _add_readers(sub) -> None:
         help="leave these experiments' per-input tables behind (their numbers stay in the records): for "
         "experiments read only through their metrics, e.g. a sweep over training snapshots",
     )
+    packer.add_argument(
+        "--merge",
+        action="store_true",
+        help="add this run's trials to the pack already in DEST: a part of the same grid (other seeds or "
+        "methods, run elsewhere or later) computed by the same code",
+    )
     verify = sub.add_parser(
         "verify",
         help="check what the current plans of a results folder need (models: size, sha256, spec, derived "
@@ -221,7 +227,7 @@ def _report(args) -> int:
 def _pack(args) -> int:
     from harness.store.pack import pack
 
-    size = pack(args.run_dir, args.dest, tuple(args.without_inputs))
+    size = pack(args.run_dir, args.dest, tuple(args.without_inputs), merge=args.merge)
     print(
         f"packed {args.run_dir} into {args.dest}: {size / 1e6:.1f} MB; rebuild its report with "
         f"`python -m harness report {args.dest} --paper`"

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 
 from harness.grid.schema import Grid
+from harness.store.records import NOT_RESULT_FIELDS
 from laebench.fingerprint import fingerprint
 from methods import get as get_method
 from methods.base import ModelSpec
@@ -61,11 +62,6 @@ class Plan:
 
 def config_hash(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-# Experiment fields that do not determine a trial's result: its name, the other methods and seeds (the trial's
-# own entry and seed are hashed), where it runs, and how a search samples (the choice it made is hashed).
-NOT_RESULT_FIELDS = frozenset({"name", "methods", "seeds", "resources", "search", "snapshots"})
 
 
 def _hashed_entry(entry, chosen) -> dict:

@@ -12,6 +12,7 @@ the float64 text the run wrote, in about two thirds of the bytes; any other colu
 locks, per-trial plots and any code stay behind. It prints the packed size. `--without-inputs EXPERIMENT ...` leaves
 those experiments' per-input tables behind (their numbers stay in the records; no verdict or figure of theirs can
 need them then): for an experiment read only through its metrics, such as a sweep over training snapshots.
+`--merge` adds the run's trials to the pack already in DEST, a part of the same grid (`harness.store.merge`).
 """
 
 from __future__ import annotations
@@ -21,16 +22,20 @@ import json
 import shutil
 from pathlib import Path
 
-from harness.store.records import artifacts_dir, read_plan
+from harness.store.merge import MergeError, merged_plan
+from harness.store.records import artifacts_dir, read_plan, read_records
 
 KEPT_IMAGES = (
     "imputations.png",
 )  # per-trial images a report figure is drawn from (laebench_paper.figures)
 
 
-def pack(run_dir: str | Path, dest: str | Path, without_inputs: tuple[str, ...] = ()) -> int:
+def pack(
+    run_dir: str | Path, dest: str | Path, without_inputs: tuple[str, ...] = (), merge: bool = False
+) -> int:
     """Copy what `report` needs from `run_dir` into `dest` (created); returns the bytes written. The per-input
-    tables of the experiments in `without_inputs` stay behind."""
+    tables of the experiments in `without_inputs` stay behind. With `merge`, `dest` holds a pack of the same grid
+    and the run's trials are added to it (MergeError, before anything is written, when they are not one grid's)."""
     run_dir, dest = Path(run_dir), Path(dest)
     if not (run_dir / "trials").is_dir():
         raise ValueError(
@@ -47,13 +52,17 @@ def pack(run_dir: str | Path, dest: str | Path, without_inputs: tuple[str, ...] 
         )
     if dest.resolve() == run_dir.resolve():
         raise ValueError(f"pack {run_dir} into another folder, not into itself.")
+    plan = read_plan(run_dir)
+    if merge:
+        plan = _merge_into(dest, run_dir, plan)
+    elif plan is not None:
+        plan = portable_plan(plan)
     dest.mkdir(parents=True, exist_ok=True)
     copied = [
         _copy(p, dest / p.relative_to(run_dir)) for p in sorted((run_dir / "trials").glob("*.json"))
     ]
-    plan = read_plan(run_dir)
     if plan is not None:
-        (dest / "plan.json").write_text(json.dumps(portable_plan(plan), indent=1, default=str))
+        (dest / "plan.json").write_text(json.dumps(plan, indent=1, default=str))
         copied.append((dest / "plan.json").stat().st_size)
     if (run_dir / "searches.csv").exists():
         copied.append(_copy(run_dir / "searches.csv", dest / "searches.csv"))
@@ -70,6 +79,18 @@ def pack(run_dir: str | Path, dest: str | Path, without_inputs: tuple[str, ...] 
         elif path.name in KEPT_IMAGES:
             copied.append(_copy(path, target))
     return sum(copied)
+
+
+def _merge_into(dest: Path, run_dir: Path, plan: dict | None) -> dict:
+    """The plan of the pack in `dest` with the run's trials added; MergeError when there is nothing to merge."""
+    packed = read_plan(dest) if dest.is_dir() else None
+    if packed is None or plan is None:
+        where = dest if packed is None else run_dir
+        raise MergeError(
+            f"--merge needs a plan.json in {where}: merge a run into a folder that holds a pack of its grid "
+            f"(or pack without --merge)"
+        )
+    return merged_plan(packed, portable_plan(plan), read_records(dest), read_records(run_dir))
 
 
 def compact_csv(path: Path) -> bytes:

@@ -21,6 +21,11 @@ from pathlib import Path
 from harness.store.files import DamagedFileError, read_json, write_atomic
 from methods.base import ModelSpec
 
+# Fields of a plan's experiment that do not determine a trial's result: its name, the other methods and seeds (the
+# trial's own entry and seed are hashed), where it runs, and how a search samples (the choice it made is hashed).
+NOT_RESULT_FIELDS = frozenset({"name", "methods", "seeds", "resources", "search", "snapshots"})
+
+
 SCHEMA = 2  # 1: records before code fingerprints (no `code`, `stale`, `schema`)
 REQUIRED = ("trial_id", "experiment", "task", "label", "seed", "status")
 
