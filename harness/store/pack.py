@@ -76,7 +76,9 @@ def pack(
             with gzip.GzipFile(target, "wb", mtime=0) as out:  # mtime 0: same bytes
                 out.write(compact_csv(path))
             copied.append(target.stat().st_size)
-        elif path.name in KEPT_IMAGES:
+        elif path.name in KEPT_IMAGES or path.name.endswith(
+            ".csv.gz"
+        ):  # a pack's tables: packed already
             copied.append(_copy(path, target))
     return sum(copied)
 

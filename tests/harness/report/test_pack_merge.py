@@ -1,5 +1,5 @@
-"""`pack --merge`: a grid run in parts (seed 0 on one machine, seed 1 on another) packs into the report the whole
-run gives; parts that are not one grid's (another setting, another code, a trial of another configuration) are
+"""`pack --merge`: a grid run in parts (seed 0 on one machine, seed 1 on another, packed there) packs into the
+report the whole run gives; parts that are not one grid's (another setting, another code, a trial of another configuration) are
 refused in one line, before anything is written."""
 
 from __future__ import annotations
@@ -58,7 +58,10 @@ def test_parts_of_a_grid_pack_into_the_whole_runs_report(tiny_report, tmp_path):
     whole, merged = tmp_path / "whole", tmp_path / "merged"
     assert main(["pack", str(tiny_report), str(whole)]) == 0
     assert main(["pack", str(first), str(merged)]) == 0
-    assert main(["pack", str(second), str(merged), "--merge"]) == 0
+    assert (
+        main(["pack", str(second), str(tmp_path / "second")]) == 0
+    )  # packed where it ran, merged from there
+    assert main(["pack", str(tmp_path / "second"), str(merged), "--merge"]) == 0
     trials = lambda folder: {p.name for p in (folder / "trials").glob("*.json")}  # noqa: E731
     assert trials(merged) == trials(whole) and trials(first) < trials(whole)
     plan, full = (json.loads((f / "plan.json").read_text()) for f in (merged, whole))
@@ -72,6 +75,10 @@ def test_parts_of_a_grid_pack_into_the_whole_runs_report(tiny_report, tmp_path):
     assert main(["report", str(merged), "--paper"]) == 0
     assert _verdict_lines(merged) == _verdict_lines(whole)
     assert (merged / "leaderboard.md").read_text() == (whole / "leaderboard.md").read_text()
+    tables = lambda folder: sorted(  # noqa: E731  (each trial's per-input tables)
+        p.relative_to(folder) for p in folder.glob("artifacts/*/*/*/*.csv.gz")
+    )
+    assert tables(merged) == tables(whole) and tables(whole)
 
 
 @pytest.mark.parametrize(
