@@ -12,6 +12,8 @@ the parts are one grid before anything is written:
   call such a claim "not comparable"; the model's fingerprint is left out: a post-hoc Laplace's covers the model it
   is fitted to, another for each seed).
 The merged plan keeps DEST's order and appends what is new; each method's seeds become the union of both parts'.
+Package versions may differ between the parts (a laptop and a GPU box rarely match): `package_changes` names them,
+`pack` prints them, and the report lists every version string its records carry.
 """
 
 from __future__ import annotations
@@ -119,3 +121,22 @@ def _check_code(dest_records: list[TrialRecord], run_records: list[TrialRecord])
                 f"(commit {commit or 'unknown'}) than in the run (commit {rec.git_commit or 'unknown'}); "
                 f"rerun its trials at the pack's commit (e.g. in a git worktree) so that one row is one code"
             )
+
+
+def package_changes(dest_records: list[TrialRecord], run_records: list[TrialRecord]) -> list[str]:
+    """`name a -> b` for each package whose versions in the run's records differ from those in DEST's."""
+
+    def versions(records: list[TrialRecord]) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for rec in records:
+            for item in filter(None, (rec.versions or "").split(";")):
+                name, _, version = item.partition("=")
+                found.setdefault(name, set()).add(version)
+        return found
+
+    before, after = versions(dest_records), versions(run_records)
+    return [
+        f"{name} {', '.join(sorted(before.get(name, {'none'})))} -> {', '.join(sorted(after[name]))}"
+        for name in sorted(after)
+        if after[name] != before.get(name, {"none"})
+    ]

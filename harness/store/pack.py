@@ -22,7 +22,7 @@ import json
 import shutil
 from pathlib import Path
 
-from harness.store.merge import MergeError, merged_plan
+from harness.store.merge import MergeError, merged_plan, package_changes
 from harness.store.records import artifacts_dir, read_plan, read_records
 
 KEPT_IMAGES = (
@@ -92,7 +92,14 @@ def _merge_into(dest: Path, run_dir: Path, plan: dict | None) -> dict:
             f"--merge needs a plan.json in {where}: merge a run into a folder that holds a pack of its grid "
             f"(or pack without --merge)"
         )
-    return merged_plan(packed, portable_plan(plan), read_records(dest), read_records(run_dir))
+    packed_records, records = read_records(dest), read_records(run_dir)
+    merged = merged_plan(packed, portable_plan(plan), packed_records, records)
+    changes = package_changes(packed_records, records)
+    if changes:
+        print(
+            f"note: the merged records were made with other package versions: {'; '.join(changes)}"
+        )
+    return merged
 
 
 def compact_csv(path: Path) -> bytes:

@@ -145,3 +145,27 @@ def test_a_trial_of_another_configuration_or_no_pack_to_merge_into_is_refused(
         and "--merge needs a plan.json" in err
         and not (tmp_path / "empty").exists()
     )
+
+
+def test_a_merge_names_the_package_versions_that_differ_between_the_parts(
+    tiny_report, tmp_path, capsys
+):
+    first, second = (
+        _part(tiny_report, tmp_path / "a", "[0]"),
+        _part(tiny_report, tmp_path / "b", "[1]"),
+    )
+    for path in (second / "trials").glob("*.json"):
+        record = json.loads(path.read_text())
+        versions = dict(item.split("=", 1) for item in record["versions"].split(";"))
+        old = versions["torch"]
+        versions.update(torch="9.9.9", newpkg="1.0")
+        record["versions"] = ";".join(f"{k}={v}" for k, v in versions.items())
+        path.write_text(json.dumps(record))
+    dest = tmp_path / "merged"
+    assert main(["pack", str(first), str(dest)]) == 0
+    capsys.readouterr()
+    assert main(["pack", str(second), str(dest), "--merge"]) == 0
+    note = capsys.readouterr().out.splitlines()[0]
+    assert note == (
+        f"note: the merged records were made with other package versions: newpkg none -> 1.0; torch {old} -> 9.9.9"
+    )
