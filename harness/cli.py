@@ -1,4 +1,4 @@
-"""Command line: `python -m harness run | report | list | verify | gc | pack`.
+"""Command line: `python -m harness run | report | list | verify | gc | pack | part`.
 
 Bad input (unknown method, malformed YAML, missing dataset, ...) prints one line `error: ...` and exits
 with code 2 before Ray starts; a run in which some trials failed writes its leaderboards and exits 1.
@@ -15,6 +15,7 @@ import os
 import sys
 from pathlib import Path
 
+from harness.parts_cli import add_parts_commands, pack_command, part_command
 from harness.preflight import check_run
 from harness.verify_cli import gc_command, verify_command
 
@@ -102,27 +103,7 @@ def _add_readers(sub) -> None:
         "--grid", default=None, help="also the methods and tasks of this grid's plugins"
     )
     lister.add_argument("--plugins", default=None, help=PLUGINS_HELP)
-    packer = sub.add_parser(
-        "pack",
-        help="copy what a report is rebuilt from (trial records, plan, per-input tables "
-        "compressed) into another folder, e.g. to commit it",
-    )
-    packer.add_argument("run_dir", help="a grid's results folder, e.g. results/demo")
-    packer.add_argument("dest", help="the folder to write (created)")
-    packer.add_argument(
-        "--without-inputs",
-        nargs="+",
-        default=(),
-        metavar="EXPERIMENT",
-        help="leave these experiments' per-input tables behind (their numbers stay in the records): for "
-        "experiments read only through their metrics, e.g. a sweep over training snapshots",
-    )
-    packer.add_argument(
-        "--merge",
-        action="store_true",
-        help="add this run's trials to the pack already in DEST: a part of the same grid (other seeds or "
-        "methods, run elsewhere or later) computed by the same code",
-    )
+    add_parts_commands(sub)
     verify = sub.add_parser(
         "verify",
         help="check what the current plans of a results folder need (models: size, sha256, spec, derived "
@@ -178,7 +159,8 @@ def _dispatch(args) -> int:
         "report": _report,
         "verify": lambda a: verify_command(Path(a.results)),
         "gc": lambda a: gc_command(Path(a.results), a.yes),
-        "pack": _pack,
+        "pack": pack_command,
+        "part": part_command,
     }
     return commands.get(args.command, _run)(args)
 
@@ -221,17 +203,6 @@ def _report(args) -> int:
         return 0
     write_leaderboards(run_dir)
     print((run_dir / "leaderboard.md").read_text())
-    return 0
-
-
-def _pack(args) -> int:
-    from harness.store.pack import pack
-
-    size = pack(args.run_dir, args.dest, tuple(args.without_inputs), merge=args.merge)
-    print(
-        f"packed {args.run_dir} into {args.dest}: {size / 1e6:.1f} MB; rebuild its report with "
-        f"`python -m harness report {args.dest} --paper`"
-    )
     return 0
 
 
