@@ -38,11 +38,20 @@ def grid_part(
     _known("method", methods, sorted(labels), path)
     kept = []
     for exp, entry in zip(whole.experiments, raw["experiments"]):
-        rows = {k: v for k, v in entry["methods"].items() if methods is None or k in methods}
-        if (experiments is None or exp.name in experiments) and rows:
-            kept.append({**entry, "methods": _with_seeds(rows, seeds)})
-            if seeds is not None and "seeds" in entry:
-                kept[-1]["seeds"] = list(seeds)
+        if experiments is not None and exp.name not in experiments:
+            continue
+        if entry.get("methods") is None:  # a task that trains its own models (Hessian scaling)
+            if methods is not None:
+                continue
+            entry = dict(entry)
+        else:
+            rows = {k: v for k, v in entry["methods"].items() if methods is None or k in methods}
+            if not rows:
+                continue
+            entry = {**entry, "methods": _with_seeds(rows, seeds)}
+        if seeds is not None and "seeds" in entry:
+            entry["seeds"] = list(seeds)
+        kept.append(entry)
     if not kept:
         raise ConfigError(
             f"{path}: no experiment of the grid runs {', '.join(methods or [])}: name methods of the "

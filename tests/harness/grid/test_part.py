@@ -65,3 +65,16 @@ def test_the_part_prints_without_out_and_names_what_the_grid_lacks(capsys):
     assert err.count("\n") == 1 and "no method vea" in err and "mc_ae" in err, err
     assert main(["part", str(TABLE3), "--seeds", "x"]) == 2
     assert "--seeds" in capsys.readouterr().err
+
+
+def test_a_part_of_the_demo_keeps_its_task_owned_experiment_with_the_parts_seed(tmp_path):
+    demo = ROOT / "harness" / "grids" / "demo.yaml"
+    out = tmp_path / "part.yaml"
+    assert main(["part", str(demo), "--seeds", "1", "--out", str(out)]) == 0
+    part, whole = _hashes(out), _hashes(demo)
+    assert part and all(trial.split("/")[2].startswith("seed1") for trial in part)
+    assert (
+        "hessian-scaling/approx/seed1/side=32" in part
+    )  # the task-owned experiment, at the part's seed
+    assert {t: whole[t] for t in part if t in whole} == {t: part[t] for t in part if t in whole}
+    assert set(part) - set(whole) == {t for t in part if t.startswith("hessian-scaling/")}
