@@ -92,7 +92,10 @@ def _merge_into(dest: Path, run_dir: Path, plan: dict | None) -> dict:
             f"--merge needs a plan.json in {where}: merge a run into a folder that holds a pack of its grid "
             f"(or pack without --merge)"
         )
-    packed_records, records = read_records(dest), read_records(run_dir)
+    packed_records, records = (
+        _current(read_records(dest), packed),
+        _current(read_records(run_dir), plan),
+    )
     merged = merged_plan(packed, portable_plan(plan), packed_records, records)
     changes = package_changes(packed_records, records)
     if changes:
@@ -100,6 +103,12 @@ def _merge_into(dest: Path, run_dir: Path, plan: dict | None) -> dict:
             f"note: the merged records were made with other package versions: {'; '.join(changes)}"
         )
     return merged
+
+
+def _current(records: list, plan: dict) -> list:
+    """The records of the plan's trials as it planned them (not those an earlier version of the grid left)."""
+    hashes = {t["trial_id"]: t["config_hash"] for t in plan.get("trials", [])}
+    return [r for r in records if hashes.get(r.trial_id) == r.config_hash]
 
 
 def compact_csv(path: Path) -> bytes:

@@ -169,3 +169,19 @@ def test_a_merge_names_the_package_versions_that_differ_between_the_parts(
     assert note == (
         f"note: the merged records were made with other package versions: newpkg none -> 1.0; torch {old} -> 9.9.9"
     )
+
+
+def test_a_stale_record_left_in_the_run_folder_does_not_block_the_merge(tiny_report, tmp_path):
+    """A record of an earlier version of the grid (not in the run's plan as planned) is no part's code."""
+    first, second = (
+        _part(tiny_report, tmp_path / "a", "[0]"),
+        _part(tiny_report, tmp_path / "b", "[1]"),
+    )
+    path = record_path(second, "ood/vae/seed1")
+    stale = json.loads(path.read_text())
+    stale.update(config_hash="000000000000", trial_id="ood/vae/seed7")
+    stale["code"]["method"] = "0000"
+    record_path(second, "ood/vae/seed7").write_text(json.dumps(stale))
+    dest = tmp_path / "merged"
+    assert main(["pack", str(first), str(dest)]) == 0
+    assert main(["pack", str(second), str(dest), "--merge"]) == 0
