@@ -18,7 +18,8 @@ Package versions may differ between the parts (a laptop and a GPU box rarely mat
 
 from __future__ import annotations
 
-from harness.store.records import NOT_RESULT_FIELDS, TrialRecord
+from harness.store.provenance import parse_versions
+from harness.store.records import NOT_RESULT_FIELDS, TrialRecord, trial_hashes
 
 
 class MergeError(ValueError):
@@ -54,7 +55,7 @@ def merged_plan(
 
 
 def _merged_trials(dest: list[dict], run: list[dict]) -> list[dict]:
-    hashes = {t["trial_id"]: t["config_hash"] for t in dest}
+    hashes = trial_hashes(dest)
     for trial in run:
         known = hashes.get(trial["trial_id"])
         if known is not None and known != trial["config_hash"]:
@@ -129,8 +130,7 @@ def package_changes(dest_records: list[TrialRecord], run_records: list[TrialReco
     def versions(records: list[TrialRecord]) -> dict[str, set[str]]:
         found: dict[str, set[str]] = {}
         for rec in records:
-            for item in filter(None, (rec.versions or "").split(";")):
-                name, _, version = item.partition("=")
+            for name, version in parse_versions(rec.versions).items():
                 found.setdefault(name, set()).add(version)
         return found
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from harness.store.files import DamagedFileError
 from harness.store.layout import MANIFEST
-from harness.store.records import read_plan
+from harness.store.records import read_plan, trial_hashes
 from harness.store.verify import lock_holder
 from methods.base import ModelSpec
 
@@ -70,7 +70,7 @@ def plan_needs(results: Path) -> PlanNeeds:
             needs.unknown = needs.unknown or f"{run_dir / 'plan.json'} is missing"
             continue
         try:
-            needs.trials[run_dir.name] = {t["trial_id"]: t["config_hash"] for t in plan["trials"]}
+            needs.trials[run_dir.name] = trial_hashes(plan["trials"])
         except (KeyError, TypeError) as exc:
             needs.unknown = needs.unknown or f"{run_dir / 'plan.json'}: damaged plan (no {exc})"
             continue

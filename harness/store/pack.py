@@ -23,7 +23,7 @@ import shutil
 from pathlib import Path
 
 from harness.store.merge import MergeError, merged_plan, package_changes
-from harness.store.records import artifacts_dir, read_plan, read_records
+from harness.store.records import artifacts_dir, read_plan, read_records, trial_hashes
 
 KEPT_IMAGES = (
     "imputations.png",
@@ -76,9 +76,7 @@ def pack(
             with gzip.GzipFile(target, "wb", mtime=0) as out:  # mtime 0: same bytes
                 out.write(compact_csv(path))
             copied.append(target.stat().st_size)
-        elif path.name in KEPT_IMAGES or path.name.endswith(
-            ".csv.gz"
-        ):  # a pack's tables: packed already
+        elif path.name in KEPT_IMAGES or path.name.endswith(".csv.gz"):  # .csv.gz: packed already
             copied.append(_copy(path, target))
     return sum(copied)
 
@@ -107,7 +105,7 @@ def _merge_into(dest: Path, run_dir: Path, plan: dict | None) -> dict:
 
 def _current(records: list, plan: dict) -> list:
     """The records of the plan's trials as it planned them (not those an earlier version of the grid left)."""
-    hashes = {t["trial_id"]: t["config_hash"] for t in plan.get("trials", [])}
+    hashes = trial_hashes(plan.get("trials", []))
     return [r for r in records if hashes.get(r.trial_id) == r.config_hash]
 
 

@@ -69,6 +69,11 @@ def package_versions() -> str:
     return ";".join(out)
 
 
+def parse_versions(text: str | None) -> dict[str, str]:
+    """`package_versions()`'s string read back: package -> version."""
+    return dict(item.partition("=")[::2] for item in filter(None, (text or "").split(";")))
+
+
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda:{torch.cuda.get_device_name(device)}"

@@ -129,6 +129,11 @@ def read_plan(run_dir: Path) -> dict | None:
     return read_json(path, "plan") if path.exists() else None
 
 
+def trial_hashes(trials: list[dict]) -> dict[str, str]:
+    """trial id -> config hash of a plan's `trials` (KeyError or TypeError on a damaged one)."""
+    return {t["trial_id"]: t["config_hash"] for t in trials}
+
+
 def current_hashes(run_dir: Path) -> dict[str, str] | None:
     """trial id -> config hash of the grid's current plan (`plan.json`); None when there is none."""
     doc = read_plan(run_dir)
@@ -136,7 +141,7 @@ def current_hashes(run_dir: Path) -> dict[str, str] | None:
         return None
     if isinstance(doc.get("trials"), list):
         try:
-            return {t["trial_id"]: t["config_hash"] for t in doc["trials"]}
+            return trial_hashes(doc["trials"])
         except (KeyError, TypeError):
             raise DamagedFileError(
                 f"{Path(run_dir) / 'plan.json'}: damaged plan (a trial without trial_id or "
